@@ -1,0 +1,21 @@
+# moe.h — build, test, bench. Quick start: `make demo` and `make test`.
+# Each part keeps its rules in its own file: tests/tests.mk, bench/bench.mk, examples/examples.mk.
+CC      ?= cc
+CXX     ?= c++
+WARN    := -Wall -Wextra -Wpedantic -Werror
+OPT     ?= -O2
+BUILD   ?= build
+HOST_SIMD_FLAGS := -march=native
+
+.PHONY: all demo test bench examples clean
+all: examples
+
+include examples/examples.mk
+include tests/tests.mk
+include bench/bench.mk
+
+$(BUILD):
+	mkdir -p $(BUILD)
+
+clean:
+	rm -rf $(BUILD)
