@@ -1,1 +1,66 @@
-# placeholder, owned by its directory's author
+# examples/examples.mk - included by the top Makefile (which sets CC, CXX, WARN, OPT, BUILD,
+# HOST_SIMD_FLAGS).
+#   make examples       build the host examples into $(BUILD)/examples/
+#   make demo           build and run examples/demo.c
+#   make run-examples   run the small host examples (minimal, cpp_example, noheap, threadpool)
+#   make firmware       build examples/noheap.c for a Cortex-M4 and print its size
+#   EX_OPENMP=          build the demo without OpenMP
+
+EX_DIR      := $(BUILD)/examples
+EX_OPENMP   ?= -fopenmp
+EX_CFLAGS   := -std=c99 $(WARN) $(OPT) $(HOST_SIMD_FLAGS) -I.
+EX_CXXFLAGS := -std=c++11 $(WARN) $(OPT) $(HOST_SIMD_FLAGS) -I.
+EX_SMALL    := $(EX_DIR)/minimal $(EX_DIR)/cpp_example $(EX_DIR)/noheap $(EX_DIR)/threadpool
+EX_ALL      := $(EX_SMALL) $(EX_DIR)/demo
+
+ARM_CC      ?= arm-none-eabi-gcc
+ARM_SIZE    ?= arm-none-eabi-size
+ARM_NM      ?= arm-none-eabi-nm
+FW_CFLAGS   := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -O2 -std=c99 $(WARN) \
+               -DNO_PRINTF -ffunction-sections -fdata-sections -I.
+FW_LDFLAGS  := --specs=nosys.specs -Wl,--gc-sections
+FW_ELF      := $(EX_DIR)/noheap-cortex-m4.elf
+
+.PHONY: examples demo run-examples firmware
+
+examples: $(EX_ALL)
+
+$(EX_DIR):
+	mkdir -p $@
+
+$(EX_DIR)/minimal: examples/minimal.c moe.h | $(EX_DIR)
+	$(CC) $(EX_CFLAGS) -o $@ $< -lm
+
+$(EX_DIR)/cpp_example: examples/cpp_example.cpp moe.h | $(EX_DIR)
+	$(CXX) $(EX_CXXFLAGS) -o $@ $< -lm
+
+$(EX_DIR)/noheap: examples/noheap.c moe.h | $(EX_DIR)
+	$(CC) $(EX_CFLAGS) -o $@ $< -lm
+
+# No OpenMP here on purpose: the pool is the only source of threads.
+$(EX_DIR)/threadpool: examples/threadpool.c moe.h | $(EX_DIR)
+	$(CC) $(EX_CFLAGS) -pthread -o $@ $< -lm
+
+$(EX_DIR)/demo: examples/demo.c moe.h | $(EX_DIR)
+	$(CC) $(EX_CFLAGS) $(EX_OPENMP) -o $@ $< -lm
+
+demo: $(EX_DIR)/demo
+	$(EX_DIR)/demo
+
+run-examples: $(EX_SMALL)
+	@set -e; for p in $(EX_SMALL); do echo "== $$p"; $$p; done; \
+	echo "== no malloc in $(EX_DIR)/noheap:"; \
+	if nm -u $(EX_DIR)/noheap | grep -Ew 'malloc|calloc|realloc|free'; then \
+	    echo "noheap uses the heap" >&2; exit 1; else echo "   none"; fi
+
+firmware: $(FW_ELF)
+	$(ARM_SIZE) $(FW_ELF)
+	@if $(ARM_NM) $(FW_ELF) | grep -Ew '_?malloc(_r)?|_?free(_r)?|_?printf(_r)?|fputs|fwrite'; then \
+	    echo "firmware: heap or stdio linked into $(FW_ELF)" >&2; exit 1; fi
+	@echo "firmware: $(FW_ELF) links without malloc or stdio"
+
+$(FW_ELF): examples/noheap.c moe.h | $(EX_DIR)
+	@command -v $(ARM_CC) >/dev/null 2>&1 || { \
+	    echo "firmware: $(ARM_CC) not found. On Debian/Ubuntu:" >&2; \
+	    echo "    sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi" >&2; exit 1; }
+	$(ARM_CC) $(FW_CFLAGS) -o $@ $< $(FW_LDFLAGS) -lm
