@@ -77,7 +77,11 @@ VERSION HISTORY
 
 #ifndef MOEDEF
 #ifdef MOE_STATIC
+#if defined(__GNUC__) || defined(__clang__)
+#define MOEDEF static __attribute__((unused))
+#else
 #define MOEDEF static
+#endif
 #else
 #define MOEDEF extern
 #endif
@@ -229,3 +233,1250 @@ MOEDEF const char *moe_simd_name(void);       /* "scalar", "avx2", "avx512" or "
 }
 #endif
 #endif /* MOE_H_INCLUDED */
+
+/* ========================================================================================= */
+/*                                     IMPLEMENTATION                                        */
+/* ========================================================================================= */
+#ifdef MOE_IMPLEMENTATION
+#ifndef MOE_IMPLEMENTATION_DONE
+#define MOE_IMPLEMENTATION_DONE
+
+#include <string.h>
+#include <math.h>
+#include <limits.h>
+#include <stdint.h>
+#ifndef MOE_ASSERT
+#include <assert.h>
+#define MOE_ASSERT(x) assert(x)
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ---- kernel path selection ---------------------------------------------------------------- */
+#if (defined(MOE_SIMD_SCALAR) + defined(MOE_SIMD_AVX2) + defined(MOE_SIMD_AVX512) + defined(MOE_SIMD_NEON)) > 1
+#error "moe.h: define at most one of MOE_SIMD_SCALAR, MOE_SIMD_AVX2, MOE_SIMD_AVX512, MOE_SIMD_NEON"
+#endif
+#if !defined(MOE_SIMD_SCALAR) && !defined(MOE_SIMD_AVX2) && !defined(MOE_SIMD_AVX512) && !defined(MOE_SIMD_NEON)
+#if defined(__AVX512F__)
+#define MOE_SIMD_AVX512
+#elif defined(__AVX2__) && (defined(__FMA__) || defined(_MSC_VER))
+#define MOE_SIMD_AVX2
+#elif defined(__ARM_NEON) || defined(__ARM_NEON__) || defined(__aarch64__) || defined(_M_ARM64)
+#define MOE_SIMD_NEON
+#else
+#define MOE_SIMD_SCALAR
+#endif
+#endif
+#if defined(MOE_SIMD_AVX512) && !defined(__AVX512F__)
+#error "moe.h: MOE_SIMD_AVX512 needs AVX-512F enabled in the compiler (-mavx512f, /arch:AVX512)"
+#endif
+#if defined(MOE_SIMD_AVX2) && !(defined(__AVX2__) && (defined(__FMA__) || defined(_MSC_VER)))
+#error "moe.h: MOE_SIMD_AVX2 needs AVX2 and FMA enabled in the compiler (-mavx2 -mfma, /arch:AVX2)"
+#endif
+#if defined(MOE_SIMD_NEON) && !(defined(__ARM_NEON) || defined(__ARM_NEON__) || defined(__aarch64__) || defined(_M_ARM64))
+#error "moe.h: MOE_SIMD_NEON needs an ARM target with NEON (AArch64, or -mfpu=neon-vfpv4 on ARMv7)"
+#endif
+#if defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)
+#include <immintrin.h>
+#elif defined(MOE_SIMD_NEON)
+#include <arm_neon.h>
+#endif
+
+#define MOE__MAGIC 0x4d4f4531u   /* "MOE1" */
+#define MOE__ALIGN 64
+#define MOE__MC    64            /* tokens per chunk inside one work unit                    */
+#define MOE__NBMAX 64            /* most matrix rows in one work unit                        */
+#define MOE__TS    8             /* tokens per task in the routing and combine phases        */
+
+/* ============================== status, names, config ==================================== */
+MOEDEF const char *moe_status_string(moe_status s)
+{
+    switch (s) {
+    case MOE_OK:            return "ok";
+    case MOE_ERR_NULL:      return "a required pointer is NULL";
+    case MOE_ERR_CONFIG:    return "invalid config: a field is out of range or inconsistent";
+    case MOE_ERR_WEIGHTS:   return "invalid weights: a tensor is missing, misaligned, or its type/shape is unsupported";
+    case MOE_ERR_OVERFLOW:  return "a size overflows: the layer or batch is too large";
+    case MOE_ERR_ARG:       return "invalid argument (n_tokens < 1, capacity < 0, non-finite value to quantise, ...)";
+    case MOE_ERR_WORKSPACE: return "workspace too small: see moe_workspace_size()";
+    case MOE_ERR_LAYER:     return "layer not initialised by moe_layer_init()";
+    case MOE_ERR_THREADS:   return "more threads than the layer was sized for, or a worker number out of range";
+    }
+    return "unknown moe_status";
+}
+
+MOEDEF const char *moe_type_name(moe_type t)
+{
+    switch (t) {
+    case MOE_TYPE_F32:  return "f32";
+    case MOE_TYPE_F16:  return "f16";
+    case MOE_TYPE_BF16: return "bf16";
+    case MOE_TYPE_Q8_0: return "q8_0";
+    case MOE_TYPE_Q4_0: return "q4_0";
+    case MOE_TYPE_COUNT: break;
+    }
+    return "unknown";
+}
+
+MOEDEF moe_config moe_config_default(void)
+{
+    moe_config c;
+    memset(&c, 0, sizeof c);
+    c.d_model = 4096; c.d_ff = 14336; c.n_experts = 8; c.top_k = 2;   /* Mixtral 8x7B */
+    c.act = MOE_ACT_SWIGLU;
+    c.score = MOE_SCORE_SOFTMAX;
+    c.norm_topk = 1;
+    c.routed_scale = 1.0f;
+    c.n_group = 0; c.topk_group = 0; c.group_score = MOE_GROUP_MAX;
+    c.weight_on_input = 0;
+    c.gelu_tanh = 0;
+    c.oai_alpha = 1.702f; c.oai_limit = 7.0f;
+    c.n_shared = 0; c.d_ff_shared = 0;
+    c.n_threads = 0;
+    return c;
+}
+
+/* ================================ checked size arithmetic ================================ */
+static int moe__mul(size_t a, size_t b, size_t *r)
+{
+    if (a != 0 && b > (size_t)-1 / a) return 0;
+    *r = a * b;
+    return 1;
+}
+static int moe__add(size_t a, size_t b, size_t *r)
+{
+    if (b > (size_t)-1 - a) return 0;
+    *r = a + b;
+    return 1;
+}
+
+/* ============================ half / bfloat16 conversions ================================ */
+static float moe__bits_f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+static uint32_t moe__f_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static uint16_t moe__rd16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static void moe__wr16(unsigned char *p, uint16_t v) { p[0] = (unsigned char)(v & 0xff); p[1] = (unsigned char)(v >> 8); }
+
+static float moe__h2f(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    if (e == 0) {                                      /* zero or subnormal: m * 2^-24 */
+        float v = (float)m * 5.9604644775390625e-8f;
+        return sign ? -v : v;
+    }
+    if (e == 31) return moe__bits_f(sign | 0x7f800000u | (m << 13));
+    return moe__bits_f(sign | ((e + 112u) << 23) | (m << 13));
+}
+
+static uint16_t moe__f2h(float f)                     /* round to nearest even */
+{
+    uint32_t x = moe__f_bits(f), sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
+    uint32_t e, m, h, rem, q, shift, half;
+    if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((ax >> 13) & 0x3ffu));  /* NaN */
+    if (ax >= 0x47800000u) return (uint16_t)(sign | 0x7c00u);                          /* inf */
+    if (ax >= 0x38800000u) {                                                            /* normal */
+        e = (ax >> 23) - 112u; m = ax & 0x7fffffu;
+        h = (e << 10) | (m >> 13); rem = m & 0x1fffu;
+        if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) h++;
+        return (uint16_t)(sign | h);
+    }
+    e = ax >> 23;                                       /* subnormal half: q = value / 2^-24 */
+    if (e < 102u) return (uint16_t)sign;
+    m = (ax & 0x7fffffu) | 0x800000u; shift = 126u - e;
+    q = m >> shift; rem = m & ((1u << shift) - 1u); half = 1u << (shift - 1u);
+    if (rem > half || (rem == half && (q & 1u))) q++;
+    return (uint16_t)(sign | q);
+}
+
+static float moe__bf2f(uint16_t b) { return moe__bits_f((uint32_t)b << 16); }
+static uint16_t moe__f2bf(float f)
+{
+    uint32_t x = moe__f_bits(f);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u);        /* NaN */
+    return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+}
+
+/* ================================== weight formats ======================================= */
+#define MOE__QK 32
+#define MOE__Q8_BYTES 34
+#define MOE__Q4_BYTES 18
+
+MOEDEF size_t moe_type_row_size(moe_type t, size_t n)
+{
+    size_t r = 0;
+    if (n == 0) return 0;
+    switch (t) {
+    case MOE_TYPE_F32:  if (!moe__mul(n, 4, &r)) return 0; return r;
+    case MOE_TYPE_F16:
+    case MOE_TYPE_BF16: if (!moe__mul(n, 2, &r)) return 0; return r;
+    case MOE_TYPE_Q8_0: if (n % MOE__QK) return 0; return (n / MOE__QK) * MOE__Q8_BYTES;
+    case MOE_TYPE_Q4_0: if (n % MOE__QK) return 0; return (n / MOE__QK) * MOE__Q4_BYTES;
+    case MOE_TYPE_COUNT: break;
+    }
+    return 0;
+}
+
+/* One row of n values, scalar. Also the tail and fallback of the SIMD decoders. */
+static void moe__decode_scalar(moe_type t, const unsigned char *src, size_t i0, size_t n, float *dst)
+{
+    size_t i, b;
+    switch (t) {
+    case MOE_TYPE_F32:
+        memcpy(dst, src + 4 * i0, 4 * n);
+        break;
+    case MOE_TYPE_F16:
+        for (i = 0; i < n; i++) dst[i] = moe__h2f(moe__rd16(src + 2 * (i0 + i)));
+        break;
+    case MOE_TYPE_BF16:
+        for (i = 0; i < n; i++) dst[i] = moe__bf2f(moe__rd16(src + 2 * (i0 + i)));
+        break;
+    case MOE_TYPE_Q8_0:                                          /* i0, n: whole blocks */
+        for (b = 0; b < n / MOE__QK; b++) {
+            const unsigned char *blk = src + (i0 / MOE__QK + b) * MOE__Q8_BYTES;
+            float d = moe__h2f(moe__rd16(blk));
+            for (i = 0; i < MOE__QK; i++) dst[b * MOE__QK + i] = (float)(signed char)blk[2 + i] * d;
+        }
+        break;
+    case MOE_TYPE_Q4_0:
+        for (b = 0; b < n / MOE__QK; b++) {
+            const unsigned char *blk = src + (i0 / MOE__QK + b) * MOE__Q4_BYTES;
+            float d = moe__h2f(moe__rd16(blk));
+            for (i = 0; i < 16; i++) {
+                dst[b * MOE__QK + i]      = (float)((int)(blk[2 + i] & 0x0f) - 8) * d;
+                dst[b * MOE__QK + 16 + i] = (float)((int)(blk[2 + i] >> 4) - 8) * d;
+            }
+        }
+        break;
+    case MOE_TYPE_COUNT: break;
+    }
+}
+
+/* Block quantisers, round to nearest as ggml does: Q8_0 d = amax/127, q = round(x/d);
+   Q4_0 d = m/-8 with m the value of largest magnitude, q = min(15, trunc(x/d + 8.5)). */
+static void moe__quant_q8_0(const float *x, unsigned char *blk)
+{
+    float amax = 0.0f, d, id;
+    int i;
+    for (i = 0; i < MOE__QK; i++) { float a = fabsf(x[i]); if (a > amax) amax = a; }
+    d = amax / 127.0f; id = d != 0.0f ? 1.0f / d : 0.0f;
+    moe__wr16(blk, moe__f2h(d));
+    for (i = 0; i < MOE__QK; i++) {
+        float v = roundf(x[i] * id);
+        if (v > 127.0f) v = 127.0f;
+        if (v < -127.0f) v = -127.0f;
+        blk[2 + i] = (unsigned char)(signed char)(int)v;
+    }
+}
+static void moe__quant_q4_0(const float *x, unsigned char *blk)
+{
+    float amax = 0.0f, mx = 0.0f, d, id;
+    int i;
+    for (i = 0; i < MOE__QK; i++) { float a = fabsf(x[i]); if (a > amax) { amax = a; mx = x[i]; } }
+    d = mx / -8.0f; id = d != 0.0f ? 1.0f / d : 0.0f;
+    moe__wr16(blk, moe__f2h(d));
+    for (i = 0; i < 16; i++) {
+        float v0 = x[i] * id + 8.5f, v1 = x[16 + i] * id + 8.5f;
+        int q0, q1;
+        if (!(v0 >= 0.0f)) v0 = 0.0f;
+        if (!(v1 >= 0.0f)) v1 = 0.0f;
+        q0 = v0 >= 15.0f ? 15 : (int)v0;
+        q1 = v1 >= 15.0f ? 15 : (int)v1;
+        blk[2 + i] = (unsigned char)(q0 | (q1 << 4));
+    }
+}
+
+MOEDEF moe_status moe_quantize(moe_type t, const float *src, void *dst, size_t n_rows, size_t n_cols)
+{
+    size_t rb = moe_type_row_size(t, n_cols), r, i, total;
+    unsigned char *out = (unsigned char *)dst;
+    if (!src || !dst) return MOE_ERR_NULL;
+    if ((int)t < 0 || t >= MOE_TYPE_COUNT || n_rows == 0 || rb == 0) return MOE_ERR_ARG;
+    if (!moe__mul(rb, n_rows, &total) || !moe__mul(n_rows, n_cols, &total)) return MOE_ERR_OVERFLOW;
+    if (t == MOE_TYPE_Q8_0 || t == MOE_TYPE_Q4_0)      /* blocks cannot hold NaN or Inf */
+        for (i = 0; i < total; i++) if (!(fabsf(src[i]) <= 3.402823466e38f)) return MOE_ERR_ARG;
+    for (r = 0; r < n_rows; r++) {
+        const float *x = src + r * n_cols;
+        unsigned char *o = out + r * rb;
+        switch (t) {
+        case MOE_TYPE_F32:  memcpy(o, x, rb); break;
+        case MOE_TYPE_F16:  for (i = 0; i < n_cols; i++) moe__wr16(o + 2 * i, moe__f2h(x[i])); break;
+        case MOE_TYPE_BF16: for (i = 0; i < n_cols; i++) moe__wr16(o + 2 * i, moe__f2bf(x[i])); break;
+        case MOE_TYPE_Q8_0: for (i = 0; i < n_cols / MOE__QK; i++) moe__quant_q8_0(x + i * MOE__QK, o + i * MOE__Q8_BYTES); break;
+        case MOE_TYPE_Q4_0: for (i = 0; i < n_cols / MOE__QK; i++) moe__quant_q4_0(x + i * MOE__QK, o + i * MOE__Q4_BYTES); break;
+        case MOE_TYPE_COUNT: break;
+        }
+    }
+    return MOE_OK;
+}
+
+MOEDEF moe_status moe_dequantize(moe_type t, const void *src, float *dst, size_t n_rows, size_t n_cols)
+{
+    size_t rb = moe_type_row_size(t, n_cols), r, total;
+    if (!src || !dst) return MOE_ERR_NULL;
+    if ((int)t < 0 || t >= MOE_TYPE_COUNT || n_rows == 0 || rb == 0) return MOE_ERR_ARG;
+    if (!moe__mul(rb, n_rows, &total) || !moe__mul(n_rows, n_cols, &total)) return MOE_ERR_OVERFLOW;
+    for (r = 0; r < n_rows; r++)
+        moe__decode_scalar(t, (const unsigned char *)src + r * rb, 0, n_cols, dst + r * n_cols);
+    return MOE_OK;
+}
+
+/* ======================================= kernels ========================================= */
+/* Each path defines a vector type and five operations on it, the tile shape (MOE__NR rows of
+   W against 4 tokens, chosen to fit the register file), and moe__decode_row. The tile kernels
+   below are written once on top of these. */
+#if defined(MOE_SIMD_AVX512)
+#define MOE__SIMD_NAME "avx512"
+typedef __m512 moe__vec;
+#define MOE__VL 16
+#define MOE__VZERO() _mm512_setzero_ps()
+#define MOE__VLOAD(p) _mm512_loadu_ps(p)
+#define MOE__VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define MOE__VSUM(v) _mm512_reduce_add_ps(v)
+#define MOE__NR 6
+#define MOE__EACH_N(M) M(0) M(1) M(2) M(3) M(4) M(5)
+#define MOE__EACH_IN(M, i) M(i, 0) M(i, 1) M(i, 2) M(i, 3) M(i, 4) M(i, 5)
+
+static void moe__decode_row(moe_type t, const unsigned char *src, int n, float *dst)
+{
+    int i = 0, b;
+    switch (t) {
+    case MOE_TYPE_F16:
+        for (; i + 16 <= n; i += 16)
+            _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(src + 2 * i))));
+        break;
+    case MOE_TYPE_BF16:
+        for (; i + 16 <= n; i += 16) {
+            __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(src + 2 * i)));
+            _mm512_storeu_ps(dst + i, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)));
+        }
+        break;
+    case MOE_TYPE_Q8_0:
+        for (b = 0; b < n / MOE__QK; b++, i += MOE__QK) {
+            const unsigned char *blk = src + (size_t)b * MOE__Q8_BYTES;
+            __m512 d = _mm512_set1_ps(moe__h2f(moe__rd16(blk)));
+            __m512i q0 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(blk + 2)));
+            __m512i q1 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(blk + 18)));
+            _mm512_storeu_ps(dst + i, _mm512_mul_ps(_mm512_cvtepi32_ps(q0), d));
+            _mm512_storeu_ps(dst + i + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(q1), d));
+        }
+        break;
+    case MOE_TYPE_Q4_0: {
+        const __m512i lo = _mm512_set1_epi32(15), eight = _mm512_set1_epi32(8);
+        for (b = 0; b < n / MOE__QK; b++, i += MOE__QK) {
+            const unsigned char *blk = src + (size_t)b * MOE__Q4_BYTES;
+            __m512 d = _mm512_set1_ps(moe__h2f(moe__rd16(blk)));
+            __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(blk + 2)));
+            __m512i q0 = _mm512_sub_epi32(_mm512_and_si512(q, lo), eight);
+            __m512i q1 = _mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight);
+            _mm512_storeu_ps(dst + i, _mm512_mul_ps(_mm512_cvtepi32_ps(q0), d));
+            _mm512_storeu_ps(dst + i + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(q1), d));
+        }
+        break;
+    }
+    default: break;
+    }
+    if (i < n) moe__decode_scalar(t, src, (size_t)i, (size_t)(n - i), dst + i);
+}
+
+#elif defined(MOE_SIMD_AVX2)
+#define MOE__SIMD_NAME "avx2"
+typedef __m256 moe__vec;
+#define MOE__VL 8
+#define MOE__VZERO() _mm256_setzero_ps()
+#define MOE__VLOAD(p) _mm256_loadu_ps(p)
+#define MOE__VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define MOE__VSUM(v) moe__hsum256(v)
+#define MOE__NR 3
+#define MOE__EACH_N(M) M(0) M(1) M(2)
+#define MOE__EACH_IN(M, i) M(i, 0) M(i, 1) M(i, 2)
+static float moe__hsum256(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
+static void moe__decode_row(moe_type t, const unsigned char *src, int n, float *dst)
+{
+    int i = 0, b;
+    switch (t) {
+#if defined(__F16C__) || defined(_MSC_VER)
+    case MOE_TYPE_F16:
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(src + 2 * i))));
+        break;
+#endif
+    case MOE_TYPE_BF16:
+        for (; i + 8 <= n; i += 8) {
+            __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(src + 2 * i)));
+            _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
+        }
+        break;
+    case MOE_TYPE_Q8_0:
+        for (b = 0; b < n / MOE__QK; b++, i += MOE__QK) {
+            const unsigned char *blk = src + (size_t)b * MOE__Q8_BYTES;
+            __m256 d = _mm256_set1_ps(moe__h2f(moe__rd16(blk)));
+            int j;
+            for (j = 0; j < 4; j++) {
+                __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(blk + 2 + 8 * j)));
+                _mm256_storeu_ps(dst + i + 8 * j, _mm256_mul_ps(_mm256_cvtepi32_ps(q), d));
+            }
+        }
+        break;
+    case MOE_TYPE_Q4_0: {
+        const __m256i lo = _mm256_set1_epi32(15), eight = _mm256_set1_epi32(8);
+        for (b = 0; b < n / MOE__QK; b++, i += MOE__QK) {
+            const unsigned char *blk = src + (size_t)b * MOE__Q4_BYTES;
+            __m256 d = _mm256_set1_ps(moe__h2f(moe__rd16(blk)));
+            int j;
+            for (j = 0; j < 2; j++) {
+                __m256i q = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(blk + 2 + 8 * j)));
+                __m256i q0 = _mm256_sub_epi32(_mm256_and_si256(q, lo), eight);
+                __m256i q1 = _mm256_sub_epi32(_mm256_srli_epi32(q, 4), eight);
+                _mm256_storeu_ps(dst + i + 8 * j, _mm256_mul_ps(_mm256_cvtepi32_ps(q0), d));
+                _mm256_storeu_ps(dst + i + 16 + 8 * j, _mm256_mul_ps(_mm256_cvtepi32_ps(q1), d));
+            }
+        }
+        break;
+    }
+    default: break;
+    }
+    if (i < n) moe__decode_scalar(t, src, (size_t)i, (size_t)(n - i), dst + i);
+}
+
+#elif defined(MOE_SIMD_NEON)
+#define MOE__SIMD_NAME "neon"
+typedef float32x4_t moe__vec;
+#define MOE__VL 4
+#define MOE__VZERO() vdupq_n_f32(0.0f)
+#define MOE__VLOAD(p) vld1q_f32(p)
+#if defined(__aarch64__) || defined(_M_ARM64) || defined(__ARM_FEATURE_FMA)
+#define MOE__VFMA(a, b, c) vfmaq_f32(c, a, b)
+#else
+#define MOE__VFMA(a, b, c) vmlaq_f32(c, a, b)
+#endif
+#if defined(__aarch64__) || defined(_M_ARM64)
+#define MOE__VSUM(v) vaddvq_f32(v)
+#define MOE__NR 6
+#define MOE__EACH_N(M) M(0) M(1) M(2) M(3) M(4) M(5)
+#define MOE__EACH_IN(M, i) M(i, 0) M(i, 1) M(i, 2) M(i, 3) M(i, 4) M(i, 5)
+#else                                  /* ARMv7: 16 quad registers */
+#define MOE__VSUM(v) moe__hsum_neon(v)
+static float moe__hsum_neon(float32x4_t v)
+{
+    float32x2_t s = vadd_f32(vget_low_f32(v), vget_high_f32(v));
+    return vget_lane_f32(vpadd_f32(s, s), 0);
+}
+#define MOE__NR 2
+#define MOE__EACH_N(M) M(0) M(1)
+#define MOE__EACH_IN(M, i) M(i, 0) M(i, 1)
+#endif
+
+static void moe__decode_row(moe_type t, const unsigned char *src, int n, float *dst)
+{
+    int i = 0, b;
+    switch (t) {
+#if defined(__aarch64__) || defined(_M_ARM64)
+    case MOE_TYPE_F16:
+        for (; i + 4 <= n; i += 4)
+            vst1q_f32(dst + i, vcvt_f32_f16(vreinterpret_f16_u8(vld1_u8(src + 2 * i))));
+        break;
+#endif
+    case MOE_TYPE_BF16:
+        for (; i + 4 <= n; i += 4) {
+            uint16x4_t h = vreinterpret_u16_u8(vld1_u8(src + 2 * i));
+            vst1q_f32(dst + i, vreinterpretq_f32_u32(vshll_n_u16(h, 16)));
+        }
+        break;
+    case MOE_TYPE_Q8_0:
+        for (b = 0; b < n / MOE__QK; b++, i += MOE__QK) {
+            const unsigned char *blk = src + (size_t)b * MOE__Q8_BYTES;
+            float d = moe__h2f(moe__rd16(blk));
+            int j;
+            for (j = 0; j < 2; j++) {
+                int8x16_t q = vreinterpretq_s8_u8(vld1q_u8(blk + 2 + 16 * j));
+                int16x8_t l = vmovl_s8(vget_low_s8(q)), h = vmovl_s8(vget_high_s8(q));
+                float *o = dst + i + 16 * j;
+                vst1q_f32(o + 0,  vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(l))), d));
+                vst1q_f32(o + 4,  vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_high_s16(l))), d));
+                vst1q_f32(o + 8,  vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(h))), d));
+                vst1q_f32(o + 12, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_high_s16(h))), d));
+            }
+        }
+        break;
+    case MOE_TYPE_Q4_0:
+        for (b = 0; b < n / MOE__QK; b++, i += MOE__QK) {
+            const unsigned char *blk = src + (size_t)b * MOE__Q4_BYTES;
+            float d = moe__h2f(moe__rd16(blk));
+            uint8x16_t q = vld1q_u8(blk + 2);
+            int8x16_t halves[2];
+            int j;
+            halves[0] = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(15))), vdupq_n_s8(8));
+            halves[1] = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), vdupq_n_s8(8));
+            for (j = 0; j < 2; j++) {
+                int16x8_t l = vmovl_s8(vget_low_s8(halves[j])), h = vmovl_s8(vget_high_s8(halves[j]));
+                float *o = dst + i + 16 * j;
+                vst1q_f32(o + 0,  vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(l))), d));
+                vst1q_f32(o + 4,  vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_high_s16(l))), d));
+                vst1q_f32(o + 8,  vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(h))), d));
+                vst1q_f32(o + 12, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_high_s16(h))), d));
+            }
+        }
+        break;
+    default: break;
+    }
+    if (i < n) moe__decode_scalar(t, src, (size_t)i, (size_t)(n - i), dst + i);
+}
+
+#else /* MOE_SIMD_SCALAR */
+#define MOE__SIMD_NAME "scalar"
+typedef float moe__vec;
+#define MOE__VL 1
+#define MOE__VZERO() 0.0f
+#define MOE__VLOAD(p) (*(p))
+#define MOE__VFMA(a, b, c) ((c) + (a) * (b))
+#define MOE__VSUM(v) (v)
+#define MOE__NR 4
+#define MOE__EACH_N(M) M(0) M(1) M(2) M(3)
+#define MOE__EACH_IN(M, i) M(i, 0) M(i, 1) M(i, 2) M(i, 3)
+static void moe__decode_row(moe_type t, const unsigned char *src, int n, float *dst)
+{
+    moe__decode_scalar(t, src, 0, (size_t)n, dst);
+}
+#endif
+
+MOEDEF const char *moe_simd_name(void) { return MOE__SIMD_NAME; }
+
+/* ---- the tile kernels, written once over the vector layer ---------------------------------
+   moe__tile4: c[i*NR + n] = dot(x[i][0..K), w[n][0..K)) for 4 token rows and NR weight rows.
+   moe__tile1: the same for one token row (the GEMV of a single token).
+   K tails shorter than a vector are copied into zero-padded buffers and run as one more step,
+   so no path reads past the end of a row. */
+#define MOE__DECL_W(n)      moe__vec w##n; const float *pw##n = w[n];
+#define MOE__DECL_A(i, n)   moe__vec a##i##n = MOE__VZERO();
+#define MOE__LOAD_W(n)      w##n = MOE__VLOAD(pw##n + k);
+#define MOE__FMA_A(i, n)    a##i##n = MOE__VFMA(xv, w##n, a##i##n);
+#define MOE__ROW(i)         xv = MOE__VLOAD(px##i + k); MOE__EACH_IN(MOE__FMA_A, i)
+#define MOE__PAD_W(n)       memcpy(tw[n], pw##n + k, (size_t)r * sizeof(float)); pw##n = tw[n];
+#define MOE__SUM_A(i, n)    c[i * MOE__NR + n] = MOE__VSUM(a##i##n);
+
+static void moe__tile4(int K, const float *const *x, const float *const *w, float *c)
+{
+    MOE__EACH_N(MOE__DECL_W)
+    MOE__EACH_IN(MOE__DECL_A, 0) MOE__EACH_IN(MOE__DECL_A, 1)
+    MOE__EACH_IN(MOE__DECL_A, 2) MOE__EACH_IN(MOE__DECL_A, 3)
+    const float *px0 = x[0], *px1 = x[1], *px2 = x[2], *px3 = x[3];
+    moe__vec xv;
+    int k = 0;
+    for (; k + MOE__VL <= K; k += MOE__VL) {
+        MOE__EACH_N(MOE__LOAD_W)
+        MOE__ROW(0) MOE__ROW(1) MOE__ROW(2) MOE__ROW(3)
+    }
+    if (k < K) {
+        float tx[4][MOE__VL], tw[MOE__NR][MOE__VL];
+        int r = K - k;
+        memset(tx, 0, sizeof tx); memset(tw, 0, sizeof tw);
+        memcpy(tx[0], px0 + k, (size_t)r * sizeof(float)); px0 = tx[0];
+        memcpy(tx[1], px1 + k, (size_t)r * sizeof(float)); px1 = tx[1];
+        memcpy(tx[2], px2 + k, (size_t)r * sizeof(float)); px2 = tx[2];
+        memcpy(tx[3], px3 + k, (size_t)r * sizeof(float)); px3 = tx[3];
+        MOE__EACH_N(MOE__PAD_W)
+        k = 0;
+        MOE__EACH_N(MOE__LOAD_W)
+        MOE__ROW(0) MOE__ROW(1) MOE__ROW(2) MOE__ROW(3)
+    }
+    MOE__EACH_IN(MOE__SUM_A, 0) MOE__EACH_IN(MOE__SUM_A, 1)
+    MOE__EACH_IN(MOE__SUM_A, 2) MOE__EACH_IN(MOE__SUM_A, 3)
+}
+
+static void moe__tile1(int K, const float *x, const float *const *w, float *c)
+{
+    MOE__EACH_N(MOE__DECL_W)
+    MOE__EACH_IN(MOE__DECL_A, 0)
+    const float *px0 = x;
+    moe__vec xv;
+    int k = 0;
+    for (; k + MOE__VL <= K; k += MOE__VL) {
+        MOE__EACH_N(MOE__LOAD_W)
+        MOE__ROW(0)
+    }
+    if (k < K) {
+        float tx[MOE__VL], tw[MOE__NR][MOE__VL];
+        int r = K - k;
+        memset(tx, 0, sizeof tx); memset(tw, 0, sizeof tw);
+        memcpy(tx, px0 + k, (size_t)r * sizeof(float)); px0 = tx;
+        MOE__EACH_N(MOE__PAD_W)
+        k = 0;
+        MOE__EACH_N(MOE__LOAD_W)
+        MOE__ROW(0)
+    }
+    MOE__EACH_IN(MOE__SUM_A, 0)
+}
+
+/* out[i][n] = dot(x[i], w[n]) for i < mt, n < nb: the one GEMM-shaped job every matrix product
+   of the layer goes through (router, gate, up, down). Tiles are 4 tokens x NR rows; partial
+   tiles repeat their last row or token, so every tile runs the full kernel. */
+static void moe__gemm(int K, const float *const *x, int mt, const float *const *w, int nb, float *const *out)
+{
+    float c[4 * MOE__NR];
+    const float *xp[4], *wp[MOE__NR];
+    int i0, n0, i, n;
+    for (i0 = 0; i0 < mt; i0 += 4) {
+        int mr = mt - i0 < 4 ? mt - i0 : 4;
+        for (i = 0; i < 4; i++) xp[i] = x[i0 + (i < mr ? i : mr - 1)];
+        for (n0 = 0; n0 < nb; n0 += MOE__NR) {
+            int nr = nb - n0 < MOE__NR ? nb - n0 : MOE__NR;
+            for (n = 0; n < MOE__NR; n++) wp[n] = w[n0 + (n < nr ? n : nr - 1)];
+            if (mr == 1) moe__tile1(K, xp[0], wp, c);
+            else moe__tile4(K, xp, wp, c);
+            for (i = 0; i < mr; i++)
+                for (n = 0; n < nr; n++) out[i0 + i][n0 + n] = c[i * MOE__NR + n];
+        }
+    }
+}
+
+/* ====================================== activations ====================================== */
+static float moe__sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
+static float moe__gelu(float v, int tanh_form)
+{
+    if (tanh_form) return 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+    return 0.5f * v * (1.0f + erff(v * 0.7071067811865476f));
+}
+/* g: gate (unused for GELU/RELU), u: up. Comparisons are written so NaN propagates. */
+static float moe__act(const moe_config *c, float g, float u)
+{
+    switch (c->act) {
+    case MOE_ACT_SWIGLU: return g * moe__sigmoid(g) * u;
+    case MOE_ACT_GEGLU:  return moe__gelu(g, c->gelu_tanh) * u;
+    case MOE_ACT_GELU:   return moe__gelu(u, c->gelu_tanh);
+    case MOE_ACT_RELU:   return u < 0.0f ? 0.0f : u;
+    case MOE_ACT_SWIGLU_OAI: {
+        float L = c->oai_limit;
+        if (g > L) g = L;
+        if (u > L) u = L;
+        if (u < -L) u = -L;
+        return (u + 1.0f) * g * moe__sigmoid(c->oai_alpha * g);
+    }
+    }
+    return 0.0f;
+}
+static int moe__gated(moe_act a) { return a != MOE_ACT_GELU && a != MOE_ACT_RELU; }
+
+/* ===================================== layer setup ======================================= */
+static int moe__nb(int K)                     /* rows per work unit: a ~64 KB f32 panel */
+{
+    int nb = 16384 / (K > 0 ? K : 1);
+    if (nb > MOE__NBMAX) nb = MOE__NBMAX;
+    if (nb < MOE__NR) nb = MOE__NR;
+    return nb - nb % MOE__NR;
+}
+
+/* rows x cols matrices, n_exp of them, from a tensor. part: 0 whole, 1/2 gate/up half of a fused one */
+static moe_status moe__matrix_init(moe__matrix *m, const moe_tensor *t, int n_exp, int rows, int cols,
+                                   int part, moe_gate_up_layout lay)
+{
+    size_t rb, per, tmp;
+    int e;
+    memset(m, 0, sizeof *m);
+    if ((int)t->type < 0 || t->type >= MOE_TYPE_COUNT) return MOE_ERR_WEIGHTS;
+    rb = moe_type_row_size(t->type, (size_t)cols);
+    if (rb == 0) return MOE_ERR_WEIGHTS;                   /* quantised: cols not whole blocks */
+    if (!moe__mul(rb, (size_t)rows * (part ? 2u : 1u), &per) || !moe__mul(per, (size_t)n_exp, &tmp))
+        return MOE_ERR_OVERFLOW;
+    if (t->type == MOE_TYPE_F32) {                          /* read as float: must be aligned */
+        if (t->data && ((uintptr_t)t->data % sizeof(float))) return MOE_ERR_WEIGHTS;
+        if (!t->data)
+            for (e = 0; e < n_exp; e++)
+                if ((uintptr_t)t->expert_data[e] % sizeof(float)) return MOE_ERR_WEIGHTS;
+    }
+    if (!t->data)
+        for (e = 0; e < n_exp; e++)
+            if (!t->expert_data[e]) return MOE_ERR_WEIGHTS;
+    m->type = t->type;
+    m->data = (const unsigned char *)t->data;
+    m->expert_data = t->data ? NULL : t->expert_data;
+    m->expert_stride = per;
+    m->rows = rows; m->cols = cols;
+    m->row_stride = rb;
+    if (part && lay == MOE_GATE_UP_INTERLEAVED) { m->row_stride = 2 * rb; m->row_offset = part == 2 ? rb : 0; }
+    else if (part == 2) m->row_offset = rb * (size_t)rows;
+    return MOE_OK;
+}
+static int moe__has(const moe_tensor *t) { return t->data != NULL || t->expert_data != NULL; }
+static const unsigned char *moe__base(const moe__matrix *m, int e)
+{
+    if (m->expert_data) return (const unsigned char *)m->expert_data[e] + m->row_offset;
+    return m->data + (size_t)e * m->expert_stride + m->row_offset;
+}
+
+MOEDEF moe_status moe_layer_init(moe_layer *L, const moe_config *cfg, const moe_weights *w)
+{
+    moe_config c;
+    moe_status s;
+    int E, gated, fused;
+    if (!L || !cfg || !w) return MOE_ERR_NULL;
+    memset(L, 0, sizeof *L);
+    c = *cfg;
+    E = c.n_experts;
+    if (c.d_model < 1 || c.d_ff < 1 || E < 1 || c.top_k < 1 || c.top_k > E) return MOE_ERR_CONFIG;
+    if ((int)c.act < 0 || c.act > MOE_ACT_SWIGLU_OAI) return MOE_ERR_CONFIG;
+    if ((int)c.score < 0 || c.score > MOE_SCORE_SOFTMAX_TOPK) return MOE_ERR_CONFIG;
+    if ((int)c.group_score < 0 || c.group_score > MOE_GROUP_TOP2_SUM) return MOE_ERR_CONFIG;
+    if ((int)w->gate_up_layout < 0 || w->gate_up_layout > MOE_GATE_UP_INTERLEAVED) return MOE_ERR_CONFIG;
+    if (!(fabsf(c.routed_scale) <= 3.402823466e38f)) return MOE_ERR_CONFIG;
+    if (!(fabsf(c.oai_alpha) <= 3.402823466e38f) || !(c.oai_limit >= 0.0f && c.oai_limit <= 3.402823466e38f))
+        return MOE_ERR_CONFIG;
+    if (c.n_group < 0 || c.topk_group < 0 || c.n_shared < 0 || c.n_threads < 0 || c.n_threads > 4096)
+        return MOE_ERR_CONFIG;
+    if (c.n_group > 1) {
+        int gs = E / c.n_group;
+        if (E % c.n_group || c.topk_group < 1 || c.topk_group > c.n_group) return MOE_ERR_CONFIG;
+        if (c.top_k > c.topk_group * gs) return MOE_ERR_CONFIG;
+        if (c.group_score == MOE_GROUP_TOP2_SUM && gs < 2) return MOE_ERR_CONFIG;
+    }
+    if (c.n_shared > 0 && c.d_ff_shared < 1) return MOE_ERR_CONFIG;
+    if ((size_t)c.top_k + (size_t)c.n_shared > (size_t)INT_MAX / 2) return MOE_ERR_CONFIG;
+    gated = moe__gated(c.act);
+    fused = !moe__has(&w->up) && moe__has(&w->gate_up);
+    if (!moe__has(&w->router) || !moe__has(&w->down)) return MOE_ERR_WEIGHTS;
+    if (!fused && (!moe__has(&w->up) || (gated && !moe__has(&w->gate)))) return MOE_ERR_WEIGHTS;
+    if (!w->router.data) return MOE_ERR_WEIGHTS;                 /* the router is one matrix */
+    if ((s = moe__matrix_init(&L->router, &w->router, 1, E, c.d_model, 0, MOE_GATE_UP_HALVES))) return s;
+    if (fused) {
+        if ((s = moe__matrix_init(&L->gate, &w->gate_up, E, c.d_ff, c.d_model, 1, w->gate_up_layout))) return s;
+        if ((s = moe__matrix_init(&L->up, &w->gate_up, E, c.d_ff, c.d_model, 2, w->gate_up_layout))) return s;
+    } else {
+        if (gated && (s = moe__matrix_init(&L->gate, &w->gate, E, c.d_ff, c.d_model, 0, MOE_GATE_UP_HALVES))) return s;
+        if ((s = moe__matrix_init(&L->up, &w->up, E, c.d_ff, c.d_model, 0, MOE_GATE_UP_HALVES))) return s;
+    }
+    if ((s = moe__matrix_init(&L->down, &w->down, E, c.d_model, c.d_ff, 0, MOE_GATE_UP_HALVES))) return s;
+    if (c.n_shared > 0) {
+        if (!moe__has(&w->shared_up) || !moe__has(&w->shared_down) || (gated && !moe__has(&w->shared_gate)))
+            return MOE_ERR_WEIGHTS;
+        if (gated && (s = moe__matrix_init(&L->sgate, &w->shared_gate, c.n_shared, c.d_ff_shared, c.d_model, 0, MOE_GATE_UP_HALVES))) return s;
+        if ((s = moe__matrix_init(&L->sup, &w->shared_up, c.n_shared, c.d_ff_shared, c.d_model, 0, MOE_GATE_UP_HALVES))) return s;
+        if ((s = moe__matrix_init(&L->sdown, &w->shared_down, c.n_shared, c.d_model, c.d_ff_shared, 0, MOE_GATE_UP_HALVES))) return s;
+    }
+    /* biases: [E][d_ff] each, or one fused [E][2*d_ff] in the gate_up layout */
+    if (w->gate_up_bias) {
+        int il = w->gate_up_layout == MOE_GATE_UP_INTERLEAVED;
+        L->gate_bias.p = w->gate_up_bias;
+        L->up_bias.p = w->gate_up_bias + (il ? 1 : c.d_ff);
+        L->gate_bias.expert_stride = L->up_bias.expert_stride = 2 * (size_t)c.d_ff;
+        L->gate_bias.stride = L->up_bias.stride = il ? 2 : 1;
+    } else {
+        L->gate_bias.p = w->gate_bias; L->gate_bias.expert_stride = (size_t)c.d_ff; L->gate_bias.stride = 1;
+        L->up_bias.p = w->up_bias;     L->up_bias.expert_stride = (size_t)c.d_ff;   L->up_bias.stride = 1;
+    }
+    L->down_bias.p = w->down_bias; L->down_bias.expert_stride = (size_t)c.d_model; L->down_bias.stride = 1;
+    L->router_bias = w->router_bias;
+    L->selection_bias = w->selection_bias;
+    L->shared_gate_w = c.n_shared > 0 ? w->shared_gate_w : NULL;
+    L->any_quant = L->router.type != MOE_TYPE_F32 || L->up.type != MOE_TYPE_F32 || L->down.type != MOE_TYPE_F32 ||
+                   (gated && L->gate.type != MOE_TYPE_F32) ||
+                   (c.n_shared > 0 && (L->sup.type != MOE_TYPE_F32 || L->sdown.type != MOE_TYPE_F32 ||
+                                       (gated && L->sgate.type != MOE_TYPE_F32)));
+    L->n_threads = c.n_threads;
+    if (L->n_threads == 0) {
+#ifdef _OPENMP
+        L->n_threads = omp_get_max_threads();
+#else
+        L->n_threads = 1;
+#endif
+        if (L->n_threads < 1) L->n_threads = 1;
+    }
+    L->cfg = c;
+    L->magic = MOE__MAGIC;
+    return MOE_OK;
+}
+
+/* ================================== workspace plan ======================================= */
+typedef struct moe__plan {
+    size_t logits, ids, wts, coef, pos, count, off, ug, ud, list, hoff, H, Y, scratch;
+    size_t per_worker, panel, tmp, score, total;
+} moe__plan;
+
+static int moe__seg(size_t *at, size_t *total, size_t n, size_t elem)
+{
+    size_t b, t;
+    if (!moe__mul(n, elem, &b) || !moe__add(*total, MOE__ALIGN - 1, &t)) return 0;
+    *at = t - t % MOE__ALIGN;
+    return moe__add(*at, b, total);
+}
+
+static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
+{
+    const moe_config *c = &L->cfg;
+    size_t E = (size_t)c->n_experts, k = (size_t)c->top_k, S = (size_t)c->n_shared, slots = k + S;
+    size_t tslots, hr, hs, nbg = (size_t)moe__nb(c->d_model), pf = 0, t1, t2, ffs = (size_t)c->d_ff_shared;
+    int ok = 1;
+    memset(p, 0, sizeof *p);
+    if (!moe__mul((size_t)T, slots, &tslots) || tslots > (size_t)INT_MAX) return 0;
+    if (!moe__mul(tslots - (size_t)T * S, (size_t)c->d_ff, &hr)) return 0;
+    if (!moe__mul((size_t)T * S, ffs, &hs) || !moe__add(hr, hs, &hr)) return 0;
+    /* per worker: decoded weight panels, gate/up tiles, routing scratch */
+    if (L->any_quant) {
+        size_t a = nbg * (size_t)c->d_model * 2, b = (size_t)moe__nb(c->d_ff) * (size_t)c->d_ff;
+        pf = a > b ? a : b;
+        if (S) { b = (size_t)moe__nb(c->d_ff_shared) * ffs; if (b > pf) pf = b; }
+    }
+    p->panel = pf;
+    p->tmp = (size_t)MOE__MC * MOE__NBMAX;
+    p->score = 5 * E;
+    t1 = 0;
+    ok = moe__mul(pf + 2 * p->tmp + p->score, sizeof(float), &t1) && moe__add(t1, MOE__ALIGN, &t1);
+    p->per_worker = t1 - t1 % MOE__ALIGN;
+    if (!ok) return 0;
+    t2 = 0;
+    ok = moe__seg(&p->logits, &t2, (size_t)T * E, sizeof(float))
+      && moe__seg(&p->ids, &t2, (size_t)T * k, sizeof(int))
+      && moe__seg(&p->wts, &t2, (size_t)T * k, sizeof(float))
+      && moe__seg(&p->coef, &t2, tslots, sizeof(float))
+      && moe__seg(&p->pos, &t2, tslots, sizeof(int))
+      && moe__seg(&p->count, &t2, E + S, sizeof(int))
+      && moe__seg(&p->off, &t2, E + S + 1, sizeof(int))
+      && moe__seg(&p->ug, &t2, E + S + 1, sizeof(int))
+      && moe__seg(&p->ud, &t2, E + S + 1, sizeof(int))
+      && moe__seg(&p->list, &t2, tslots, sizeof(int))
+      && moe__seg(&p->hoff, &t2, E + S, sizeof(size_t))
+      && moe__seg(&p->H, &t2, hr, sizeof(float))
+      && moe__mul(tslots, (size_t)c->d_model, &t1)
+      && moe__seg(&p->Y, &t2, t1, sizeof(float))
+      && moe__seg(&p->scratch, &t2, (size_t)L->n_threads, p->per_worker)
+      && moe__add(t2, MOE__ALIGN, &p->total);           /* room to align the caller's pointer */
+    return ok;
+}
+
+MOEDEF size_t moe_workspace_size(const moe_layer *L, int n_tokens)
+{
+    moe__plan p;
+    if (!L || L->magic != MOE__MAGIC || n_tokens < 1) return 0;
+    if (!moe__make_plan(L, n_tokens, &p)) return 0;
+    return p.total;
+}
+
+/* ==================================== forward pass ======================================= */
+typedef struct moe__ctx {
+    const moe_layer *L;
+    const float *x;
+    float *y;
+    int T, k, S, slots, E, phase, nt, bad_worker;
+    float *logits, *wts, *coef, *H, *Y;
+    int *ids, *pos, *count, *off, *ug, *ud, *list;
+    size_t *hoff;
+    unsigned char *scratch;
+    size_t per_worker, panel_floats, tmp_floats;
+    int nbr, nbg, nbd, n_units;
+    const int *units;                    /* ug or ud, for the phase running */
+} moe__ctx;
+
+enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_GATEUP, MOE__PH_DOWN, MOE__PH_COMBINE };
+
+/* Pointers to rows n0..n0+nb of matrix m of expert e as f32: in place for f32, else decoded
+   into the panel. */
+static void moe__rows(const moe__matrix *m, int e, int n0, int nb, float *panel, const float **out)
+{
+    const unsigned char *base = moe__base(m, e);
+    int j;
+    for (j = 0; j < nb; j++) {
+        const unsigned char *r = base + (size_t)(n0 + j) * m->row_stride;
+        if (m->type == MOE_TYPE_F32) out[j] = (const float *)(const void *)r;
+        else {
+            moe__decode_row(m->type, r, m->cols, panel + (size_t)j * (size_t)m->cols);
+            out[j] = panel + (size_t)j * (size_t)m->cols;
+        }
+    }
+}
+
+static float moe__key(float v) { return v == v ? v : -HUGE_VALF; }   /* NaN ranks lowest */
+
+static void moe__ph_router(moe__ctx *c, int unit, float *panel)
+{
+    const moe_layer *L = c->L;
+    const float *wr[MOE__NBMAX], *xr[MOE__MC];
+    float *out[MOE__MC];
+    int n0 = unit * c->nbr, nb = L->cfg.n_experts - n0, t0, i, D = L->cfg.d_model;
+    if (nb > c->nbr) nb = c->nbr;
+    moe__rows(&L->router, 0, n0, nb, panel, wr);
+    for (t0 = 0; t0 < c->T; t0 += MOE__MC) {
+        int mt = c->T - t0 < MOE__MC ? c->T - t0 : MOE__MC;
+        for (i = 0; i < mt; i++) {
+            xr[i] = c->x + (size_t)(t0 + i) * (size_t)D;
+            out[i] = c->logits + (size_t)(t0 + i) * (size_t)c->E + (size_t)n0;
+        }
+        moe__gemm(D, xr, mt, wr, nb, out);
+    }
+}
+
+/* Scores, group limits, top-k and weights for tokens [8*chunk, 8*chunk+8). */
+static void moe__ph_score(moe__ctx *c, int chunk, float *scr)
+{
+    const moe_layer *L = c->L;
+    const moe_config *cf = &L->cfg;
+    int E = c->E, k = c->k, D = cf->d_model, t, e, j, g;
+    int t1 = (chunk + 1) * MOE__TS < c->T ? (chunk + 1) * MOE__TS : c->T;
+    float *score = scr, *sel = scr + E, *flag = scr + 2 * E;   /* flag: 1 allowed, 2 taken */
+    float *gsc = scr + 3 * E, *gkeep = scr + 4 * E;             /* per group: score, kept */
+    for (t = chunk * MOE__TS; t < t1; t++) {
+        const float *lg = c->logits + (size_t)t * (size_t)E;
+        const float *xt = c->x + (size_t)t * (size_t)D;
+        int *id = c->ids + (size_t)t * (size_t)k;
+        float *wt = c->wts + (size_t)t * (size_t)k, sum;
+        for (e = 0; e < E; e++) score[e] = lg[e] + (L->router_bias ? L->router_bias[e] : 0.0f);
+        if (cf->score == MOE_SCORE_SOFTMAX) {
+            float mx = -HUGE_VALF;
+            for (e = 0; e < E; e++) if (score[e] > mx) mx = score[e];
+            sum = 0.0f;
+            for (e = 0; e < E; e++) { score[e] = expf(score[e] - mx); sum += score[e]; }
+            for (e = 0; e < E; e++) score[e] /= sum;
+        } else if (cf->score == MOE_SCORE_SIGMOID) {
+            for (e = 0; e < E; e++) score[e] = moe__sigmoid(score[e]);
+        }                                   /* SOFTMAX_TOPK: select on the logits themselves */
+        for (e = 0; e < E; e++) {
+            sel[e] = moe__key(score[e] + (L->selection_bias ? L->selection_bias[e] : 0.0f));
+            flag[e] = 1.0f;
+        }
+        if (cf->n_group > 1) {              /* keep the topk_group best groups */
+            int gs = E / cf->n_group, kept;
+            for (g = 0; g < cf->n_group; g++) {
+                float b1 = -HUGE_VALF, b2 = -HUGE_VALF;
+                for (e = g * gs; e < (g + 1) * gs; e++) {
+                    if (sel[e] > b1) { b2 = b1; b1 = sel[e]; }
+                    else if (sel[e] > b2) b2 = sel[e];
+                }
+                gsc[g] = cf->group_score == MOE_GROUP_MAX ? b1 : moe__key(b1 + b2);
+                gkeep[g] = 0.0f;
+            }
+            for (kept = 0; kept < cf->topk_group; kept++) {
+                int best = -1;
+                for (g = 0; g < cf->n_group; g++)
+                    if (gkeep[g] == 0.0f && (best < 0 || gsc[g] > gsc[best])) best = g;
+                gkeep[best] = 1.0f;
+            }
+            for (e = 0; e < E; e++) flag[e] = gkeep[e / gs];
+        }
+        for (j = 0; j < k; j++) {           /* top-k: strict >, so the lower index wins ties */
+            int best = -1;
+            for (e = 0; e < E; e++)
+                if (flag[e] == 1.0f && (best < 0 || sel[e] > sel[best])) best = e;
+            MOE_ASSERT(best >= 0);
+            id[j] = best;
+            flag[best] = 2.0f;
+        }
+        if (cf->score == MOE_SCORE_SOFTMAX_TOPK) {
+            float mx = -HUGE_VALF;
+            for (j = 0; j < k; j++) if (score[id[j]] > mx) mx = score[id[j]];
+            sum = 0.0f;
+            for (j = 0; j < k; j++) { wt[j] = expf(score[id[j]] - mx); sum += wt[j]; }
+            for (j = 0; j < k; j++) wt[j] /= sum;
+        } else {
+            sum = 0.0f;
+            for (j = 0; j < k; j++) { wt[j] = score[id[j]]; sum += wt[j]; }
+            if (cf->norm_topk && sum > 0.0f) for (j = 0; j < k; j++) wt[j] /= sum;
+        }
+        for (j = 0; j < k; j++) wt[j] *= cf->routed_scale;
+        /* combine coefficients; Llama 4 scales the input instead of the output */
+        for (j = 0; j < k; j++) {
+            float *cf_ = c->coef + (size_t)t * (size_t)c->slots + (size_t)j;
+            if (cf->weight_on_input) {
+                float *xs = c->Y + ((size_t)t * (size_t)c->slots + (size_t)j) * (size_t)D;
+                int d;
+                for (d = 0; d < D; d++) xs[d] = xt[d] * wt[j];
+                *cf_ = 1.0f;
+            } else *cf_ = wt[j];
+        }
+        for (j = 0; j < c->S; j++) {
+            float v = 1.0f;
+            if (L->shared_gate_w) {
+                const float *gw = L->shared_gate_w + (size_t)j * (size_t)D;
+                float dot = 0.0f;
+                int d;
+                for (d = 0; d < D; d++) dot += xt[d] * gw[d];
+                v = moe__sigmoid(dot);
+            }
+            c->coef[(size_t)t * (size_t)c->slots + (size_t)(k + j)] = v;
+        }
+    }
+}
+
+/* Counting sort of the (token, slot) pairs by expert, in token order; capacity drops the
+   late ones. Shared experts E..E+S-1 take every token. Serial: O(T*(k+S)). */
+static void moe__dispatch(moe__ctx *c, int capacity)
+{
+    const moe_config *cf = &c->L->cfg;
+    int ES = c->E + c->S, t, j, e;
+    size_t h = 0;
+    for (e = 0; e < ES; e++) c->count[e] = 0;
+    for (t = 0; t < c->T; t++)
+        for (j = 0; j < c->slots; j++) {
+            size_t s = (size_t)t * (size_t)c->slots + (size_t)j;
+            e = j < c->k ? c->ids[(size_t)t * (size_t)c->k + (size_t)j] : c->E + (j - c->k);
+            if (j < c->k && capacity > 0 && c->count[e] >= capacity) { c->pos[s] = -1; continue; }
+            c->pos[s] = c->count[e]++;
+        }
+    c->off[0] = 0; c->ug[0] = 0; c->ud[0] = 0;
+    for (e = 0; e < ES; e++) {
+        int ff = e < c->E ? cf->d_ff : cf->d_ff_shared, nbg = moe__nb(cf->d_model), nbd = moe__nb(ff);
+        int active = c->count[e] > 0;
+        c->off[e + 1] = c->off[e] + c->count[e];
+        c->ug[e + 1] = c->ug[e] + (active ? (ff + nbg - 1) / nbg : 0);
+        c->ud[e + 1] = c->ud[e] + (active ? (cf->d_model + nbd - 1) / nbd : 0);
+        c->hoff[e] = h;
+        h += (size_t)c->count[e] * (size_t)ff;
+    }
+    for (t = 0; t < c->T; t++)
+        for (j = 0; j < c->slots; j++) {
+            size_t s = (size_t)t * (size_t)c->slots + (size_t)j;
+            if (c->pos[s] < 0) continue;
+            e = j < c->k ? c->ids[(size_t)t * (size_t)c->k + (size_t)j] : c->E + (j - c->k);
+            c->list[c->off[e] + c->pos[s]] = (int)s;
+        }
+}
+
+static int moe__unit_expert(const int *units, int n, int u)   /* units[e] <= u < units[e+1] */
+{
+    int lo = 0, hi = n;
+    while (hi - lo > 1) {
+        int mid = (lo + hi) / 2;
+        if (units[mid] <= u) lo = mid; else hi = mid;
+    }
+    return lo;
+}
+
+/* One block of hidden rows of one expert for all its tokens: H = act(X G^T + bg, X U^T + bu). */
+static void moe__ph_gateup(moe__ctx *c, int unit, float *scr, size_t panel_floats, size_t tmp_floats)
+{
+    const moe_layer *L = c->L;
+    const moe_config *cf = &L->cfg;
+    int e = moe__unit_expert(c->ug, c->E + c->S, unit), sh = e >= c->E, ee = sh ? e - c->E : e;
+    int ff = sh ? cf->d_ff_shared : cf->d_ff, D = cf->d_model, nb = c->nbg;
+    int n0 = (unit - c->ug[e]) * nb, m = c->count[e], gated = moe__gated(cf->act), t0, i, n;
+    const moe__matrix *G = sh ? &L->sgate : &L->gate, *U = sh ? &L->sup : &L->up;
+    const int *lst = c->list + c->off[e];
+    float *H = c->H + c->hoff[e], *tg = scr + panel_floats, *tu = tg + tmp_floats;
+    const float *wg[MOE__NBMAX], *wu[MOE__NBMAX], *xr[MOE__MC];
+    float *gr[MOE__MC], *ur[MOE__MC];
+    const float *bg = NULL, *bu = NULL;
+    size_t bgs = 1, bus = 1;
+    if (nb > ff - n0) nb = ff - n0;
+    if (!sh && L->gate_bias.p) { bg = L->gate_bias.p + (size_t)ee * L->gate_bias.expert_stride; bgs = L->gate_bias.stride; }
+    if (!sh && L->up_bias.p)   { bu = L->up_bias.p + (size_t)ee * L->up_bias.expert_stride;     bus = L->up_bias.stride; }
+    if (gated) moe__rows(G, ee, n0, nb, scr, wg);
+    moe__rows(U, ee, n0, nb, scr + panel_floats / 2, wu);
+    for (t0 = 0; t0 < m; t0 += MOE__MC) {
+        int mt = m - t0 < MOE__MC ? m - t0 : MOE__MC;
+        for (i = 0; i < mt; i++) {
+            int s = lst[t0 + i], tok = s / c->slots, j = s % c->slots;
+            xr[i] = (cf->weight_on_input && j < c->k) ? c->Y + (size_t)s * (size_t)D : c->x + (size_t)tok * (size_t)D;
+            gr[i] = tg + (size_t)i * MOE__NBMAX;
+            ur[i] = tu + (size_t)i * MOE__NBMAX;
+        }
+        if (gated) moe__gemm(D, xr, mt, wg, nb, gr);
+        moe__gemm(D, xr, mt, wu, nb, ur);
+        for (i = 0; i < mt; i++) {
+            float *h = H + (size_t)(t0 + i) * (size_t)ff + (size_t)n0;
+            for (n = 0; n < nb; n++) {
+                float g = gated ? gr[i][n] + (bg ? bg[(size_t)(n0 + n) * bgs] : 0.0f) : 0.0f;
+                float u = ur[i][n] + (bu ? bu[(size_t)(n0 + n) * bus] : 0.0f);
+                h[n] = moe__act(cf, g, u);
+            }
+        }
+    }
+}
+
+/* One block of output features of one expert for all its tokens: Y[slot] = H D^T + bd. */
+static void moe__ph_down(moe__ctx *c, int unit, float *scr)
+{
+    const moe_layer *L = c->L;
+    const moe_config *cf = &L->cfg;
+    int e = moe__unit_expert(c->ud, c->E + c->S, unit), sh = e >= c->E, ee = sh ? e - c->E : e;
+    int ff = sh ? cf->d_ff_shared : cf->d_ff, D = cf->d_model, nb = moe__nb(ff);
+    int n0 = (unit - c->ud[e]) * nb, m = c->count[e], t0, i, n;
+    const int *lst = c->list + c->off[e];
+    const float *H = c->H + c->hoff[e], *wd[MOE__NBMAX], *xr[MOE__MC];
+    const float *bd = (!sh && L->down_bias.p) ? L->down_bias.p + (size_t)ee * L->down_bias.expert_stride : NULL;
+    float *out[MOE__MC];
+    if (nb > D - n0) nb = D - n0;
+    moe__rows(sh ? &L->sdown : &L->down, ee, n0, nb, scr, wd);
+    for (t0 = 0; t0 < m; t0 += MOE__MC) {
+        int mt = m - t0 < MOE__MC ? m - t0 : MOE__MC;
+        for (i = 0; i < mt; i++) {
+            xr[i] = H + (size_t)(t0 + i) * (size_t)ff;
+            out[i] = c->Y + (size_t)lst[t0 + i] * (size_t)D + (size_t)n0;
+        }
+        moe__gemm(ff, xr, mt, wd, nb, out);
+        if (bd) for (i = 0; i < mt; i++) for (n = 0; n < nb; n++) out[i][n] += bd[n0 + n];
+    }
+}
+
+/* y[t] = sum over slots j in order 0..k+S-1 of coef[t,j] * Y[t,j]; dropped slots add nothing. */
+static void moe__ph_combine(moe__ctx *c, int chunk)
+{
+    int D = c->L->cfg.d_model, t, j, d;
+    int t1 = (chunk + 1) * MOE__TS < c->T ? (chunk + 1) * MOE__TS : c->T;
+    for (t = chunk * MOE__TS; t < t1; t++) {
+        float *yt = c->y + (size_t)t * (size_t)D;
+        int first = 1;
+        for (j = 0; j < c->slots; j++) {
+            size_t s = (size_t)t * (size_t)c->slots + (size_t)j;
+            const float *ys = c->Y + s * (size_t)D;
+            float w = c->coef[s];
+            if (c->pos[s] < 0) continue;
+            if (first) for (d = 0; d < D; d++) yt[d] = w * ys[d];
+            else for (d = 0; d < D; d++) yt[d] += w * ys[d];
+            first = 0;
+        }
+        if (first) for (d = 0; d < D; d++) yt[d] = 0.0f;
+    }
+}
+
+static void moe__task(void *ctx, int index, int worker)
+{
+    moe__ctx *c = (moe__ctx *)ctx;
+    float *scr;
+    if (worker < 0 || worker >= c->nt) { c->bad_worker = 1; return; }
+    scr = (float *)(void *)(c->scratch + (size_t)worker * c->per_worker);
+    switch (c->phase) {
+    case MOE__PH_ROUTER:  moe__ph_router(c, index, scr); break;
+    case MOE__PH_SCORE:   moe__ph_score(c, index, scr + c->panel_floats + 2 * c->tmp_floats); break;
+    case MOE__PH_GATEUP:  moe__ph_gateup(c, index, scr, c->panel_floats, c->tmp_floats); break;
+    case MOE__PH_DOWN:    moe__ph_down(c, index, scr); break;
+    case MOE__PH_COMBINE: moe__ph_combine(c, index); break;
+    }
+}
+
+static void moe__phase(moe__ctx *c, const moe_run_opts *o, int phase, int n)
+{
+    int i;
+    c->phase = phase;
+    if (n <= 0) return;
+    if (o && o->parallel_for) { o->parallel_for(o->pool, moe__task, c, n); return; }
+#ifdef _OPENMP
+    if (c->nt > 1 && n > 1) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(c->nt)
+        for (i = 0; i < n; i++) moe__task(c, i, omp_get_thread_num());
+        return;
+    }
+#endif
+    for (i = 0; i < n; i++) moe__task(c, i, 0);
+}
+
+static moe_status moe__run(const moe_layer *L, const float *x, int T, float *y, void *work, size_t work_size,
+                           const moe_run_opts *o, int *ids_out, float *w_out)
+{
+    moe__plan p;
+    moe__ctx c;
+    unsigned char *base;
+    size_t chunks;
+    if (!L) return MOE_ERR_NULL;
+    if (L->magic != MOE__MAGIC) return MOE_ERR_LAYER;
+    if (!x || !work || (y == NULL && ids_out == NULL && w_out == NULL)) return MOE_ERR_NULL;
+    if (T < 1 || (o && (o->capacity < 0 || o->n_threads < 0))) return MOE_ERR_ARG;
+    if (o && o->n_threads > L->n_threads) return MOE_ERR_THREADS;
+    if (!moe__make_plan(L, T, &p)) return MOE_ERR_OVERFLOW;
+    if (work_size < p.total) return MOE_ERR_WORKSPACE;
+    base = (unsigned char *)work;
+    base += (MOE__ALIGN - (size_t)((uintptr_t)base % MOE__ALIGN)) % MOE__ALIGN;
+    memset(&c, 0, sizeof c);
+    c.L = L; c.x = x; c.y = y; c.T = T;
+    c.E = L->cfg.n_experts; c.k = L->cfg.top_k; c.S = L->cfg.n_shared; c.slots = c.k + c.S;
+    c.nt = (o && o->n_threads > 0) ? o->n_threads : L->n_threads;
+    if (o && o->parallel_for && !(o->n_threads > 0)) c.nt = L->n_threads;
+    c.logits = (float *)(void *)(base + p.logits);
+    c.ids = (int *)(void *)(base + p.ids);
+    c.wts = (float *)(void *)(base + p.wts);
+    c.coef = (float *)(void *)(base + p.coef);
+    c.pos = (int *)(void *)(base + p.pos);
+    c.count = (int *)(void *)(base + p.count);
+    c.off = (int *)(void *)(base + p.off);
+    c.ug = (int *)(void *)(base + p.ug);
+    c.ud = (int *)(void *)(base + p.ud);
+    c.list = (int *)(void *)(base + p.list);
+    c.hoff = (size_t *)(void *)(base + p.hoff);
+    c.H = (float *)(void *)(base + p.H);
+    c.Y = (float *)(void *)(base + p.Y);
+    c.scratch = base + p.scratch;
+    c.per_worker = p.per_worker; c.panel_floats = p.panel; c.tmp_floats = p.tmp;
+    c.nbr = moe__nb(L->cfg.d_model); c.nbg = c.nbr;
+    chunks = ((size_t)T + MOE__TS - 1) / MOE__TS;
+
+    moe__phase(&c, o, MOE__PH_ROUTER, (c.E + c.nbr - 1) / c.nbr);
+    moe__phase(&c, o, MOE__PH_SCORE, (int)chunks);
+    if (c.bad_worker) return MOE_ERR_THREADS;
+    if (ids_out) memcpy(ids_out, c.ids, (size_t)T * (size_t)c.k * sizeof(int));
+    if (w_out) memcpy(w_out, c.wts, (size_t)T * (size_t)c.k * sizeof(float));
+    if (!y) return MOE_OK;
+    moe__dispatch(&c, o ? o->capacity : 0);
+    moe__phase(&c, o, MOE__PH_GATEUP, c.ug[c.E + c.S]);
+    moe__phase(&c, o, MOE__PH_DOWN, c.ud[c.E + c.S]);
+    moe__phase(&c, o, MOE__PH_COMBINE, (int)chunks);
+    return c.bad_worker ? MOE_ERR_THREADS : MOE_OK;
+}
+
+MOEDEF moe_status moe_forward(const moe_layer *layer, const float *x, int n_tokens, float *y,
+                              void *work, size_t work_size)
+{
+    if (!y) return MOE_ERR_NULL;
+    return moe__run(layer, x, n_tokens, y, work, work_size, NULL, NULL, NULL);
+}
+
+MOEDEF moe_status moe_forward_ex(const moe_layer *layer, const float *x, int n_tokens, float *y,
+                                 void *work, size_t work_size, const moe_run_opts *opts)
+{
+    if (!y) return MOE_ERR_NULL;
+    return moe__run(layer, x, n_tokens, y, work, work_size, opts,
+                    opts ? opts->ids_out : NULL, opts ? opts->weights_out : NULL);
+}
+
+MOEDEF moe_status moe_route(const moe_layer *layer, const float *x, int n_tokens, int *ids,
+                            float *weights, void *work, size_t work_size)
+{
+    if (!ids && !weights) return MOE_ERR_NULL;
+    return moe__run(layer, x, n_tokens, NULL, work, work_size, NULL, ids, weights);
+}
+
+#endif /* MOE_IMPLEMENTATION_DONE */
+#endif /* MOE_IMPLEMENTATION */
+
+/*
+------------------------------------------------------------------------------
+This software is available under 2 licenses -- choose whichever you prefer.
+------------------------------------------------------------------------------
+ALTERNATIVE A - MIT License
+Copyright (c) 2026 the moe.h authors
+Permission is hereby granted, free of charge, to any person obtaining a copy of
+this software and associated documentation files (the "Software"), to deal in
+the Software without restriction, including without limitation the rights to
+use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies
+of the Software, and to permit persons to whom the Software is furnished to do
+so, subject to the following conditions:
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+------------------------------------------------------------------------------
+ALTERNATIVE B - Public Domain (www.unlicense.org)
+This is free and unencumbered software released into the public domain.
+Anyone is free to copy, modify, publish, use, compile, sell, or distribute this
+software, either in source code form or as a compiled binary, for any purpose,
+commercial or non-commercial, and by any means.
+In jurisdictions that recognize copyright laws, the author or authors of this
+software dedicate any and all copyright interest in the software to the public
+domain. We make this dedication for the benefit of the public at large and to
+the detriment of our heirs and successors. We intend this dedication to be an
+overt act of relinquishment in perpetuity of all present and future rights to
+this software under copyright law.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN
+ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION
+WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+------------------------------------------------------------------------------
+*/
