@@ -31,7 +31,16 @@ void noheap_trap(void) { for (;;) { } }
 #define N_EXPERTS 8
 #define TOP_K     2
 #define N_TOKENS  4
-#define ARENA_BYTES 16384   /* workspace for N_TOKENS tokens; checked against moe_workspace_size */
+/* The workspace arena for N_TOKENS tokens, checked at run time against moe_workspace_size().
+   Measure it on your target (the host build prints it): the wider SIMD paths use larger tiles,
+   so a host needs more than a Cortex-M4 with its scalar kernels. -DARENA_BYTES=n overrides. */
+#ifndef ARENA_BYTES
+#if defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_7M__)
+#define ARENA_BYTES (112u * 1024u)
+#else
+#define ARENA_BYTES (256u * 1024u)
+#endif
+#endif
 
 #ifdef NOHEAP_Q8_0
 #define EXPERT_TYPE  MOE_TYPE_Q8_0
