@@ -1,0 +1,2278 @@
+/* test_moe.c - the test program of moe.h.
+
+   Checks moe.h against an independent float64 reference written here (naive loops, nothing
+   shared with the header), plus routing, weight formats, error paths, memory discipline,
+   non-finite input and thread determinism.
+
+   Build (any of C99, C11, C++11; add -fopenmp for the OpenMP thread tests, -pthread on POSIX):
+       cc -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror tests/test_moe.c -o test_moe -lm -pthread
+   Run:
+       ./test_moe [--quick] [--verbose] [--group NAME]
+   It prints one line per failing check, one summary line per group, and ends with the line
+   "N passed, N failed". The exit status is 1 when a check failed.
+
+   Quantised weights: the reference runs on the weights the library's own moe_dequantize gives
+   back; moe_dequantize and moe_quantize are checked separately (group "formats") against
+   hand-built blocks and a bit-level decoder written here. */
+#if (defined(__unix__) || defined(__APPLE__)) && !defined(MOE_TEST_NO_PTHREAD)
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#define MOE_TEST_PTHREAD 1
+#endif
+
+/* Which SIMD path moe_simd_name() must report, decided before moe.h can define anything. */
+#if defined(MOE_SIMD_SCALAR)
+#define MOE_TEST_EXPECT_SIMD "scalar"
+#elif defined(MOE_SIMD_AVX512)
+#define MOE_TEST_EXPECT_SIMD "avx512"
+#elif defined(MOE_SIMD_AVX2)
+#define MOE_TEST_EXPECT_SIMD "avx2"
+#elif defined(MOE_SIMD_NEON)
+#define MOE_TEST_EXPECT_SIMD "neon"
+#elif defined(__AVX512F__)
+#define MOE_TEST_EXPECT_SIMD "avx512"
+#elif defined(__AVX2__) && defined(__FMA__)
+#define MOE_TEST_EXPECT_SIMD "avx2"
+#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
+#define MOE_TEST_EXPECT_SIMD "neon"
+#else
+#define MOE_TEST_EXPECT_SIMD "scalar"
+#endif
+
+#define MOE_IMPLEMENTATION
+#include "../moe.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef MOE_TEST_PTHREAD
+#include <pthread.h>
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ======================================================================================== */
+/*                                   harness                                                */
+/* ======================================================================================== */
+static int g_quick = 0, g_verbose = 0;
+static const char *g_only = NULL;
+static long g_pass = 0, g_fail = 0, g_gpass = 0, g_gfail = 0;
+static const char *g_group = "";
+static double g_maxrel[MOE_TYPE_COUNT];
+static int g_maxrel_seen[MOE_TYPE_COUNT];
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TEST_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define TEST_PRINTF(a, b)
+#endif
+
+static int group_begin(const char *name)
+{
+    if (g_only && strcmp(g_only, name) != 0) return 0;
+    g_group = name;
+    g_gpass = g_gfail = 0;
+    return 1;
+}
+static void group_end(void)
+{
+    printf("group %-10s %ld passed, %ld failed\n", g_group, g_gpass, g_gfail);
+    fflush(stdout);
+}
+static int check(int ok, const char *fmt, ...) TEST_PRINTF(2, 3);
+static int check(int ok, const char *fmt, ...)
+{
+    va_list ap;
+    if (ok) { g_pass++; g_gpass++; return 1; }
+    g_fail++; g_gfail++;
+    if (g_gfail <= 300) {
+        printf("FAIL [%s] ", g_group);
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+        printf("\n");
+        fflush(stdout);
+    }
+    return 0;
+}
+static void note(const char *fmt, ...) TEST_PRINTF(1, 2);
+static void note(const char *fmt, ...)
+{
+    va_list ap;
+    if (!g_verbose) return;
+    printf("  [%s] ", g_group);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) { fprintf(stderr, "test_moe: out of memory (%lu bytes)\n", (unsigned long)n); exit(2); }
+    return p;
+}
+static void *xcalloc(size_t n)
+{
+    void *p = xmalloc(n);
+    memset(p, 0, n ? n : 1);
+    return p;
+}
+
+/* ---- deterministic random numbers (splitmix64) ---------------------------------------- */
+typedef struct rng_t { unsigned long long s; } rng_t;
+static unsigned long long rng_next(rng_t *r)
+{
+    unsigned long long z = (r->s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+static rng_t rng_make(unsigned long long a, unsigned long long b, unsigned long long c)
+{
+    rng_t r;
+    r.s = a * 0x2545F4914F6CDD1DULL ^ (b + 0x632BE59BD9B4E019ULL) * 0x9E3779B97F4A7C15ULL ^ c * 0xD1B54A32D192ED03ULL;
+    rng_next(&r);
+    return r;
+}
+static double rng_unif(rng_t *r) { return (double)(rng_next(r) >> 11) * (1.0 / 9007199254740992.0); }
+static float rng_sym(rng_t *r) { return (float)(2.0 * rng_unif(r) - 1.0); }
+static int rng_int(rng_t *r, int n) { return (int)(rng_next(r) % (unsigned long long)n); }
+
+/* ---- independent bit-level decoders --------------------------------------------------- */
+static unsigned rd16(const unsigned char *p) { return (unsigned)p[0] | ((unsigned)p[1] << 8); }
+static double half_to_double(unsigned h)
+{
+    unsigned s = (h >> 15) & 1u, e = (h >> 10) & 31u, m = h & 1023u;
+    double v;
+    if (e == 0) v = ldexp((double)m, -24);
+    else if (e == 31) v = m ? (double)NAN : (double)INFINITY;
+    else v = ldexp((double)(m + 1024u), (int)e - 25);
+    return s ? -v : v;
+}
+static float bf16_to_float(unsigned b)
+{
+    uint32_t u = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* ======================================================================================== */
+/*                          the model under test and its float64 reference                   */
+/* ======================================================================================== */
+#define TMAXE 256
+
+typedef struct spec {
+    int dm, dff, E, k;
+    moe_act act;
+    moe_score score;
+    int norm;
+    float rscale;
+    int n_group, topk_group; /* n_group 0: leave moe_config_default's value */
+    moe_group_score gsc;
+    int woi, gelu_tanh;
+    float alpha, limit;
+    int n_shared, dff_sh, has_sgw;
+    int n_threads;
+    int has_rb, has_sb, has_gb, has_ub, has_db;
+    int fused;
+    moe_gate_up_layout layout;
+    moe_type t_router, t_gate, t_up, t_down, t_gate_up, t_sgate, t_sup, t_sdown;
+    int per_expert;
+    int w_offset;       /* bytes: stacked weight buffers start this far past an allocation */
+    float router_gain;  /* router rows ~ U(-1,1) * gain / sqrt(d_model) */
+    float rb_offset;    /* added to every router_bias entry */
+    float sb_gain;      /* selection bias ~ U(-1,1) * sb_gain */
+    int zero_router;
+    unsigned long long seed;
+} spec;
+
+static spec spec_default(void)
+{
+    spec s;
+    memset(&s, 0, sizeof s);
+    s.dm = 64; s.dff = 48; s.E = 8; s.k = 2;
+    s.act = MOE_ACT_SWIGLU; s.score = MOE_SCORE_SOFTMAX; s.norm = 1; s.rscale = 1.0f;
+    s.gsc = MOE_GROUP_MAX;
+    s.alpha = 1.702f; s.limit = 7.0f;
+    s.n_threads = 1;
+    s.layout = MOE_GATE_UP_HALVES;
+    s.t_router = s.t_gate = s.t_up = s.t_down = s.t_gate_up = MOE_TYPE_F32;
+    s.t_sgate = s.t_sup = s.t_sdown = MOE_TYPE_F32;
+    s.router_gain = 4.0f;
+    s.sb_gain = 0.1f;
+    s.seed = 1;
+    return s;
+}
+
+#define MAX_ALLOCS 4096
+typedef struct model {
+    spec s;
+    moe_config cfg;
+    moe_weights w;
+    int ok;
+    moe_type worst;
+    double bound, tie_tol, wtol;
+    /* f32 tensors the caller passes as biases (owned) */
+    float *rb, *sb, *gb, *ub, *gub, *db, *sgw;
+    /* reference (float64) */
+    double *r_router, *r_gate, *r_up, *r_down, *r_sgate, *r_sup, *r_sdown;
+    double *r_rb, *r_sb, *r_gb, *r_ub, *r_db, *r_sgw;
+    void *allocs[MAX_ALLOCS];
+    int nalloc;
+} model;
+
+static void *mal(model *m, size_t n)
+{
+    void *p = xcalloc(n);
+    if (m->nalloc >= MAX_ALLOCS) { fprintf(stderr, "test_moe: too many allocations\n"); exit(2); }
+    m->allocs[m->nalloc++] = p;
+    return p;
+}
+static void model_free(model *m)
+{
+    int i;
+    for (i = 0; i < m->nalloc; i++) free(m->allocs[i]);
+    m->nalloc = 0;
+}
+static float *gen(model *m, rng_t *r, size_t n, double scale, double offset)
+{
+    float *p = (float *)mal(m, n * sizeof(float));
+    size_t i;
+    for (i = 0; i < n; i++) p[i] = (float)(rng_sym(r) * scale + offset);
+    return p;
+}
+static double *to_ref(model *m, const float *p, size_t n)
+{
+    double *d = (double *)mal(m, n * sizeof(double));
+    size_t i;
+    for (i = 0; i < n; i++) d[i] = p[i];
+    return d;
+}
+static int is_gated(moe_act a) { return a == MOE_ACT_SWIGLU || a == MOE_ACT_GEGLU || a == MOE_ACT_SWIGLU_OAI; }
+
+static double type_bound(moe_type t)
+{
+    switch (t) {
+    case MOE_TYPE_F32: return 1e-5;
+    case MOE_TYPE_F16: case MOE_TYPE_BF16: return 1e-3;
+    case MOE_TYPE_Q8_0: return 1e-2;
+    default: return 3e-2;
+    }
+}
+static double type_tie(moe_type t)
+{
+    switch (t) {
+    case MOE_TYPE_F32: return 1e-4;
+    case MOE_TYPE_F16: return 1e-3;
+    case MOE_TYPE_BF16: return 1e-2;
+    default: return 2e-2;
+    }
+}
+
+/* Quantise src [n_mat][rows][cols] into a tensor of `type` (stacked, or one pointer per
+   matrix), and fill ref with the values moe_dequantize gives back. */
+static int put_tensor(model *m, moe_tensor *t, moe_type type, const float *src, int n_mat, int rows,
+                      int cols, int per_expert, double *ref, const char *what)
+{
+    size_t rs = moe_type_row_size(type, (size_t)cols), per, n = (size_t)n_mat * rows * cols, i, woff;
+    unsigned char *buf;
+    float *tmp;
+    moe_status st;
+    if (!check(rs > 0, "build %s: moe_type_row_size(%s, %d) = 0", what, moe_type_name(type), cols)) return 0;
+    per = rs * (size_t)rows;
+    /* w_offset misaligns the buffers; f32 data keeps the alignment of a float */
+    woff = type == MOE_TYPE_F32 && m->s.w_offset ? 4u : (size_t)m->s.w_offset;
+    buf = (unsigned char *)mal(m, per * n_mat + woff) + woff;
+    st = moe_quantize(type, src, buf, (size_t)n_mat * rows, (size_t)cols);
+    if (!check(st == MOE_OK, "build %s: moe_quantize(%s) -> %s", what, moe_type_name(type), moe_status_string(st))) return 0;
+    tmp = (float *)xmalloc(n * sizeof(float));
+    st = moe_dequantize(type, buf, tmp, (size_t)n_mat * rows, (size_t)cols);
+    if (!check(st == MOE_OK, "build %s: moe_dequantize(%s) -> %s", what, moe_type_name(type), moe_status_string(st))) { free(tmp); return 0; }
+    for (i = 0; i < n; i++) ref[i] = tmp[i];
+    free(tmp);
+    t->type = type;
+    if (per_expert) {
+        const void **pp = (const void **)mal(m, (size_t)n_mat * sizeof(void *));
+        int e;
+        for (e = 0; e < n_mat; e++) {
+            unsigned char *c = (unsigned char *)mal(m, per + woff) + woff;
+            memcpy(c, buf + (size_t)e * per, per);
+            pp[e] = c;
+        }
+        t->expert_data = pp;
+        t->data = NULL;
+    } else {
+        t->data = buf;
+        t->expert_data = NULL;
+    }
+    if ((int)type > (int)m->worst) m->worst = type;
+    return 1;
+}
+
+static void model_build(model *m, const spec *sp)
+{
+    const spec *s;
+    int E, dm, dff, ns, dffs, gated, ok = 1;
+    size_t ne, nsh;
+    rng_t r;
+    float *router, *gate, *up, *down, *rb, *sb, *gb, *ub, *db, *sg, *su, *sd, *sgw;
+    memset(m, 0, sizeof *m);
+    m->s = *sp;
+    s = &m->s;
+    E = s->E; dm = s->dm; dff = s->dff; ns = s->n_shared; dffs = s->dff_sh;
+    gated = is_gated(s->act);
+    ne = (size_t)E * dff * dm;
+    nsh = (size_t)(ns > 0 ? ns : 0) * (size_t)(dffs > 0 ? dffs : 0) * dm;
+    r = rng_make(s->seed, 77, 0);
+    m->worst = MOE_TYPE_F32;
+
+    /* every master tensor is drawn, used or not, so specs that differ only in layout flags
+       get the same numbers */
+    router = gen(m, &r, (size_t)E * dm, s->router_gain / sqrt((double)dm), 0.0);
+    if (s->zero_router) memset(router, 0, (size_t)E * dm * sizeof(float));
+    gate = gen(m, &r, ne, 2.0 / sqrt((double)dm), 0.0);
+    up = gen(m, &r, ne, 2.0 / sqrt((double)dm), 0.0);
+    down = gen(m, &r, ne, 2.0 / sqrt((double)dff), 0.0);
+    rb = gen(m, &r, (size_t)E, 0.5, s->rb_offset);
+    sb = gen(m, &r, (size_t)E, s->sb_gain, 0.0);
+    gb = gen(m, &r, (size_t)E * dff, 0.5, 0.0);
+    ub = gen(m, &r, (size_t)E * dff, 0.5, 0.0);
+    db = gen(m, &r, (size_t)E * dm, 0.2, 0.0);
+    sg = gen(m, &r, nsh, 2.0 / sqrt((double)dm), 0.0);
+    su = gen(m, &r, nsh, 2.0 / sqrt((double)dm), 0.0);
+    sd = gen(m, &r, nsh, dffs > 0 ? 2.0 / sqrt((double)dffs) : 0.0, 0.0);
+    sgw = gen(m, &r, (size_t)(ns > 0 ? ns : 0) * dm, 4.0 / sqrt((double)dm), 0.0);
+
+    m->r_router = (double *)mal(m, (size_t)E * dm * sizeof(double));
+    m->r_gate = (double *)mal(m, ne * sizeof(double));
+    m->r_up = (double *)mal(m, ne * sizeof(double));
+    m->r_down = (double *)mal(m, ne * sizeof(double));
+    ok &= put_tensor(m, &m->w.router, s->t_router, router, 1, E, dm, 0, m->r_router, "router");
+    if (s->fused) {
+        float *fz = (float *)xmalloc(2 * ne * sizeof(float));
+        double *rf = (double *)xmalloc(2 * ne * sizeof(double));
+        int e, i;
+        for (e = 0; e < E; e++)
+            for (i = 0; i < dff; i++) {
+                int rg = s->layout == MOE_GATE_UP_HALVES ? i : 2 * i;
+                int ru = s->layout == MOE_GATE_UP_HALVES ? dff + i : 2 * i + 1;
+                memcpy(fz + ((size_t)e * 2 * dff + rg) * dm, gate + ((size_t)e * dff + i) * dm, (size_t)dm * sizeof(float));
+                memcpy(fz + ((size_t)e * 2 * dff + ru) * dm, up + ((size_t)e * dff + i) * dm, (size_t)dm * sizeof(float));
+            }
+        ok &= put_tensor(m, &m->w.gate_up, s->t_gate_up, fz, E, 2 * dff, dm, s->per_expert, rf, "gate_up");
+        m->w.gate_up_layout = s->layout;
+        for (e = 0; e < E; e++)
+            for (i = 0; i < dff; i++) {
+                int rg = s->layout == MOE_GATE_UP_HALVES ? i : 2 * i;
+                int ru = s->layout == MOE_GATE_UP_HALVES ? dff + i : 2 * i + 1;
+                memcpy(m->r_gate + ((size_t)e * dff + i) * dm, rf + ((size_t)e * 2 * dff + rg) * dm, (size_t)dm * sizeof(double));
+                memcpy(m->r_up + ((size_t)e * dff + i) * dm, rf + ((size_t)e * 2 * dff + ru) * dm, (size_t)dm * sizeof(double));
+            }
+        free(fz);
+        free(rf);
+        if (s->has_gb) {
+            float *gub = (float *)mal(m, (size_t)E * 2 * dff * sizeof(float));
+            m->r_gb = (double *)mal(m, (size_t)E * dff * sizeof(double));
+            m->r_ub = (double *)mal(m, (size_t)E * dff * sizeof(double));
+            for (e = 0; e < E; e++)
+                for (i = 0; i < dff; i++) {
+                    int rg = s->layout == MOE_GATE_UP_HALVES ? i : 2 * i;
+                    int ru = s->layout == MOE_GATE_UP_HALVES ? dff + i : 2 * i + 1;
+                    gub[(size_t)e * 2 * dff + rg] = gb[(size_t)e * dff + i];
+                    gub[(size_t)e * 2 * dff + ru] = ub[(size_t)e * dff + i];
+                    m->r_gb[(size_t)e * dff + i] = gb[(size_t)e * dff + i];
+                    m->r_ub[(size_t)e * dff + i] = ub[(size_t)e * dff + i];
+                }
+            m->gub = gub;
+            m->w.gate_up_bias = gub;
+        }
+    } else {
+        if (gated) ok &= put_tensor(m, &m->w.gate, s->t_gate, gate, E, dff, dm, s->per_expert, m->r_gate, "gate");
+        ok &= put_tensor(m, &m->w.up, s->t_up, up, E, dff, dm, s->per_expert, m->r_up, "up");
+        if (s->has_gb) { m->gb = gb; m->w.gate_bias = gb; m->r_gb = to_ref(m, gb, (size_t)E * dff); }
+        if (s->has_ub) { m->ub = ub; m->w.up_bias = ub; m->r_ub = to_ref(m, ub, (size_t)E * dff); }
+    }
+    ok &= put_tensor(m, &m->w.down, s->t_down, down, E, dm, dff, s->per_expert, m->r_down, "down");
+    if (s->has_db) { m->db = db; m->w.down_bias = db; m->r_db = to_ref(m, db, (size_t)E * dm); }
+    if (s->has_rb) { m->rb = rb; m->w.router_bias = rb; m->r_rb = to_ref(m, rb, (size_t)E); }
+    if (s->has_sb) { m->sb = sb; m->w.selection_bias = sb; m->r_sb = to_ref(m, sb, (size_t)E); }
+    if (ns > 0 && dffs > 0) {
+        m->r_sgate = (double *)mal(m, nsh * sizeof(double));
+        m->r_sup = (double *)mal(m, nsh * sizeof(double));
+        m->r_sdown = (double *)mal(m, nsh * sizeof(double));
+        if (gated) ok &= put_tensor(m, &m->w.shared_gate, s->t_sgate, sg, ns, dffs, dm, 0, m->r_sgate, "shared_gate");
+        ok &= put_tensor(m, &m->w.shared_up, s->t_sup, su, ns, dffs, dm, 0, m->r_sup, "shared_up");
+        ok &= put_tensor(m, &m->w.shared_down, s->t_sdown, sd, ns, dm, dffs, 0, m->r_sdown, "shared_down");
+        if (s->has_sgw) { m->sgw = sgw; m->w.shared_gate_w = sgw; m->r_sgw = to_ref(m, sgw, (size_t)ns * dm); }
+    }
+
+    m->cfg = moe_config_default();
+    m->cfg.d_model = dm; m->cfg.d_ff = dff; m->cfg.n_experts = E; m->cfg.top_k = s->k;
+    m->cfg.act = s->act; m->cfg.score = s->score; m->cfg.norm_topk = s->norm;
+    m->cfg.routed_scale = s->rscale;
+    if (s->n_group > 0) { m->cfg.n_group = s->n_group; m->cfg.topk_group = s->topk_group; }
+    m->cfg.group_score = s->gsc;
+    m->cfg.weight_on_input = s->woi;
+    m->cfg.gelu_tanh = s->gelu_tanh;
+    m->cfg.oai_alpha = s->alpha; m->cfg.oai_limit = s->limit;
+    m->cfg.n_shared = ns; m->cfg.d_ff_shared = dffs;
+    m->cfg.n_threads = s->n_threads;
+
+    m->bound = type_bound(m->worst);
+    m->tie_tol = type_tie(s->t_router);
+    m->wtol = type_bound(s->t_router) > 1e-5 ? type_tie(s->t_router) : 1e-5;
+    m->ok = ok;
+}
+
+/* ---- reference routing ------------------------------------------------------------------ */
+static int near_tie(double a, double b, double tol, double floor_)
+{
+    double sc = fmax(fabs(a), fabs(b));
+    if (sc < floor_) sc = floor_;
+    return fabs(a - b) < tol * sc;
+}
+
+/* Route one token: ids[k] in slot order, w[k] final weights, keys[E] the selection keys.
+   Returns 1 when the selection is within tie_tol of flipping (k-th vs (k+1)-th key, or the
+   last kept group vs the next one). */
+static int ref_route(const model *m, const float *x, int *ids, double *w, double *keys, double tie_tol)
+{
+    const spec *s = &m->s;
+    int E = s->E, k = s->k, dm = s->dm, e, j, i, tie = 0;
+    double logit[TMAXE], score[TMAXE], key[TMAXE];
+    unsigned char elig[TMAXE], taken[TMAXE];
+    double floor_ = s->score == MOE_SCORE_SOFTMAX_TOPK ? 1.0 : 1e-300;
+    for (e = 0; e < E; e++) {
+        double a = 0;
+        for (i = 0; i < dm; i++) a += (double)x[i] * m->r_router[(size_t)e * dm + i];
+        if (m->r_rb) a += m->r_rb[e];
+        logit[e] = a;
+    }
+    if (s->score == MOE_SCORE_SOFTMAX) {
+        double mx = logit[0], sum = 0;
+        for (e = 1; e < E; e++) if (logit[e] > mx) mx = logit[e];
+        for (e = 0; e < E; e++) { score[e] = exp(logit[e] - mx); sum += score[e]; }
+        for (e = 0; e < E; e++) score[e] /= sum;
+    } else if (s->score == MOE_SCORE_SIGMOID) {
+        for (e = 0; e < E; e++) score[e] = 1.0 / (1.0 + exp(-logit[e]));
+    } else {
+        for (e = 0; e < E; e++) score[e] = logit[e];
+    }
+    for (e = 0; e < E; e++) {
+        key[e] = score[e] + (m->r_sb ? m->r_sb[e] : 0.0);
+        elig[e] = 1;
+        taken[e] = 0;
+    }
+    if (s->n_group > 1) {
+        int ng = s->n_group, gs = E / ng, tg = s->topk_group, g, last = -1, next = -1;
+        double gk[TMAXE];
+        unsigned char gsel[TMAXE];
+        for (g = 0; g < ng; g++) {
+            double b1 = -INFINITY, b2 = -INFINITY;
+            for (e = g * gs; e < (g + 1) * gs; e++) {
+                if (key[e] > b1) { b2 = b1; b1 = key[e]; }
+                else if (key[e] > b2) b2 = key[e];
+            }
+            gk[g] = s->gsc == MOE_GROUP_MAX ? b1 : b1 + b2;
+            gsel[g] = 0;
+        }
+        for (j = 0; j < tg; j++) {
+            int best = -1;
+            for (g = 0; g < ng; g++) if (!gsel[g] && (best < 0 || gk[g] > gk[best])) best = g;
+            gsel[best] = 1;
+            last = best;
+        }
+        for (g = 0; g < ng; g++) if (!gsel[g] && (next < 0 || gk[g] > gk[next])) next = g;
+        if (next >= 0 && near_tie(gk[last], gk[next], tie_tol, floor_)) tie = 1;
+        for (e = 0; e < E; e++) elig[e] = gsel[e / gs];
+    }
+    for (j = 0; j < k; j++) {
+        int best = -1;
+        for (e = 0; e < E; e++) if (elig[e] && !taken[e] && (best < 0 || key[e] > key[best])) best = e;
+        ids[j] = best;
+        taken[best] = 1;
+    }
+    {
+        int next = -1;
+        for (e = 0; e < E; e++) if (elig[e] && !taken[e] && (next < 0 || key[e] > key[next])) next = e;
+        if (next >= 0 && near_tie(key[ids[k - 1]], key[next], tie_tol, floor_)) tie = 1;
+    }
+    if (s->score == MOE_SCORE_SOFTMAX_TOPK) {
+        double mx = logit[ids[0]], sum = 0;
+        for (j = 1; j < k; j++) if (logit[ids[j]] > mx) mx = logit[ids[j]];
+        for (j = 0; j < k; j++) { w[j] = exp(logit[ids[j]] - mx); sum += w[j]; }
+        for (j = 0; j < k; j++) w[j] /= sum;
+    } else {
+        double sum = 0;
+        for (j = 0; j < k; j++) { w[j] = score[ids[j]]; sum += w[j]; }
+        if (s->norm && sum > 0)
+            for (j = 0; j < k; j++) w[j] /= sum;
+    }
+    for (j = 0; j < k; j++) w[j] *= (double)s->rscale;
+    if (keys) for (e = 0; e < E; e++) keys[e] = key[e];
+    return tie;
+}
+
+/* ---- reference expert FFN ----------------------------------------------------------------- */
+static double gelu_ref(const model *m, double x)
+{
+    if (m->s.gelu_tanh) {
+        const double c = 0.79788456080286535588; /* sqrt(2/pi) */
+        return 0.5 * x * (1.0 + tanh(c * (x + 0.044715 * x * x * x)));
+    }
+    return 0.5 * x * (1.0 + erf(x * 0.70710678118654752440));
+}
+static double act_ref(const model *m, double g, double u)
+{
+    switch (m->s.act) {
+    case MOE_ACT_SWIGLU: return g / (1.0 + exp(-g)) * u;
+    case MOE_ACT_GEGLU: return gelu_ref(m, g) * u;
+    case MOE_ACT_GELU: return gelu_ref(m, u);
+    case MOE_ACT_RELU: return u > 0 ? u : 0.0;
+    case MOE_ACT_SWIGLU_OAI: {
+        double L = (double)m->s.limit, a = (double)m->s.alpha;
+        if (g > L) g = L;
+        if (u > L) u = L;
+        if (u < -L) u = -L;
+        return (u + 1.0) * g / (1.0 + exp(-a * g));
+    }
+    }
+    return 0.0;
+}
+/* out[dm] = FFN_e(xin) for routed expert e (shared = 0, with biases) or shared expert e. */
+static void ref_ffn(const model *m, int shared, int e, const double *xin, double *out)
+{
+    const spec *s = &m->s;
+    int dm = s->dm, dff = shared ? s->dff_sh : s->dff, i, o, c;
+    const double *G = (shared ? m->r_sgate : m->r_gate), *U = shared ? m->r_sup : m->r_up;
+    const double *D = shared ? m->r_sdown : m->r_down;
+    double *h = (double *)xmalloc((size_t)dff * sizeof(double));
+    size_t base = (size_t)e * dff * dm;
+    for (i = 0; i < dff; i++) {
+        double g = 0, u = 0;
+        if (is_gated(s->act)) for (c = 0; c < dm; c++) g += G[base + (size_t)i * dm + c] * xin[c];
+        for (c = 0; c < dm; c++) u += U[base + (size_t)i * dm + c] * xin[c];
+        if (!shared && m->r_gb) g += m->r_gb[(size_t)e * dff + i];
+        if (!shared && m->r_ub) u += m->r_ub[(size_t)e * dff + i];
+        h[i] = act_ref(m, g, u);
+    }
+    for (o = 0; o < dm; o++) {
+        double a = 0;
+        for (i = 0; i < dff; i++) a += D[base + (size_t)o * dff + i] * h[i];
+        if (!shared && m->r_db) a += m->r_db[(size_t)e * dm + o];
+        out[o] = a;
+    }
+    free(h);
+}
+/* y[T][dm] (double) from routing ids/w of all tokens; capacity > 0 drops slots in token order. */
+static void ref_forward(const model *m, const float *x, int T, const int *ids, const double *w, int capacity, double *y)
+{
+    const spec *s = &m->s;
+    int dm = s->dm, k = s->k, t, j, c, sh;
+    int cnt[TMAXE];
+    double *xd = (double *)xmalloc((size_t)dm * sizeof(double));
+    double *xin = (double *)xmalloc((size_t)dm * sizeof(double));
+    double *out = (double *)xmalloc((size_t)dm * sizeof(double));
+    memset(cnt, 0, sizeof cnt);
+    for (t = 0; t < T; t++) {
+        double *yt = y + (size_t)t * dm;
+        for (c = 0; c < dm; c++) { xd[c] = x[(size_t)t * dm + c]; yt[c] = 0; }
+        for (j = 0; j < k; j++) {
+            int e = ids[t * k + j];
+            double wj = w[t * k + j];
+            if (capacity > 0) {
+                if (cnt[e] >= capacity) continue;
+                cnt[e]++;
+            }
+            if (s->woi) {
+                for (c = 0; c < dm; c++) xin[c] = wj * xd[c];
+                ref_ffn(m, 0, e, xin, out);
+                for (c = 0; c < dm; c++) yt[c] += out[c];
+            } else {
+                ref_ffn(m, 0, e, xd, out);
+                for (c = 0; c < dm; c++) yt[c] += wj * out[c];
+            }
+        }
+        if (m->r_sdown)
+            for (sh = 0; sh < s->n_shared; sh++) {
+                double sc = 1.0;
+                ref_ffn(m, 1, sh, xd, out);
+                if (m->r_sgw) {
+                    double a = 0;
+                    for (c = 0; c < dm; c++) a += m->r_sgw[(size_t)sh * dm + c] * xd[c];
+                    sc = 1.0 / (1.0 + exp(-a));
+                }
+                for (c = 0; c < dm; c++) yt[c] += sc * out[c];
+            }
+    }
+    free(xd); free(xin); free(out);
+}
+
+/* Draw x[T][dm] ~ U(-1,1); a token whose reference routing is within tie_tol of a tie is
+   redrawn with the next seed (deterministic). rids/rw receive the reference routing. */
+static int draw_x(model *m, float *x, int T, unsigned long long seed, double tie_tol, int *rids, double *rw, const char *label)
+{
+    int t, a, c, dm = m->s.dm, k = m->s.k;
+    for (t = 0; t < T; t++) {
+        for (a = 0;; a++) {
+            rng_t r = rng_make(seed, (unsigned long long)t, (unsigned long long)a);
+            for (c = 0; c < dm; c++) x[(size_t)t * dm + c] = rng_sym(&r);
+            if (!ref_route(m, x + (size_t)t * dm, rids + (size_t)t * k, rw + (size_t)t * k, NULL, tie_tol)) break;
+            if (a == 1000) {
+                check(0, "%s: could not draw a token without a near-tie after 1000 tries", label);
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+static double max_rel(const float *y, const double *ref, size_t n)
+{
+    double md = 0, mr = 0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        double d = fabs((double)y[i] - ref[i]);
+        if (!(d <= md)) md = d; /* NaN propagates */
+        if (fabs(ref[i]) > mr) mr = fabs(ref[i]);
+    }
+    return mr > 0 ? md / mr : md;
+}
+static void record_rel(moe_type t, double rel)
+{
+    if (!g_maxrel_seen[t] || !(rel <= g_maxrel[t])) g_maxrel[t] = rel;
+    g_maxrel_seen[t] = 1;
+}
+
+/* Checks ids/weights from the library against the reference for every token. */
+static void check_routing(const model *m, const float *x, int T, const int *ids, const float *w,
+                          const int *rids, const double *rw, double tol_order, const char *label)
+{
+    const spec *s = &m->s;
+    int E = s->E, k = s->k, t, j, i;
+    int bad_range = -1, bad_set = -1, bad_order = -1, bad_w = -1, bad_sum = -1;
+    double keys[TMAXE], worst_w = 0, worst_sum = 0;
+    int tid[TMAXE];
+    double tw[TMAXE];
+    for (t = 0; t < T; t++) {
+        const int *it = ids + (size_t)t * k;
+        const int *rt = rids + (size_t)t * k;
+        double mw = 0, sum = 0;
+        ref_route(m, x + (size_t)t * s->dm, tid, tw, keys, 0.0);
+        for (j = 0; j < k; j++) {
+            if (it[j] < 0 || it[j] >= E) { if (bad_range < 0) bad_range = t; continue; }
+            for (i = 0; i < j; i++) if (it[i] == it[j] && bad_range < 0) bad_range = t;
+        }
+        if (bad_range == t) continue;
+        for (j = 0; j < k; j++) {
+            int found = 0;
+            for (i = 0; i < k; i++) if (rt[i] == it[j]) found = 1;
+            if (!found && bad_set < 0) bad_set = t;
+        }
+        for (j = 0; j + 1 < k; j++) {
+            double a = keys[it[j]], b = keys[it[j + 1]];
+            if (a == b) { if (it[j] > it[j + 1] && bad_order < 0) bad_order = t; }
+            else if (a < b && !near_tie(a, b, tol_order, s->score == MOE_SCORE_SOFTMAX_TOPK ? 1.0 : 1e-300) && bad_order < 0) bad_order = t;
+        }
+        if (!w || bad_set == t) continue;
+        for (j = 0; j < k; j++) if (fabs(rw[(size_t)t * k + j]) > mw) mw = fabs(rw[(size_t)t * k + j]);
+        for (j = 0; j < k; j++) {
+            double ref = 0, d;
+            for (i = 0; i < k; i++) if (rt[i] == it[j]) ref = rw[(size_t)t * k + i];
+            d = fabs((double)w[(size_t)t * k + j] - ref) / (mw > 0 ? mw : 1.0);
+            if (!(d <= m->wtol)) { if (bad_w < 0 || d > worst_w) { worst_w = d; bad_w = t; } }
+            sum += w[(size_t)t * k + j];
+        }
+        if (s->norm || s->score == MOE_SCORE_SOFTMAX_TOPK) {
+            double d = fabs(sum - (double)s->rscale) / (double)s->rscale;
+            if (!(d <= 1e-5 + m->wtol)) { if (bad_sum < 0) { bad_sum = t; worst_sum = sum; } }
+        }
+    }
+    check(bad_range < 0, "%s: token %d: ids out of range or repeated", label, bad_range);
+    if (bad_set >= 0) {
+        const int *it = ids + (size_t)bad_set * k, *rt = rids + (size_t)bad_set * k;
+        check(0, "%s: token %d: selected experts differ from the reference: got {%d,%d,..} want {%d,%d,..}", label,
+              bad_set, it[0], k > 1 ? it[1] : -1, rt[0], k > 1 ? rt[1] : -1);
+    } else check(1, "ids");
+    check(bad_order < 0, "%s: token %d: ids not in descending score order (ties -> lower index)", label, bad_order);
+    if (w) {
+        check(bad_w < 0, "%s: token %d: routing weight off by %.3g (relative to the token's largest; tol %.3g)", label, bad_w, worst_w, m->wtol);
+        if (s->norm || s->score == MOE_SCORE_SOFTMAX_TOPK)
+            check(bad_sum < 0, "%s: token %d: weights sum to %.9g, expected routed_scale %.9g", label, bad_sum, worst_sum, (double)s->rscale);
+    }
+}
+
+typedef struct rc_out { float *x, *y; int *ids; float *w; } rc_out;
+
+/* Init a layer, draw x, run moe_forward_ex (+ moe_forward, moe_route), compare with the
+   reference. Returns the max relative error (or -1 when the run failed). */
+static double run_case(model *m, int T, int capacity, unsigned long long xseed, const char *label, rc_out *keep)
+{
+    const spec *s = &m->s;
+    int dm = s->dm, k = s->k, i;
+    size_t n = (size_t)T * dm, ws;
+    moe_layer L;
+    moe_status st;
+    moe_run_opts opts;
+    float *x, *y, *y2, *w, *w2;
+    int *ids, *ids2, *rids;
+    double *rw, *yr, rel = -1;
+    void *work;
+    if (!m->ok) { check(0, "%s: model could not be built", label); return -1; }
+    st = moe_layer_init(&L, &m->cfg, &m->w);
+    if (!check(st == MOE_OK, "%s: moe_layer_init -> %s", label, moe_status_string(st))) return -1;
+    ws = moe_workspace_size(&L, T);
+    if (!check(ws > 0, "%s: moe_workspace_size(T=%d) = 0", label, T)) return -1;
+    x = (float *)xmalloc(n * sizeof(float));
+    y = (float *)xmalloc(n * sizeof(float));
+    y2 = (float *)xmalloc(n * sizeof(float));
+    ids = (int *)xmalloc((size_t)T * k * sizeof(int));
+    ids2 = (int *)xmalloc((size_t)T * k * sizeof(int));
+    rids = (int *)xmalloc((size_t)T * k * sizeof(int));
+    w = (float *)xmalloc((size_t)T * k * sizeof(float));
+    w2 = (float *)xmalloc((size_t)T * k * sizeof(float));
+    rw = (double *)xmalloc((size_t)T * k * sizeof(double));
+    yr = (double *)xmalloc(n * sizeof(double));
+    work = xmalloc(ws);
+    if (!draw_x(m, x, T, xseed, m->tie_tol, rids, rw, label)) goto done;
+    for (i = 0; i < (int)n; i++) y[i] = 12345.0f;
+    memset(&opts, 0, sizeof opts);
+    opts.capacity = capacity;
+    opts.ids_out = ids;
+    opts.weights_out = w;
+    st = moe_forward_ex(&L, x, T, y, work, ws, &opts);
+    if (!check(st == MOE_OK, "%s: moe_forward_ex -> %s", label, moe_status_string(st))) goto done;
+    if (capacity == 0) {
+        st = moe_forward(&L, x, T, y2, work, ws);
+        check(st == MOE_OK && memcmp(y, y2, n * sizeof(float)) == 0, "%s: moe_forward (%s) differs from moe_forward_ex with ids_out", label, moe_status_string(st));
+    }
+    st = moe_route(&L, x, T, ids2, w2, work, ws);
+    check(st == MOE_OK && memcmp(ids, ids2, (size_t)T * k * sizeof(int)) == 0 && memcmp(w, w2, (size_t)T * k * sizeof(float)) == 0,
+          "%s: moe_route (%s) differs from moe_forward_ex's ids_out/weights_out", label, moe_status_string(st));
+    check_routing(m, x, T, ids, w, rids, rw, m->tie_tol, label);
+    ref_forward(m, x, T, rids, rw, capacity, yr);
+    rel = max_rel(y, yr, n);
+    record_rel(m->worst, rel);
+    check(rel <= m->bound, "%s: max|y-ref|/max|ref| = %.3g > %.3g", label, rel, m->bound);
+    note("%s: rel %.3g", label, rel);
+    if (keep) {
+        if (keep->x) memcpy(keep->x, x, n * sizeof(float));
+        if (keep->y) memcpy(keep->y, y, n * sizeof(float));
+        if (keep->ids) memcpy(keep->ids, ids, (size_t)T * k * sizeof(int));
+        if (keep->w) memcpy(keep->w, w, (size_t)T * k * sizeof(float));
+    }
+done:
+    free(x); free(y); free(y2); free(ids); free(ids2); free(rids); free(w); free(w2); free(rw); free(yr); free(work);
+    return rel;
+}
+
+/* Build a spec, run it at T, free it. */
+static double run_spec(const spec *s, int T, int capacity, const char *label)
+{
+    model *m = (model *)xmalloc(sizeof(model));
+    double rel;
+    model_build(m, s);
+    rel = run_case(m, T, capacity, s->seed * 31u + (unsigned long long)T, label, NULL);
+    model_free(m);
+    free(m);
+    return rel;
+}
+
+static const char *score_name(moe_score s)
+{
+    return s == MOE_SCORE_SOFTMAX ? "softmax" : s == MOE_SCORE_SIGMOID ? "sigmoid" : "softmax_topk";
+}
+static const char *act_name(const spec *s)
+{
+    switch (s->act) {
+    case MOE_ACT_SWIGLU: return "swiglu";
+    case MOE_ACT_GEGLU: return s->gelu_tanh ? "geglu-tanh" : "geglu";
+    case MOE_ACT_GELU: return s->gelu_tanh ? "gelu-tanh" : "gelu";
+    case MOE_ACT_RELU: return "relu";
+    case MOE_ACT_SWIGLU_OAI: return "swiglu_oai";
+    }
+    return "?";
+}
+
+/* ======================================================================================== */
+/*                                  group: formats                                          */
+/* ======================================================================================== */
+static void test_formats(void)
+{
+    int i, j;
+    if (!group_begin("formats")) return;
+
+    /* row sizes */
+    check(moe_type_row_size(MOE_TYPE_F32, 37) == 148, "row_size(F32,37) = %lu", (unsigned long)moe_type_row_size(MOE_TYPE_F32, 37));
+    check(moe_type_row_size(MOE_TYPE_F16, 37) == 74, "row_size(F16,37) = %lu", (unsigned long)moe_type_row_size(MOE_TYPE_F16, 37));
+    check(moe_type_row_size(MOE_TYPE_BF16, 37) == 74, "row_size(BF16,37) = %lu", (unsigned long)moe_type_row_size(MOE_TYPE_BF16, 37));
+    check(moe_type_row_size(MOE_TYPE_Q8_0, 32) == 34, "row_size(Q8_0,32) = %lu", (unsigned long)moe_type_row_size(MOE_TYPE_Q8_0, 32));
+    check(moe_type_row_size(MOE_TYPE_Q8_0, 96) == 102, "row_size(Q8_0,96) = %lu", (unsigned long)moe_type_row_size(MOE_TYPE_Q8_0, 96));
+    check(moe_type_row_size(MOE_TYPE_Q4_0, 32) == 18, "row_size(Q4_0,32) = %lu", (unsigned long)moe_type_row_size(MOE_TYPE_Q4_0, 32));
+    check(moe_type_row_size(MOE_TYPE_Q4_0, 128) == 72, "row_size(Q4_0,128) = %lu", (unsigned long)moe_type_row_size(MOE_TYPE_Q4_0, 128));
+    check(moe_type_row_size(MOE_TYPE_Q8_0, 37) == 0, "row_size(Q8_0,37) = %lu, want 0", (unsigned long)moe_type_row_size(MOE_TYPE_Q8_0, 37));
+    check(moe_type_row_size(MOE_TYPE_Q8_0, 48) == 0, "row_size(Q8_0,48) = %lu, want 0", (unsigned long)moe_type_row_size(MOE_TYPE_Q8_0, 48));
+    check(moe_type_row_size(MOE_TYPE_Q4_0, 16) == 0, "row_size(Q4_0,16) = %lu, want 0", (unsigned long)moe_type_row_size(MOE_TYPE_Q4_0, 16));
+
+    /* type names: non-NULL, distinct */
+    for (i = 0; i < MOE_TYPE_COUNT; i++) {
+        const char *a = moe_type_name((moe_type)i);
+        int ok = a != NULL && a[0] != 0;
+        for (j = 0; ok && j < i; j++) ok = strcmp(a, moe_type_name((moe_type)j)) != 0;
+        check(ok, "moe_type_name(%d) NULL, empty or not distinct", i);
+    }
+
+    /* simd name */
+    {
+        const char *sn = moe_simd_name();
+        check(sn != NULL && strcmp(sn, MOE_TEST_EXPECT_SIMD) == 0, "moe_simd_name() = \"%s\", this build asks for \"%s\"", sn ? sn : "(null)", MOE_TEST_EXPECT_SIMD);
+    }
+
+    /* config defaults: Mixtral */
+    {
+        moe_config c = moe_config_default();
+        check(c.score == MOE_SCORE_SOFTMAX && c.top_k == 2 && c.norm_topk == 1 && c.act == MOE_ACT_SWIGLU,
+              "moe_config_default: score %d top_k %d norm_topk %d act %d (want softmax, 2, 1, swiglu)", (int)c.score, c.top_k, c.norm_topk, (int)c.act);
+        check(c.routed_scale == 1.0f && c.n_shared == 0 && c.weight_on_input == 0 && c.n_group <= 1,
+              "moe_config_default: routed_scale %g n_shared %d weight_on_input %d n_group %d", (double)c.routed_scale, c.n_shared, c.weight_on_input, c.n_group);
+        check(fabs((double)c.oai_alpha - 1.702) < 1e-6 && c.oai_limit == 7.0f, "moe_config_default: oai_alpha %g oai_limit %g (want 1.702, 7)", (double)c.oai_alpha, (double)c.oai_limit);
+    }
+
+    /* F16 decode: all 65536 bit patterns against the decoder written here */
+    {
+        unsigned short *h = (unsigned short *)xmalloc(65536 * sizeof(unsigned short));
+        float *f = (float *)xmalloc(65536 * sizeof(float));
+        int bad = -1;
+        moe_status st;
+        for (i = 0; i < 65536; i++) h[i] = (unsigned short)i;
+        st = moe_dequantize(MOE_TYPE_F16, h, f, 1, 65536);
+        for (i = 0; st == MOE_OK && i < 65536 && bad < 0; i++) {
+            double r = half_to_double((unsigned)i);
+            if (r != r) { if (f[i] == f[i]) bad = i; }
+            else if ((double)f[i] != r || (signbit(f[i]) != 0) != ((i & 0x8000) != 0)) bad = i;
+        }
+        check(st == MOE_OK && bad < 0, "F16 decode (%s): 0x%04x -> %.9g, want %.9g", moe_status_string(st), bad < 0 ? 0 : bad,
+              bad < 0 ? 0.0 : (double)f[bad], bad < 0 ? 0.0 : half_to_double((unsigned)bad));
+        /* BF16 decode: all patterns */
+        bad = -1;
+        st = moe_dequantize(MOE_TYPE_BF16, h, f, 256, 256);
+        for (i = 0; st == MOE_OK && i < 65536 && bad < 0; i++) {
+            float r = bf16_to_float((unsigned)i);
+            if (r != r) { if (f[i] == f[i]) bad = i; }
+            else if (memcmp(&r, &f[i], sizeof r) != 0) bad = i;
+        }
+        check(st == MOE_OK && bad < 0, "BF16 decode (%s): 0x%04x -> %.9g, want %.9g", moe_status_string(st), bad < 0 ? 0 : bad,
+              bad < 0 ? 0.0 : (double)f[bad], bad < 0 ? 0.0 : (double)bf16_to_float((unsigned)bad));
+        free(h);
+        free(f);
+    }
+
+    /* F16 / BF16 encode: fixed values */
+    {
+        static const struct { double v; unsigned h, b; } tab[] = {
+            {1.0, 0x3C00, 0x3F80}, {-2.0, 0xC000, 0xC000}, {0.0, 0x0000, 0x0000}, {65504.0, 0x7BFF, 0x4780},
+            {5.9604644775390625e-08, 0x0001, 0x3380}, /* 2^-24: smallest fp16 subnormal */
+            {6.103515625e-05, 0x0400, 0x3880},        /* 2^-14: smallest fp16 normal */
+            {1.00048828125, 0x3C00, 0x3F80},          /* 1 + 2^-11: fp16 tie, rounds to even */
+            {1.00146484375, 0x3C02, 0x3F80},          /* 1 + 3*2^-11: fp16 tie, rounds to even (up) */
+            {1.00390625, 0x3C04, 0x3F80},             /* 1 + 2^-8: bf16 tie, rounds to even (down) */
+            {1.01171875, 0x3C0C, 0x3F82},             /* 1 + 3*2^-8: bf16 tie, rounds to even (up) */
+            {2.98023223876953125e-08, 0x0000, 0x3300},/* 2^-25: fp16 tie between 0 and 2^-24: even = 0 */
+            {8.94069671630859375e-08, 0x0002, 0x33C0},/* 1.5*2^-24: fp16 tie between 1 and 2 ulp: even = 2 */
+            {65520.0, 0x7C00, 0x4780},                /* fp16: rounds to inf */
+            {1e6, 0x7C00, 0x4974},
+        };
+        int nt = (int)(sizeof tab / sizeof tab[0]);
+        for (i = 0; i < nt; i++) {
+            float src = (float)tab[i].v;
+            unsigned short h = 0xFFFF, b = 0xFFFF;
+            moe_status s1 = moe_quantize(MOE_TYPE_F16, &src, &h, 1, 1);
+            moe_status s2 = moe_quantize(MOE_TYPE_BF16, &src, &b, 1, 1);
+            check(s1 == MOE_OK && h == tab[i].h, "F16 encode %.17g -> 0x%04x (%s), want 0x%04x", tab[i].v, (unsigned)h, moe_status_string(s1), tab[i].h);
+            check(s2 == MOE_OK && b == tab[i].b, "BF16 encode %.17g -> 0x%04x (%s), want 0x%04x", tab[i].v, (unsigned)b, moe_status_string(s2), tab[i].b);
+        }
+        {
+            float sp[4];
+            unsigned short h[4], b[4];
+            sp[0] = INFINITY; sp[1] = -INFINITY; sp[2] = -0.0f; sp[3] = NAN;
+            moe_quantize(MOE_TYPE_F16, sp, h, 1, 4);
+            moe_quantize(MOE_TYPE_BF16, sp, b, 1, 4);
+            check(h[0] == 0x7C00 && h[1] == 0xFC00 && h[2] == 0x8000, "F16 encode inf/-inf/-0 -> 0x%04x 0x%04x 0x%04x", h[0], h[1], h[2]);
+            check((h[3] & 0x7C00) == 0x7C00 && (h[3] & 0x3FF) != 0, "F16 encode NaN -> 0x%04x (not a NaN)", h[3]);
+            check(b[0] == 0x7F80 && b[1] == 0xFF80 && b[2] == 0x8000, "BF16 encode inf/-inf/-0 -> 0x%04x 0x%04x 0x%04x", b[0], b[1], b[2]);
+            check((b[3] & 0x7F80) == 0x7F80 && (b[3] & 0x7F) != 0, "BF16 encode NaN -> 0x%04x (not a NaN)", b[3]);
+        }
+    }
+
+    /* F16 / BF16 encode: random values are rounded to the nearest, ties to even */
+    {
+        enum { N = 4096 };
+        float *src = (float *)xmalloc(N * sizeof(float));
+        unsigned short *h = (unsigned short *)xmalloc(N * sizeof(unsigned short));
+        unsigned short *b = (unsigned short *)xmalloc(N * sizeof(unsigned short));
+        rng_t r = rng_make(5, 5, 5);
+        int bad_h = -1, bad_b = -1;
+        for (i = 0; i < N; i++) {
+            double mag = ldexp(1.0 + rng_unif(&r), -30 + rng_int(&r, 45)); /* 2^-30 .. 2^15 */
+            if (i % 7 == 0) { /* an exact fp16 tie */
+                int e = -14 + rng_int(&r, 25);
+                mag = ldexp((double)(1024 + rng_int(&r, 1023)) + 0.5, e - 10);
+            }
+            src[i] = (float)(rng_next(&r) & 1 ? -mag : mag);
+        }
+        moe_quantize(MOE_TYPE_F16, src, h, 1, N);
+        moe_quantize(MOE_TYPE_BF16, src, b, 1, N);
+        for (i = 0; i < N; i++) {
+            double x = src[i], v = half_to_double(h[i]), ax = fabs(x);
+            unsigned mag = h[i] & 0x7FFFu;
+            int sgn_ok = ((h[i] & 0x8000u) != 0) == (x < 0);
+            double up = mag < 0x7BFF ? half_to_double(mag + 1) : INFINITY;
+            double dn = mag > 0 ? half_to_double(mag - 1) : -INFINITY;
+            double d = fabs(ax - fabs(v));
+            int ok = sgn_ok && d <= fabs(ax - up) && d <= fabs(ax - dn);
+            if (ok && (d == fabs(ax - up) || d == fabs(ax - dn))) ok = (mag & 1u) == 0;
+            if (!ok && bad_h < 0) bad_h = i;
+        }
+        for (i = 0; i < N; i++) {
+            double x = src[i], v = bf16_to_float(b[i]), ax = fabs(x);
+            unsigned mag = b[i] & 0x7FFFu;
+            int sgn_ok = ((b[i] & 0x8000u) != 0) == (x < 0);
+            double up = bf16_to_float(mag + 1), dn = mag > 0 ? (double)bf16_to_float(mag - 1) : -INFINITY;
+            double d = fabs(ax - fabs(v));
+            int ok = sgn_ok && d <= fabs(ax - up) && d <= fabs(ax - dn);
+            if (ok && (d == fabs(ax - up) || d == fabs(ax - dn))) ok = (mag & 1u) == 0;
+            if (!ok && bad_b < 0) bad_b = i;
+        }
+        check(bad_h < 0, "F16 encode not nearest-even: %.9g -> 0x%04x (%.9g)", bad_h < 0 ? 0.0 : (double)src[bad_h],
+              bad_h < 0 ? 0u : (unsigned)h[bad_h], bad_h < 0 ? 0.0 : half_to_double(h[bad_h]));
+        check(bad_b < 0, "BF16 encode not nearest-even: %.9g -> 0x%04x (%.9g)", bad_b < 0 ? 0.0 : (double)src[bad_b],
+              bad_b < 0 ? 0u : (unsigned)b[bad_b], bad_b < 0 ? 0.0 : (double)bf16_to_float(b[bad_b]));
+        free(src); free(h); free(b);
+    }
+
+    /* Q8_0 hand-built blocks */
+    {
+        unsigned char blk[68];
+        float out[64];
+        int bad = -1;
+        moe_status st;
+        blk[0] = 0x00; blk[1] = 0x38; /* d = 0.5 */
+        for (i = 0; i < 32; i++) blk[2 + i] = (unsigned char)(signed char)(i - 16);
+        blk[34] = 0x00; blk[35] = 0xBC; /* d = -1 */
+        for (i = 0; i < 32; i++) blk[36 + i] = (unsigned char)(signed char)((i * 37) % 255 - 127);
+        st = moe_dequantize(MOE_TYPE_Q8_0, blk, out, 1, 64);
+        for (i = 0; i < 64 && bad < 0; i++) {
+            double want = i < 32 ? (i - 16) * 0.5 : -(double)((i - 32) * 37 % 255 - 127);
+            if ((double)out[i] != want) bad = i;
+        }
+        check(st == MOE_OK && bad < 0, "Q8_0 hand block 1x64 (%s): element %d = %.9g", moe_status_string(st), bad, bad < 0 ? 0.0 : (double)out[bad]);
+        bad = -1;
+        st = moe_dequantize(MOE_TYPE_Q8_0, blk, out, 2, 32); /* the same bytes as two rows */
+        for (i = 0; i < 64 && bad < 0; i++) {
+            double want = i < 32 ? (i - 16) * 0.5 : -(double)((i - 32) * 37 % 255 - 127);
+            if ((double)out[i] != want) bad = i;
+        }
+        check(st == MOE_OK && bad < 0, "Q8_0 hand block 2x32 (%s): element %d", moe_status_string(st), bad);
+
+        /* quantize exact values: amax 63.5 -> d = 0.5 exactly */
+        {
+            float src[32];
+            unsigned char q[34];
+            src[0] = 63.5f;
+            for (i = 1; i < 32; i++) src[i] = (float)((i - 16) * 0.5);
+            st = moe_quantize(MOE_TYPE_Q8_0, src, q, 1, 32);
+            bad = -1;
+            if (q[0] != 0x00 || q[1] != 0x38) bad = 100;
+            if ((signed char)q[2] != 127) bad = 0;
+            for (i = 1; i < 32 && bad < 0; i++) if ((signed char)q[2 + i] != i - 16) bad = i;
+            check(st == MOE_OK && bad < 0, "Q8_0 quantize of exact values: %s at %d (d bytes %02x %02x)", moe_status_string(st), bad, q[0], q[1]);
+            src[0] = -63.5f;
+            st = moe_quantize(MOE_TYPE_Q8_0, src, q, 1, 32);
+            check(st == MOE_OK && q[0] == 0x00 && q[1] == 0x38 && (signed char)q[2] == -127, "Q8_0 quantize negative amax: d bytes %02x %02x q0 %d", q[0], q[1], (signed char)q[2]);
+        }
+    }
+
+    /* Q4_0 hand-built blocks */
+    {
+        unsigned char blk[36];
+        float out[64];
+        int bad = -1;
+        moe_status st;
+        blk[0] = 0x00; blk[1] = 0x34; /* d = 0.25 */
+        for (i = 0; i < 16; i++) blk[2 + i] = (unsigned char)(((15 - i) << 4) | i);
+        blk[18] = 0x00; blk[19] = 0xC2; /* d = -3 */
+        for (i = 0; i < 16; i++) blk[20 + i] = (unsigned char)((((i * 5) & 15) << 4) | ((i * 3 + 1) & 15));
+        st = moe_dequantize(MOE_TYPE_Q4_0, blk, out, 1, 64);
+        for (i = 0; i < 64 && bad < 0; i++) {
+            double want;
+            if (i < 16) want = (i - 8) * 0.25;
+            else if (i < 32) want = ((15 - (i - 16)) - 8) * 0.25;
+            else if (i < 48) want = ((((i - 32) * 3 + 1) & 15) - 8) * -3.0;
+            else want = ((((i - 48) * 5) & 15) - 8) * -3.0;
+            if ((double)out[i] != want) bad = i;
+        }
+        check(st == MOE_OK && bad < 0, "Q4_0 hand block (%s): element %d = %.9g", moe_status_string(st), bad, bad < 0 ? 0.0 : (double)out[bad]);
+    }
+
+    /* quantize -> dequantize round trip, per block bounds; library decode == decoder here */
+    {
+        enum { R = 8, C = 128 };
+        float *src = (float *)xmalloc(R * C * sizeof(float));
+        float *dq = (float *)xmalloc(R * C * sizeof(float));
+        unsigned char *q = (unsigned char *)xmalloc(R * C * sizeof(float) + 64);
+        rng_t r = rng_make(9, 9, 9);
+        int t, b;
+        for (b = 0; b < R * C / 32; b++) {
+            double sc = pow(10.0, -2.0 + 5.0 * rng_unif(&r));
+            for (i = 0; i < 32; i++) src[b * 32 + i] = (float)(rng_sym(&r) * sc);
+            if (b == 0) for (i = 0; i < 32; i++) src[i] = 0.0f;                      /* zero block */
+            if (b == 1) for (i = 0; i < 32; i++) src[32 + i] = (float)(rng_sym(&r) * 1e-6); /* tiny */
+            if (b == 2) { for (i = 0; i < 32; i++) src[64 + i] = 0.0f; src[64 + 7] = -3.0f; } /* one value */
+            if (b == 3) { src[96 + 5] = -(float)sc * 2; src[96 + 9] = (float)sc * 2; }    /* +-amax */
+        }
+        for (t = MOE_TYPE_F16; t <= MOE_TYPE_Q4_0; t++) {
+            moe_type ty = (moe_type)t;
+            size_t rs = moe_type_row_size(ty, C);
+            moe_status s1 = moe_quantize(ty, src, q, R, C);
+            moe_status s2 = moe_dequantize(ty, q, dq, R, C);
+            int bad = -1, bad_dec = -1, bad_scale = -1, nan_seen = 0;
+            double bad_err = 0, bad_lim = 0;
+            for (i = 0; i < R * C; i++) if (dq[i] != dq[i]) nan_seen = 1;
+            if (ty == MOE_TYPE_F16 || ty == MOE_TYPE_BF16) {
+                double rel = ty == MOE_TYPE_F16 ? ldexp(1.0, -11) : ldexp(1.0, -8);
+                for (i = 0; i < R * C; i++) {
+                    double x = src[i], err = fabs((double)dq[i] - x);
+                    double lim = rel * fabs(x) + (ty == MOE_TYPE_F16 ? ldexp(1.0, -25) : 0.0);
+                    if (!(err <= lim) && bad < 0) { bad = i; bad_err = err; bad_lim = lim; }
+                }
+            } else {
+                int qmax = ty == MOE_TYPE_Q8_0 ? 127 : 8;
+                int bpr = C / 32;
+                for (b = 0; b < R * C / 32; b++) {
+                    const unsigned char *blk = q + (size_t)(b / bpr) * rs + (size_t)(b % bpr) * (ty == MOE_TYPE_Q8_0 ? 34 : 18);
+                    double d = half_to_double(rd16(blk)), amax = 0;
+                    for (i = 0; i < 32; i++) if (fabs((double)src[b * 32 + i]) > amax) amax = fabs((double)src[b * 32 + i]);
+                    /* the scale comes from the block's absolute max */
+                    if (ty == MOE_TYPE_Q8_0) {
+                        if (!(fabs(fabs(d) - amax / 127) <= ldexp(amax / 127, -11) + ldexp(1.0, -25)) && bad_scale < 0) bad_scale = b;
+                    } else {
+                        if (!(fabs(d) <= amax / 7 * (1 + ldexp(1.0, -10)) + ldexp(1.0, -25)) && bad_scale < 0) bad_scale = b;
+                    }
+                    for (i = 0; i < 32; i++) {
+                        double x = src[b * 32 + i], v, err, nearest = INFINITY, lim;
+                        int qq, g;
+                        if (ty == MOE_TYPE_Q8_0) qq = (signed char)blk[2 + i];
+                        else qq = (i < 16 ? (blk[2 + i] & 15) : (blk[2 + i - 16] >> 4)) - 8;
+                        v = qq * d;
+                        if ((double)dq[b * 32 + i] != v && bad_dec < 0) bad_dec = b * 32 + i;
+                        err = fabs(v - x);
+                        for (g = ty == MOE_TYPE_Q8_0 ? -127 : -8; g <= (ty == MOE_TYPE_Q8_0 ? 127 : 7); g++)
+                            if (fabs(g * d - x) < nearest) nearest = fabs(g * d - x);
+                        /* round to nearest on the block's grid, slack for d's fp16 rounding */
+                        lim = nearest + qmax * fabs(d) * ldexp(1.0, -10) + 1e-30;
+                        if (ty == MOE_TYPE_Q8_0) { if (lim > amax / 127 / 2 * (1 + 0.13) + ldexp(1.0, -24)) lim = amax / 127 / 2 * (1 + 0.13) + ldexp(1.0, -24); }
+                        else { if (lim > amax / 8 * (1 + ldexp(1.0, -8)) + ldexp(1.0, -24)) lim = amax / 8 * (1 + ldexp(1.0, -8)) + ldexp(1.0, -24); }
+                        if (amax < 1e-4) lim = amax * (1 + 1e-6); /* d underflows fp16: at worst zeros */
+                        if (!(err <= lim) && bad < 0) { bad = b * 32 + i; bad_err = err; bad_lim = lim; }
+                    }
+                }
+                check(bad_dec < 0, "%s: moe_dequantize element %d = %.9g disagrees with the block bytes", moe_type_name(ty), bad_dec, bad_dec < 0 ? 0.0 : (double)dq[bad_dec]);
+                check(bad_scale < 0, "%s: block %d scale is not from the block's absolute max", moe_type_name(ty), bad_scale);
+            }
+            check(s1 == MOE_OK && s2 == MOE_OK, "%s round trip: quantize %s dequantize %s", moe_type_name(ty), moe_status_string(s1), moe_status_string(s2));
+            check(!nan_seen, "%s round trip produced NaN (zero or tiny block?)", moe_type_name(ty));
+            check(bad < 0, "%s round trip: element %d: %.9g -> %.9g, error %.3g > bound %.3g", moe_type_name(ty), bad,
+                  bad < 0 ? 0.0 : (double)src[bad], bad < 0 ? 0.0 : (double)dq[bad], bad_err, bad_lim);
+            check(dq[0] == 0.0f && dq[31] == 0.0f, "%s: zero block does not decode to zeros", moe_type_name(ty));
+        }
+        /* F32 is a copy */
+        {
+            float cp[64];
+            moe_status st = moe_quantize(MOE_TYPE_F32, src, cp, 2, 32);
+            check(st == MOE_OK && memcmp(cp, src, sizeof cp) == 0, "F32 quantize is not a copy (%s)", moe_status_string(st));
+            st = moe_dequantize(MOE_TYPE_F32, src, cp, 1, 64);
+            check(st == MOE_OK && memcmp(cp, src, sizeof cp) == 0, "F32 dequantize is not a copy (%s)", moe_status_string(st));
+        }
+        /* errors */
+        check(moe_quantize(MOE_TYPE_Q8_0, src, q, 1, 40) != MOE_OK, "moe_quantize(Q8_0, 40 columns) accepted");
+        check(moe_dequantize(MOE_TYPE_Q4_0, q, dq, 1, 40) != MOE_OK, "moe_dequantize(Q4_0, 40 columns) accepted");
+        check(moe_quantize(MOE_TYPE_F32, NULL, q, 1, 4) == MOE_ERR_NULL, "moe_quantize(src NULL) != MOE_ERR_NULL");
+        check(moe_dequantize(MOE_TYPE_F16, q, NULL, 1, 4) == MOE_ERR_NULL, "moe_dequantize(dst NULL) != MOE_ERR_NULL");
+        check(moe_quantize(MOE_TYPE_COUNT, src, q, 1, 32) != MOE_OK, "moe_quantize(MOE_TYPE_COUNT) accepted");
+        free(src); free(dq); free(q);
+    }
+    group_end();
+}
+
+/* ======================================================================================== */
+/*                           group: random layers vs float64                                */
+/* ======================================================================================== */
+static void test_random(void)
+{
+    /* T, E, k, d_model, d_ff */
+    static const int rows[21][5] = {
+        {1, 8, 2, 37, 53}, {2, 64, 64, 37, 37}, {7, 64, 6, 130, 100}, {64, 16, 16, 53, 37}, {513, 8, 2, 100, 53},
+        {1, 64, 64, 53, 100}, {2, 3, 1, 100, 130}, {7, 1, 1, 37, 53}, {64, 64, 8, 37, 130}, {513, 64, 1, 53, 37},
+        {1, 4, 3, 130, 37}, {2, 16, 5, 53, 53}, {7, 8, 8, 100, 37}, {64, 2, 2, 37, 100}, {513, 16, 4, 37, 53},
+        {1, 32, 7, 100, 100}, {2, 5, 4, 130, 53}, {7, 64, 32, 53, 37}, {64, 8, 3, 100, 130}, {513, 4, 4, 37, 37},
+        {1, 2, 1, 130, 130}};
+    int pass, r;
+    if (!group_begin("random")) return;
+    for (pass = 0; pass < (g_quick ? 1 : 2); pass++)
+        for (r = 0; r < 21; r++) {
+            spec s = spec_default();
+            char label[200];
+            int T = rows[r][0], av = r % 7;
+            if (g_quick && T == 513) T = 33;
+            if (g_quick && T == 64) T = 16;
+            s.E = rows[r][1]; s.k = rows[r][2]; s.dm = rows[r][3]; s.dff = rows[r][4];
+            s.act = av == 0 ? MOE_ACT_SWIGLU : av <= 2 ? MOE_ACT_GEGLU : av <= 4 ? MOE_ACT_GELU : av == 5 ? MOE_ACT_RELU : MOE_ACT_SWIGLU_OAI;
+            s.gelu_tanh = av == 2 || av == 4;
+            s.score = (moe_score)((r / 7 + pass) % 3);
+            s.norm = (r + pass) % 2;
+            s.rscale = r % 3 == 1 ? 2.5f : 1.0f;
+            if (s.act == MOE_ACT_SWIGLU_OAI && (r + pass) % 2) { s.alpha = 1.0f; s.limit = 0.5f; }
+            s.n_threads = 1 + (r + pass) % 3;
+            s.seed = 1000u + (unsigned)r + 100u * (unsigned)pass;
+            snprintf(label, sizeof label, "T=%d E=%d k=%d d=%dx%d %s %s norm=%d scale=%g", T, s.E, s.k, s.dm, s.dff,
+                     act_name(&s), score_name(s.score), s.norm, (double)s.rscale);
+            run_spec(&s, T, 0, label);
+        }
+    group_end();
+}
+
+/* ======================================================================================== */
+/*                      group: routing, options of the published models                     */
+/* ======================================================================================== */
+static void route_expect(model *m, int T, const int *want_ids, const double *want_w, const char *label)
+{
+    moe_layer L;
+    moe_status st = moe_layer_init(&L, &m->cfg, &m->w);
+    int k = m->s.k, t, j, bad_i = -1, bad_w = -1;
+    size_t ws;
+    float *x, *w;
+    int *ids;
+    void *work;
+    rng_t r = rng_make(m->s.seed, 3, 3);
+    if (!check(st == MOE_OK, "%s: init %s", label, moe_status_string(st))) return;
+    ws = moe_workspace_size(&L, T);
+    x = (float *)xmalloc((size_t)T * m->s.dm * sizeof(float));
+    w = (float *)xmalloc((size_t)T * k * sizeof(float));
+    ids = (int *)xmalloc((size_t)T * k * sizeof(int));
+    work = xmalloc(ws);
+    for (t = 0; t < T * m->s.dm; t++) x[t] = rng_sym(&r);
+    st = moe_route(&L, x, T, ids, w, work, ws);
+    for (t = 0; t < T; t++)
+        for (j = 0; j < k; j++) {
+            if (ids[t * k + j] != want_ids[j] && bad_i < 0) bad_i = t;
+            if (want_w && !(fabs((double)w[t * k + j] - want_w[j]) <= 1e-6 * fabs(want_w[j]) + 1e-12) && bad_w < 0) bad_w = t;
+        }
+    check(st == MOE_OK && bad_i < 0, "%s: moe_route %s, token %d: ids %d %d %d.. want %d %d %d..", label, moe_status_string(st), bad_i,
+               bad_i < 0 ? 0 : ids[bad_i * k], bad_i < 0 || k < 2 ? 0 : ids[bad_i * k + 1], bad_i < 0 || k < 3 ? 0 : ids[bad_i * k + 2],
+               want_ids[0], k > 1 ? want_ids[1] : -1, k > 2 ? want_ids[2] : -1);
+    if (want_w)
+        check(bad_w < 0, "%s: token %d: weight %.9g want %.9g", label, bad_w, bad_w < 0 ? 0.0 : (double)w[bad_w * k], want_w[0]);
+    free(x); free(w); free(ids); free(work);
+}
+
+static void test_routing(void)
+{
+    int i;
+    if (!group_begin("routing")) return;
+
+    /* exact ties: zero router weights -> all scores equal -> ids 0..k-1 */
+    {
+        static const moe_score sc[3] = {MOE_SCORE_SOFTMAX, MOE_SCORE_SIGMOID, MOE_SCORE_SOFTMAX_TOPK};
+        int si, norm;
+        for (si = 0; si < 3; si++)
+            for (norm = 0; norm < 2; norm++) {
+                spec s = spec_default();
+                model *m = (model *)xmalloc(sizeof(model));
+                int want[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+                double ww[8], wv;
+                char label[120];
+                s.zero_router = 1; s.E = 12; s.k = 5; s.score = sc[si]; s.norm = norm; s.rscale = 2.0f; s.seed = 40;
+                if (s.score == MOE_SCORE_SOFTMAX_TOPK || norm) wv = 1.0 / 5;
+                else if (s.score == MOE_SCORE_SOFTMAX) wv = 1.0 / 12;
+                else wv = 0.5;
+                for (i = 0; i < 8; i++) ww[i] = 2.0 * wv;
+                model_build(m, &s);
+                m->tie_tol = 0;
+                snprintf(label, sizeof label, "all-equal scores %s norm=%d", score_name(s.score), norm);
+                route_expect(m, 9, want, ww, label);
+                run_case(m, 9, 0, 41, label, NULL);
+                model_free(m);
+                free(m);
+            }
+    }
+    /* ties under groups: all groups tie -> the lowest groups, then the lowest experts */
+    {
+        int gsc;
+        for (gsc = 0; gsc < 2; gsc++) {
+            spec s = spec_default();
+            model *m = (model *)xmalloc(sizeof(model));
+            int want[6] = {0, 1, 2, 3, 4, 5};
+            double ww[6];
+            char label[120];
+            s.zero_router = 1; s.E = 16; s.k = 6; s.n_group = 4; s.topk_group = 2; s.gsc = (moe_group_score)gsc;
+            s.score = MOE_SCORE_SIGMOID; s.norm = 1; s.seed = 42;
+            for (i = 0; i < 6; i++) ww[i] = 1.0 / 6;
+            model_build(m, &s);
+            m->tie_tol = 0;
+            snprintf(label, sizeof label, "group ties %s", gsc ? "top2_sum" : "max");
+            route_expect(m, 5, want, ww, label);
+            run_case(m, 5, 0, 43, label, NULL);
+            /* a selection bias lifts group 2; the other groups tie */
+            m->sb = (float *)mal(m, 16 * sizeof(float));
+            for (i = 8; i < 12; i++) m->sb[i] = 1.0f;
+            m->w.selection_bias = m->sb;
+            m->r_sb = to_ref(m, m->sb, 16);
+            {
+                int want2[6] = {8, 9, 10, 11, 0, 1};
+                snprintf(label, sizeof label, "group ties + selection bias %s", gsc ? "top2_sum" : "max");
+                route_expect(m, 5, want2, ww, label);
+                run_case(m, 5, 0, 44, label, NULL);
+            }
+            model_free(m);
+            free(m);
+        }
+    }
+    /* selection bias: experts 5 and 6 always selected, weights from the unbiased scores */
+    {
+        spec s = spec_default();
+        model *m = (model *)xmalloc(sizeof(model));
+        int want[2] = {5, 6};
+        s.E = 8; s.k = 2; s.score = MOE_SCORE_SIGMOID; s.norm = 1; s.has_sb = 1; s.seed = 45;
+        model_build(m, &s);
+        for (i = 0; i < 8; i++) m->sb[i] = 0.0f;
+        m->sb[5] = 10.0f; m->sb[6] = 10.0f;
+        for (i = 0; i < 8; i++) m->r_sb[i] = m->sb[i];
+        {
+            /* order of 5 and 6 depends on the token: check the set via run_case only */
+            rc_out o;
+            int T = 16, t, bad = -1;
+            memset(&o, 0, sizeof o);
+            o.ids = (int *)xmalloc((size_t)T * 2 * sizeof(int));
+            run_case(m, T, 0, 46, "selection bias forces {5,6}", &o);
+            for (t = 0; t < T; t++) {
+                int a = o.ids[2 * t], b = o.ids[2 * t + 1];
+                if (!((a == 5 && b == 6) || (a == 6 && b == 5)) && bad < 0) bad = t;
+            }
+            check(bad < 0, "selection bias forces {5,6}: token %d got %d %d", bad, bad < 0 ? 0 : o.ids[2 * bad], bad < 0 ? 0 : o.ids[2 * bad + 1]);
+            free(o.ids);
+        }
+        (void)want;
+        model_free(m);
+        free(m);
+    }
+    /* router bias: expert 3 always first */
+    {
+        spec s = spec_default();
+        model *m = (model *)xmalloc(sizeof(model));
+        rc_out o;
+        int T = 16, t, bad = -1;
+        s.E = 8; s.k = 3; s.has_rb = 1; s.seed = 47; s.score = MOE_SCORE_SOFTMAX; s.norm = 0;
+        model_build(m, &s);
+        m->rb[3] = 20.0f; m->r_rb[3] = 20.0;
+        memset(&o, 0, sizeof o);
+        o.ids = (int *)xmalloc((size_t)T * 3 * sizeof(int));
+        run_case(m, T, 0, 48, "router bias +20 on expert 3", &o);
+        for (t = 0; t < T; t++) if (o.ids[3 * t] != 3 && bad < 0) bad = t;
+        check(bad < 0, "router bias +20 on expert 3: token %d slot 0 = %d", bad, bad < 0 ? 0 : o.ids[3 * bad]);
+        free(o.ids);
+        model_free(m);
+        free(m);
+    }
+    /* random routing settings, compared token by token */
+    {
+        static const moe_score sc[3] = {MOE_SCORE_SOFTMAX, MOE_SCORE_SIGMOID, MOE_SCORE_SOFTMAX_TOPK};
+        int c;
+        for (c = 0; c < 12; c++) {
+            spec s = spec_default();
+            char label[160];
+            s.E = c % 2 ? 64 : 16; s.k = 1 + (c * 5) % (s.E == 64 ? 9 : 16); s.dm = 53; s.dff = 16;
+            s.score = sc[c % 3]; s.norm = (c / 3) % 2; s.rscale = c % 4 == 0 ? 16.0f : 1.0f;
+            s.has_rb = c % 5 == 1; s.has_sb = c % 3 != 2 && c % 4 == 1;
+            s.seed = 500u + (unsigned)c;
+            snprintf(label, sizeof label, "routing E=%d k=%d %s norm=%d rb=%d sb=%d scale=%g", s.E, s.k, score_name(s.score), s.norm, s.has_rb, s.has_sb, (double)s.rscale);
+            run_spec(&s, g_quick ? 16 : 64, 0, label);
+        }
+    }
+    /* group-limited routing */
+    {
+        int c;
+        for (c = 0; c < 8; c++) {
+            spec s = spec_default();
+            char label[200];
+            s.dm = 64; s.dff = 32; s.seed = 600u + (unsigned)c;
+            switch (c) {
+            case 0: /* DeepSeek-V3 */
+                s.E = 32; s.n_group = 8; s.topk_group = 4; s.gsc = MOE_GROUP_TOP2_SUM; s.score = MOE_SCORE_SIGMOID;
+                s.has_sb = 1; s.k = 8; s.norm = 1; s.rscale = 2.5f; break;
+            case 1: /* DeepSeek-V2 */
+                s.E = 16; s.n_group = 4; s.topk_group = 2; s.gsc = MOE_GROUP_MAX; s.score = MOE_SCORE_SOFTMAX;
+                s.k = 4; s.norm = 0; s.rscale = 16.0f; break;
+            case 2: /* one group: same as ungrouped */
+                s.E = 8; s.n_group = 1; s.topk_group = 1; s.k = 3; break;
+            case 3: /* groups of one expert, topk_group = k, max: same as ungrouped */
+                s.E = 8; s.n_group = 8; s.topk_group = 3; s.k = 3; break;
+            case 4: /* top2_sum with softmax */
+                s.E = 24; s.n_group = 6; s.topk_group = 3; s.gsc = MOE_GROUP_TOP2_SUM; s.k = 5; break;
+            case 5: /* every group kept */
+                s.E = 16; s.n_group = 4; s.topk_group = 4; s.k = 6; s.score = MOE_SCORE_SIGMOID; break;
+            case 6: /* k = whole kept groups */
+                s.E = 16; s.n_group = 4; s.topk_group = 2; s.k = 8; s.gsc = MOE_GROUP_TOP2_SUM; s.score = MOE_SCORE_SIGMOID; s.has_sb = 1; break;
+            default: /* one group kept */
+                s.E = 64; s.n_group = 8; s.topk_group = 1; s.k = 4; break;
+            }
+            snprintf(label, sizeof label, "groups E=%d n_group=%d topk_group=%d %s %s k=%d sb=%d", s.E, s.n_group, s.topk_group,
+                     s.gsc == MOE_GROUP_MAX ? "max" : "top2_sum", score_name(s.score), s.k, s.has_sb);
+            run_spec(&s, g_quick ? 9 : 64, 0, label);
+        }
+    }
+    /* sigmoid scores near 0, softmax with large logits */
+    {
+        int c;
+        for (c = 0; c < 4; c++) {
+            spec s = spec_default();
+            model *m = (model *)xmalloc(sizeof(model));
+            char label[120];
+            s.E = 16; s.k = 4; s.seed = 700u + (unsigned)c;
+            if (c < 2) { s.score = MOE_SCORE_SIGMOID; s.has_rb = 1; s.rb_offset = -20.0f; s.norm = c; }
+            else { s.score = c == 2 ? MOE_SCORE_SOFTMAX : MOE_SCORE_SIGMOID; s.has_rb = 1; s.rb_offset = c == 2 ? 100.0f : -60.0f; s.norm = 1; }
+            model_build(m, &s);
+            if (c >= 2) m->tie_tol = 1e-3;
+            if (c < 2) snprintf(label, sizeof label, "sigmoid scores near 0 (logits ~ -20) norm=%d", s.norm);
+            else snprintf(label, sizeof label, "%s with all logits near %g", score_name(s.score), (double)s.rb_offset);
+            run_case(m, 33, 0, 701, label, NULL);
+            model_free(m);
+            free(m);
+        }
+    }
+    group_end();
+}
+
+/* ======================================================================================== */
+/*                 group: expert forms, biases, fused, shared, capacity, presets             */
+/* ======================================================================================== */
+static void test_variants(void)
+{
+    int c;
+    int Ts[3] = {1, 7, 64};
+    if (!group_begin("variants")) return;
+    if (g_quick) Ts[2] = 16;
+
+    /* biases */
+    for (c = 0; c < 5; c++) {
+        spec s = spec_default();
+        char label[160];
+        s.dm = 53; s.dff = 37; s.E = 8; s.k = 3; s.seed = 800u + (unsigned)c;
+        s.act = c == 0 ? MOE_ACT_SWIGLU : c == 1 ? MOE_ACT_GEGLU : c == 2 ? MOE_ACT_GELU : c == 3 ? MOE_ACT_RELU : MOE_ACT_SWIGLU_OAI;
+        s.has_gb = c != 2 && c != 3; s.has_ub = 1; s.has_db = 1; s.has_rb = c % 2;
+        snprintf(label, sizeof label, "biases %s gate_bias=%d up_bias=1 down_bias=1 router_bias=%d", act_name(&s), s.has_gb, s.has_rb);
+        run_spec(&s, Ts[c % 3], 0, label);
+        run_spec(&s, Ts[(c + 1) % 3], 0, label);
+    }
+    /* fused gate_up, both layouts, with and without gate_up_bias; compared with separate tensors */
+    for (c = 0; c < 8; c++) {
+        spec s = spec_default();
+        char label[160];
+        model *a = (model *)xmalloc(sizeof(model)), *b = (model *)xmalloc(sizeof(model));
+        rc_out oa, ob;
+        int T = Ts[c % 3], dm;
+        s.dm = 37; s.dff = 53; s.E = 6; s.k = 2; s.seed = 900u + (unsigned)c;
+        s.act = c < 4 ? MOE_ACT_SWIGLU : MOE_ACT_SWIGLU_OAI;
+        if (c >= 6) s.act = MOE_ACT_GEGLU;
+        if (s.act == MOE_ACT_SWIGLU_OAI && c == 5) s.limit = 0.4f;
+        s.layout = c % 2 ? MOE_GATE_UP_INTERLEAVED : MOE_GATE_UP_HALVES;
+        s.has_gb = (c / 2) % 2; s.has_ub = s.has_gb; s.has_db = s.has_gb;
+        dm = s.dm;
+        model_build(a, &s);
+        s.fused = 1;
+        model_build(b, &s);
+        memset(&oa, 0, sizeof oa);
+        memset(&ob, 0, sizeof ob);
+        oa.y = (float *)xmalloc((size_t)T * dm * sizeof(float));
+        ob.y = (float *)xmalloc((size_t)T * dm * sizeof(float));
+        snprintf(label, sizeof label, "fused gate_up %s %s bias=%d T=%d", s.layout ? "interleaved" : "halves", act_name(&s), s.has_gb, T);
+        run_case(b, T, 0, 901, label, &ob);
+        run_case(a, T, 0, 901, "separate gate/up for the fused comparison", &oa);
+        {
+            double md = 0, mr = 0;
+            int i;
+            for (i = 0; i < T * dm; i++) {
+                double d = fabs((double)oa.y[i] - ob.y[i]);
+                if (!(d <= md)) md = d;
+                if (fabs((double)oa.y[i]) > mr) mr = fabs((double)oa.y[i]);
+            }
+            check(md <= 1e-5 * mr, "%s: fused vs separate differ by %.3g (relative)", label, mr > 0 ? md / mr : md);
+        }
+        free(oa.y); free(ob.y);
+        model_free(a); model_free(b);
+        free(a); free(b);
+    }
+    /* SWIGLU_OAI alpha / limit */
+    for (c = 0; c < 4; c++) {
+        spec s = spec_default();
+        char label[120];
+        s.act = MOE_ACT_SWIGLU_OAI; s.E = 8; s.k = 2; s.seed = 950u + (unsigned)c;
+        s.alpha = c % 2 ? 1.0f : 1.702f;
+        s.limit = c < 2 ? 7.0f : 0.25f;
+        snprintf(label, sizeof label, "swiglu_oai alpha=%g limit=%g", (double)s.alpha, (double)s.limit);
+        run_spec(&s, 64, 0, label);
+    }
+    /* weight_on_input (Llama 4) */
+    for (c = 0; c < 3; c++) {
+        spec s = spec_default();
+        char label[120];
+        s.woi = 1; s.E = 16; s.seed = 960u + (unsigned)c;
+        if (c == 0) { s.score = MOE_SCORE_SIGMOID; s.k = 1; s.norm = 0; s.n_shared = 1; s.dff_sh = 64; }
+        else if (c == 1) { s.score = MOE_SCORE_SOFTMAX; s.k = 2; s.norm = 1; s.has_db = 1; }
+        else { s.score = MOE_SCORE_SIGMOID; s.k = 3; s.norm = 0; s.act = MOE_ACT_GELU; }
+        snprintf(label, sizeof label, "weight_on_input %s k=%d shared=%d", score_name(s.score), s.k, s.n_shared);
+        run_spec(&s, Ts[c], 0, label);
+        run_spec(&s, 64, 0, label);
+    }
+    /* shared experts */
+    for (c = 0; c < 6; c++) {
+        spec s = spec_default();
+        char label[160];
+        s.E = 8; s.k = 2; s.seed = 970u + (unsigned)c;
+        s.n_shared = c < 3 ? 1 : 2;
+        s.dff_sh = c == 4 ? 37 : 2 * s.dff;
+        s.has_sgw = c % 2 == 0;
+        if (c == 5) s.act = MOE_ACT_GELU;
+        if (c == 2) s.act = MOE_ACT_RELU;
+        snprintf(label, sizeof label, "shared n_shared=%d d_ff_shared=%d gate_w=%d %s", s.n_shared, s.dff_sh, s.has_sgw, act_name(&s));
+        run_spec(&s, Ts[c % 3], 0, label);
+    }
+    /* capacity */
+    for (c = 0; c < 5; c++) {
+        spec s = spec_default();
+        char label[120];
+        int cap, T;
+        s.E = 8; s.seed = 980u + (unsigned)c;
+        switch (c) {
+        case 0: s.k = 1; s.norm = 0; s.act = MOE_ACT_RELU; cap = 3; T = 64; break; /* Switch */
+        case 1: s.k = 2; cap = 5; T = 64; break;
+        case 2: s.k = 2; cap = 64; T = 64; break;  /* never reached */
+        case 3: s.k = 3; cap = 1; T = 7; s.n_shared = 1; s.dff_sh = 32; break;
+        default: s.k = 8; cap = 2; T = 9; s.score = MOE_SCORE_SIGMOID; break;
+        }
+        snprintf(label, sizeof label, "capacity=%d T=%d k=%d", cap, T, s.k);
+        run_spec(&s, T, cap, label);
+    }
+    /* per-expert pointers give the same bits as stacked */
+    for (c = 0; c < 4; c++) {
+        spec s = spec_default();
+        model *a = (model *)xmalloc(sizeof(model)), *b = (model *)xmalloc(sizeof(model));
+        rc_out oa, ob;
+        int T = c == 1 ? 1 : 33, n;
+        char label[120];
+        s.E = 8; s.k = 2; s.dm = 64; s.dff = 96; s.seed = 990u + (unsigned)c;
+        s.has_gb = s.has_ub = s.has_db = c == 0;
+        if (c == 1) { s.fused = 1; s.layout = MOE_GATE_UP_INTERLEAVED; s.act = MOE_ACT_SWIGLU_OAI; s.has_gb = 1; }
+        if (c == 2) { s.t_gate = MOE_TYPE_Q8_0; s.t_up = MOE_TYPE_Q4_0; s.t_down = MOE_TYPE_F16; }
+        if (c == 3) { s.t_gate = MOE_TYPE_BF16; s.t_up = MOE_TYPE_Q8_0; s.t_down = MOE_TYPE_Q4_0; s.n_shared = 1; s.dff_sh = 64; }
+        n = T * s.dm;
+        model_build(a, &s);
+        s.per_expert = 1;
+        model_build(b, &s);
+        memset(&oa, 0, sizeof oa);
+        memset(&ob, 0, sizeof ob);
+        oa.y = (float *)xmalloc((size_t)n * sizeof(float));
+        ob.y = (float *)xmalloc((size_t)n * sizeof(float));
+        snprintf(label, sizeof label, "per-expert pointers case %d T=%d", c, T);
+        run_case(a, T, 0, 991, label, &oa);
+        run_case(b, T, 0, 991, label, &ob);
+        check(memcmp(oa.y, ob.y, (size_t)n * sizeof(float)) == 0, "%s: output differs from stacked", label);
+        free(oa.y); free(ob.y);
+        model_free(a); model_free(b);
+        free(a); free(b);
+    }
+    /* the published models' settings */
+    for (c = 0; c < 10; c++) {
+        spec s = spec_default();
+        const char *name = "";
+        int t;
+        s.seed = 1100u + (unsigned)c;
+        s.dm = 64; s.dff = 32;
+        switch (c) {
+        case 0: name = "Mixtral"; s.E = 8; s.k = 2; break;
+        case 1: name = "Qwen2-MoE"; s.E = 16; s.k = 4; s.norm = 0; s.n_shared = 1; s.dff_sh = 128; s.has_sgw = 1; break;
+        case 2: name = "Qwen3-MoE"; s.E = 32; s.k = 8; s.norm = 1; break;
+        case 3: name = "DeepSeek-V2"; s.E = 32; s.k = 6; s.norm = 0; s.rscale = 16.0f; s.n_group = 8; s.topk_group = 3;
+            s.gsc = MOE_GROUP_MAX; s.n_shared = 2; s.dff_sh = 32; break;
+        case 4: name = "DeepSeek-V3"; s.E = 64; s.k = 8; s.score = MOE_SCORE_SIGMOID; s.has_sb = 1; s.norm = 1; s.rscale = 2.5f;
+            s.n_group = 8; s.topk_group = 4; s.gsc = MOE_GROUP_TOP2_SUM; s.n_shared = 1; s.dff_sh = 32; break;
+        case 5: name = "gpt-oss"; s.E = 32; s.k = 4; s.score = MOE_SCORE_SOFTMAX_TOPK; s.has_rb = 1; s.act = MOE_ACT_SWIGLU_OAI;
+            s.fused = 1; s.layout = MOE_GATE_UP_INTERLEAVED; s.has_gb = 1; s.has_db = 1; break;
+        case 6: name = "Llama4"; s.E = 16; s.k = 1; s.score = MOE_SCORE_SIGMOID; s.norm = 0; s.woi = 1; s.n_shared = 1; s.dff_sh = 64; break;
+        case 7: name = "Switch"; s.E = 8; s.k = 1; s.norm = 0; s.act = MOE_ACT_RELU; break;
+        case 8: name = "OLMoE"; s.E = 64; s.k = 8; s.norm = 0; break;
+        default: name = "Granite"; s.E = 32; s.k = 8; s.score = MOE_SCORE_SOFTMAX_TOPK; s.norm = 0; break;
+        }
+        for (t = 0; t < 3; t++) {
+            char label[80];
+            snprintf(label, sizeof label, "%s T=%d", name, Ts[t]);
+            run_spec(&s, Ts[t], c == 7 && t == 2 ? 12 : 0, label);
+        }
+    }
+    group_end();
+}
+
+/* ======================================================================================== */
+/*                         group: weight types, each tensor its own                          */
+/* ======================================================================================== */
+static void test_types(void)
+{
+    int t, ti, c;
+    int Ts[3] = {1, 7, 64};
+    if (!group_begin("types")) return;
+    if (g_quick) Ts[2] = 16;
+    for (t = MOE_TYPE_F16; t <= MOE_TYPE_Q4_0; t++) {
+        moe_type ty = (moe_type)t;
+        for (ti = 0; ti < 3; ti++) {
+            spec s = spec_default();
+            char label[160];
+            s.dm = 64; s.dff = 96; s.E = 8; s.k = 2; s.seed = 1200u + (unsigned)(t * 10 + ti);
+            s.t_router = s.t_gate = s.t_up = s.t_down = s.t_gate_up = s.t_sgate = s.t_sup = s.t_sdown = ty;
+            if (ti == 1) { s.n_shared = 1; s.dff_sh = 64; s.has_sgw = 1; s.act = MOE_ACT_GEGLU; }
+            if (ti == 2) { s.fused = 1; s.layout = MOE_GATE_UP_INTERLEAVED; s.act = MOE_ACT_SWIGLU_OAI; s.has_gb = 1; s.has_db = 1;
+                s.score = MOE_SCORE_SOFTMAX_TOPK; s.has_rb = 1; }
+            snprintf(label, sizeof label, "all %s T=%d %s%s", moe_type_name(ty), Ts[ti], act_name(&s), ti == 1 ? " +shared" : ti == 2 ? " fused" : "");
+            run_spec(&s, Ts[ti], 0, label);
+            if (ti == 0) { snprintf(label, sizeof label, "all %s T=%d", moe_type_name(ty), Ts[2]); run_spec(&s, Ts[2], 0, label); }
+        }
+    }
+    for (c = 0; c < 5; c++) {
+        spec s = spec_default();
+        char label[160];
+        s.dm = 64; s.dff = 96; s.E = 8; s.k = 3; s.seed = 1300u + (unsigned)c;
+        switch (c) {
+        case 0: s.t_router = MOE_TYPE_BF16; s.t_gate = MOE_TYPE_Q8_0; s.t_up = MOE_TYPE_Q4_0; s.t_down = MOE_TYPE_F16;
+            s.n_shared = 1; s.dff_sh = 32; s.t_sgate = MOE_TYPE_F16; s.t_sup = MOE_TYPE_Q8_0; s.t_sdown = MOE_TYPE_BF16; break;
+        case 1: s.t_router = MOE_TYPE_Q8_0; s.t_gate = MOE_TYPE_F32; s.t_up = MOE_TYPE_BF16; s.t_down = MOE_TYPE_Q4_0; break;
+        case 2: s.t_router = MOE_TYPE_F16; s.fused = 1; s.t_gate_up = MOE_TYPE_Q8_0; s.t_down = MOE_TYPE_Q8_0;
+            s.act = MOE_ACT_SWIGLU_OAI; s.layout = MOE_GATE_UP_INTERLEAVED; s.has_gb = 1; s.has_db = 1; break;
+        case 3: s.dm = 128; s.dff = 160; s.E = 16; s.k = 4; s.t_router = MOE_TYPE_Q4_0; s.t_gate = s.t_up = s.t_down = MOE_TYPE_Q4_0;
+            s.act = MOE_ACT_GEGLU; break;
+        default: s.t_router = MOE_TYPE_F32; s.t_gate = MOE_TYPE_F16; s.t_up = MOE_TYPE_F16; s.t_down = MOE_TYPE_BF16;
+            s.score = MOE_SCORE_SIGMOID; s.has_sb = 1; s.n_group = 4; s.topk_group = 2; s.gsc = MOE_GROUP_TOP2_SUM; break;
+        }
+        for (ti = 0; ti < 3; ti++) {
+            snprintf(label, sizeof label, "mixed types case %d (router %s gate %s up %s down %s) T=%d", c, moe_type_name(s.t_router),
+                     moe_type_name(s.fused ? s.t_gate_up : s.t_gate), moe_type_name(s.fused ? s.t_gate_up : s.t_up), moe_type_name(s.t_down), Ts[ti]);
+            run_spec(&s, Ts[ti], 0, label);
+        }
+    }
+    group_end();
+}
+
+/* ======================================================================================== */
+/*                                   group: errors                                          */
+/* ======================================================================================== */
+static float g_dummy[256];
+
+static void expect_init(const moe_config *c, const moe_weights *w, moe_status want, const char *what)
+{
+    moe_layer L;
+    moe_status st = moe_layer_init(&L, c, w);
+    check(st == want, "%s: moe_layer_init -> %s (%d), expected %s", what, moe_status_string(st), (int)st, moe_status_string(want));
+}
+#define SET_INT_FIELD(field, v)                                                              \
+    do {                                                                                     \
+        int v_ = (v);                                                                        \
+        if (sizeof(field) == sizeof(int)) memcpy(&(field), &v_, sizeof v_);                  \
+    } while (0)
+
+static void test_errors(void)
+{
+    spec s = spec_default();
+    model *m = (model *)xmalloc(sizeof(model));
+    moe_layer L, Z;
+    moe_config c;
+    moe_weights w;
+    moe_status st;
+    moe_run_opts o;
+    size_t ws;
+    int T = 3, i;
+    float *x, *y;
+    int *ids;
+    float *wt;
+    void *work;
+    if (!group_begin("errors")) { free(m); return; }
+    s.dm = 64; s.dff = 64; s.E = 4; s.k = 2; s.seed = 1400;
+    model_build(m, &s);
+    st = moe_layer_init(&L, &m->cfg, &m->w);
+    check(st == MOE_OK, "base layer: %s", moe_status_string(st));
+    ws = moe_workspace_size(&L, T);
+    check(ws > 0, "base layer workspace 0");
+    x = (float *)xcalloc((size_t)T * 64 * sizeof(float));
+    y = (float *)xcalloc((size_t)T * 64 * sizeof(float));
+    ids = (int *)xcalloc((size_t)T * 2 * sizeof(int));
+    wt = (float *)xcalloc((size_t)T * 2 * sizeof(float));
+    work = xcalloc(ws + 16);
+    for (i = 0; i < T * 64; i++) x[i] = (float)((i % 7) - 3) * 0.1f;
+
+    /* NULL */
+    check(moe_layer_init(NULL, &m->cfg, &m->w) == MOE_ERR_NULL, "init(layer NULL) != MOE_ERR_NULL");
+    check(moe_layer_init(&Z, NULL, &m->w) == MOE_ERR_NULL, "init(cfg NULL) != MOE_ERR_NULL");
+    check(moe_layer_init(&Z, &m->cfg, NULL) == MOE_ERR_NULL, "init(weights NULL) != MOE_ERR_NULL");
+    check(moe_forward(NULL, x, T, y, work, ws) == MOE_ERR_NULL, "forward(layer NULL) != MOE_ERR_NULL");
+    check(moe_forward(&L, NULL, T, y, work, ws) == MOE_ERR_NULL, "forward(x NULL) != MOE_ERR_NULL");
+    check(moe_forward(&L, x, T, NULL, work, ws) == MOE_ERR_NULL, "forward(y NULL) != MOE_ERR_NULL");
+    check(moe_forward(&L, x, T, y, NULL, ws) == MOE_ERR_NULL, "forward(work NULL) != MOE_ERR_NULL");
+    check(moe_route(NULL, x, T, ids, wt, work, ws) == MOE_ERR_NULL, "route(layer NULL) != MOE_ERR_NULL");
+    check(moe_route(&L, NULL, T, ids, wt, work, ws) == MOE_ERR_NULL, "route(x NULL) != MOE_ERR_NULL");
+    check(moe_route(&L, x, T, ids, wt, NULL, ws) == MOE_ERR_NULL, "route(work NULL) != MOE_ERR_NULL");
+    memset(&o, 0, sizeof o);
+    check(moe_forward_ex(&L, x, T, y, NULL, ws, &o) == MOE_ERR_NULL, "forward_ex(work NULL) != MOE_ERR_NULL");
+    check(moe_workspace_size(NULL, 1) == 0, "moe_workspace_size(NULL) != 0");
+    /* route with only one of ids / weights */
+    {
+        int *ids2 = (int *)xcalloc((size_t)T * 2 * sizeof(int));
+        float *w2 = (float *)xcalloc((size_t)T * 2 * sizeof(float));
+        st = moe_route(&L, x, T, ids, wt, work, ws);
+        check(st == MOE_OK, "route: %s", moe_status_string(st));
+        st = moe_route(&L, x, T, ids2, NULL, work, ws);
+        check(st == MOE_OK && memcmp(ids, ids2, (size_t)T * 2 * sizeof(int)) == 0, "route(weights NULL): %s or different ids", moe_status_string(st));
+        st = moe_route(&L, x, T, NULL, w2, work, ws);
+        check(st == MOE_OK && memcmp(wt, w2, (size_t)T * 2 * sizeof(float)) == 0, "route(ids NULL): %s or different weights", moe_status_string(st));
+        free(ids2); free(w2);
+    }
+
+    /* CONFIG */
+    w = m->w;
+    c = m->cfg; c.d_model = 0; expect_init(&c, &w, MOE_ERR_CONFIG, "d_model 0");
+    c = m->cfg; c.d_model = -64; expect_init(&c, &w, MOE_ERR_CONFIG, "d_model -64");
+    c = m->cfg; c.d_ff = 0; expect_init(&c, &w, MOE_ERR_CONFIG, "d_ff 0");
+    c = m->cfg; c.d_ff = -1; expect_init(&c, &w, MOE_ERR_CONFIG, "d_ff -1");
+    c = m->cfg; c.n_experts = 0; expect_init(&c, &w, MOE_ERR_CONFIG, "n_experts 0");
+    c = m->cfg; c.n_experts = -4; expect_init(&c, &w, MOE_ERR_CONFIG, "n_experts -4");
+    c = m->cfg; c.top_k = 0; expect_init(&c, &w, MOE_ERR_CONFIG, "top_k 0");
+    c = m->cfg; c.top_k = -1; expect_init(&c, &w, MOE_ERR_CONFIG, "top_k -1");
+    c = m->cfg; c.top_k = 5; expect_init(&c, &w, MOE_ERR_CONFIG, "top_k 5 > n_experts 4");
+    c = m->cfg; SET_INT_FIELD(c.act, 99); expect_init(&c, &w, MOE_ERR_CONFIG, "act 99");
+    c = m->cfg; SET_INT_FIELD(c.act, -1); expect_init(&c, &w, MOE_ERR_CONFIG, "act -1");
+    c = m->cfg; SET_INT_FIELD(c.score, 3); expect_init(&c, &w, MOE_ERR_CONFIG, "score 3");
+    c = m->cfg; SET_INT_FIELD(c.score, 1000); expect_init(&c, &w, MOE_ERR_CONFIG, "score 1000");
+    c = m->cfg; c.n_group = 2; c.topk_group = 1; SET_INT_FIELD(c.group_score, 7); expect_init(&c, &w, MOE_ERR_CONFIG, "group_score 7");
+    c = m->cfg; c.n_group = 2; c.topk_group = 0; expect_init(&c, &w, MOE_ERR_CONFIG, "n_group 2 topk_group 0");
+    c = m->cfg; c.n_group = 2; c.topk_group = 3; expect_init(&c, &w, MOE_ERR_CONFIG, "n_group 2 topk_group 3");
+    c = m->cfg; c.n_group = 2; c.topk_group = -1; expect_init(&c, &w, MOE_ERR_CONFIG, "n_group 2 topk_group -1");
+    c = m->cfg; c.n_group = 3; c.topk_group = 1; expect_init(&c, &w, MOE_ERR_CONFIG, "n_group 3 does not divide 4");
+    c = m->cfg; c.n_group = 4; c.topk_group = 1; c.top_k = 2; expect_init(&c, &w, MOE_ERR_CONFIG, "topk_group*group size 1 < top_k 2");
+    c = m->cfg; c.n_group = 8; c.topk_group = 8; expect_init(&c, &w, MOE_ERR_CONFIG, "n_group 8 > n_experts 4");
+    c = m->cfg; c.n_threads = -1; expect_init(&c, &w, MOE_ERR_CONFIG, "n_threads -1");
+    c = m->cfg; c.n_shared = -1; expect_init(&c, &w, MOE_ERR_CONFIG, "n_shared -1");
+    c = m->cfg; c.n_shared = 1; c.d_ff_shared = 0; w.shared_gate.data = g_dummy; w.shared_up.data = g_dummy; w.shared_down.data = g_dummy;
+    expect_init(&c, &w, MOE_ERR_CONFIG, "n_shared 1 d_ff_shared 0");
+    w = m->w;
+
+    /* WEIGHTS */
+    w = m->w; w.router.data = NULL; expect_init(&m->cfg, &w, MOE_ERR_WEIGHTS, "router missing");
+    w = m->w; w.up.data = NULL; expect_init(&m->cfg, &w, MOE_ERR_WEIGHTS, "up missing");
+    w = m->w; w.down.data = NULL; expect_init(&m->cfg, &w, MOE_ERR_WEIGHTS, "down missing");
+    w = m->w; w.gate.data = NULL; expect_init(&m->cfg, &w, MOE_ERR_WEIGHTS, "gate missing (swiglu)");
+    c = m->cfg; c.act = MOE_ACT_GEGLU; w = m->w; w.gate.data = NULL; expect_init(&c, &w, MOE_ERR_WEIGHTS, "gate missing (geglu)");
+    c = m->cfg; c.act = MOE_ACT_GELU; w = m->w; w.gate.data = NULL; expect_init(&c, &w, MOE_OK, "gate absent (gelu)");
+    c = m->cfg; c.act = MOE_ACT_RELU; w = m->w; w.gate.data = NULL; expect_init(&c, &w, MOE_OK, "gate absent (relu)");
+    c = m->cfg; c.n_shared = 1; c.d_ff_shared = 32; w = m->w; expect_init(&c, &w, MOE_ERR_WEIGHTS, "shared tensors missing");
+    c = m->cfg; c.n_shared = 1; c.d_ff_shared = 32; w = m->w; w.shared_up.data = g_dummy; w.shared_down.data = g_dummy;
+    expect_init(&c, &w, MOE_ERR_WEIGHTS, "shared_gate missing (swiglu)");
+    w.shared_gate.data = g_dummy; expect_init(&c, &w, MOE_OK, "shared complete");
+    w = m->w; SET_INT_FIELD(w.up.type, 99); expect_init(&m->cfg, &w, MOE_ERR_WEIGHTS, "up type 99");
+    w = m->w; SET_INT_FIELD(w.router.type, (int)MOE_TYPE_COUNT); expect_init(&m->cfg, &w, MOE_ERR_WEIGHTS, "router type MOE_TYPE_COUNT");
+    /* rows that are not a whole number of blocks */
+    c = m->cfg; c.d_model = 48; w = m->w; w.router.type = MOE_TYPE_F32;
+    w.gate.type = MOE_TYPE_Q8_0; expect_init(&c, &w, MOE_ERR_WEIGHTS, "Q8_0 gate with d_model 48");
+    w = m->w; w.up.type = MOE_TYPE_Q4_0; expect_init(&c, &w, MOE_ERR_WEIGHTS, "Q4_0 up with d_model 48");
+    w = m->w; w.router.type = MOE_TYPE_Q8_0; expect_init(&c, &w, MOE_ERR_WEIGHTS, "Q8_0 router with d_model 48");
+    c = m->cfg; c.d_ff = 40; w = m->w; w.down.type = MOE_TYPE_Q4_0; expect_init(&c, &w, MOE_ERR_WEIGHTS, "Q4_0 down with d_ff 40");
+    c = m->cfg; c.d_ff = 40; w = m->w; w.down.type = MOE_TYPE_Q8_0; expect_init(&c, &w, MOE_ERR_WEIGHTS, "Q8_0 down with d_ff 40");
+    c = m->cfg; c.d_model = 48; w = m->w; w.gate.data = NULL; w.up.data = NULL; w.gate_up.data = g_dummy; w.gate_up.type = MOE_TYPE_Q8_0;
+    expect_init(&c, &w, MOE_ERR_WEIGHTS, "Q8_0 gate_up with d_model 48");
+    c = m->cfg; c.n_shared = 1; c.d_ff_shared = 40; w = m->w; w.shared_gate.data = w.shared_up.data = w.shared_down.data = g_dummy;
+    w.shared_down.type = MOE_TYPE_Q8_0; expect_init(&c, &w, MOE_ERR_WEIGHTS, "Q8_0 shared_down with d_ff_shared 40");
+    c = m->cfg; c.d_model = 48; w = m->w; expect_init(&c, &w, MOE_OK, "F32 with d_model 48 (control)");
+    w = m->w; w.up.data = (const unsigned char *)m->w.up.data + 2; expect_init(&m->cfg, &w, MOE_ERR_WEIGHTS, "F32 up data not float-aligned");
+
+    /* sizes that overflow: refused by init, or workspace 0; nothing is read at init */
+    {
+        const void *ptrs[64];
+        moe_layer B;
+        size_t w1 = 0, wbig = 0;
+        for (i = 0; i < 64; i++) ptrs[i] = g_dummy;
+        c = m->cfg; c.d_model = INT_MAX / 2; c.d_ff = INT_MAX / 2; c.n_experts = 64; c.top_k = 2;
+        memset(&w, 0, sizeof w);
+        w.router.data = w.gate.data = w.up.data = w.down.data = g_dummy;
+        st = moe_layer_init(&B, &c, &w);
+        if (st == MOE_OK) { w1 = moe_workspace_size(&B, 1); wbig = moe_workspace_size(&B, INT_MAX); }
+        check(st != MOE_OK || w1 == 0, "d_model = d_ff = INT_MAX/2, 64 stacked experts: init OK and workspace(1) = %lu", (unsigned long)w1);
+        check(st != MOE_OK || wbig == 0, "d_model = d_ff = INT_MAX/2: workspace(INT_MAX) = %lu", (unsigned long)wbig);
+        /* per-expert pointers: no stacked size to overflow; the workspace must still be sane */
+        c.top_k = 64;
+        memset(&w, 0, sizeof w);
+        w.router.data = g_dummy;
+        w.gate.expert_data = w.up.expert_data = w.down.expert_data = ptrs;
+        st = moe_layer_init(&B, &c, &w);
+        if (st == MOE_OK) {
+            wbig = moe_workspace_size(&B, INT_MAX);
+            check(wbig == 0, "INT_MAX/2 per-expert, top_k 64: workspace(INT_MAX) = %lu, want 0 (overflow)", (unsigned long)wbig);
+            (void)moe_workspace_size(&B, 1);
+            st = moe_forward(&B, x, 1, y, work, 64);
+            check(st != MOE_OK, "INT_MAX/2 per-expert: forward with a 64-byte workspace -> %s", moe_status_string(st));
+        } else check(1, "refused");
+        /* many experts */
+        c = m->cfg; c.n_experts = INT_MAX; c.top_k = 2;
+        w = m->w;
+        st = moe_layer_init(&B, &c, &w);
+        if (st == MOE_OK) {
+            wbig = moe_workspace_size(&B, INT_MAX);
+            check(wbig == 0, "n_experts INT_MAX: workspace(INT_MAX) = %lu, want 0", (unsigned long)wbig);
+        } else check(1, "refused");
+    }
+
+    /* ARG */
+    check(moe_forward(&L, x, 0, y, work, ws) == MOE_ERR_ARG, "forward(n_tokens 0) != MOE_ERR_ARG");
+    check(moe_forward(&L, x, -3, y, work, ws) == MOE_ERR_ARG, "forward(n_tokens -3) != MOE_ERR_ARG");
+    check(moe_route(&L, x, 0, ids, wt, work, ws) == MOE_ERR_ARG, "route(n_tokens 0) != MOE_ERR_ARG");
+    check(moe_workspace_size(&L, 0) == 0, "workspace(0) != 0");
+    check(moe_workspace_size(&L, -1) == 0, "workspace(-1) != 0");
+    check(moe_workspace_size(&L, INT_MIN) == 0, "workspace(INT_MIN) != 0");
+    memset(&o, 0, sizeof o); o.capacity = -1;
+    check(moe_forward_ex(&L, x, T, y, work, ws, &o) == MOE_ERR_ARG, "capacity -1 != MOE_ERR_ARG");
+
+    /* WORKSPACE: one byte short, output untouched; exact size works */
+    for (i = 0; i < T * 64; i++) y[i] = -777.0f;
+    st = moe_forward(&L, x, T, y, work, ws - 1);
+    {
+        int untouched = 1;
+        for (i = 0; i < T * 64; i++) if (y[i] != -777.0f) untouched = 0;
+        check(st == MOE_ERR_WORKSPACE, "workspace one byte short -> %s", moe_status_string(st));
+        check(untouched, "workspace one byte short: y was written");
+    }
+    st = moe_forward(&L, x, T, y, work, 0);
+    check(st == MOE_ERR_WORKSPACE, "workspace size 0 -> %s", moe_status_string(st));
+    for (i = 0; i < T * 2; i++) ids[i] = -9;
+    st = moe_route(&L, x, T, ids, wt, work, ws - 1);
+    check(st == MOE_ERR_WORKSPACE && ids[0] == -9 && ids[T * 2 - 1] == -9, "route: workspace one byte short -> %s, ids written %d", moe_status_string(st), ids[0]);
+    st = moe_forward(&L, x, T, y, work, ws);
+    check(st == MOE_OK, "exact workspace -> %s", moe_status_string(st));
+
+    /* LAYER */
+    memset(&Z, 0, sizeof Z);
+    check(moe_forward(&Z, x, T, y, work, ws) == MOE_ERR_LAYER, "zeroed layer: forward != MOE_ERR_LAYER");
+    check(moe_route(&Z, x, T, ids, wt, work, ws) == MOE_ERR_LAYER, "zeroed layer: route != MOE_ERR_LAYER");
+    check(moe_workspace_size(&Z, T) == 0, "zeroed layer: workspace != 0");
+    memset(&Z, 0x5A, sizeof Z);
+    check(moe_forward(&Z, x, T, y, work, ws) == MOE_ERR_LAYER, "garbage layer (0x5A): forward != MOE_ERR_LAYER");
+
+    /* THREADS */
+    memset(&o, 0, sizeof o);
+    o.n_threads = L.n_threads + 1;
+    st = moe_forward_ex(&L, x, T, y, work, ws, &o);
+    check(st == MOE_ERR_THREADS, "opts.n_threads %d > layer's %d -> %s", o.n_threads, L.n_threads, moe_status_string(st));
+
+    /* status strings */
+    {
+        int v;
+        for (v = -3; v <= 40; v++) {
+            moe_status sv = MOE_OK;
+            const char *str;
+            SET_INT_FIELD(sv, v);
+            str = moe_status_string(sv);
+            check(str != NULL && str[0] != 0, "moe_status_string(%d) NULL or empty", v);
+        }
+        for (v = 0; v <= (int)MOE_ERR_THREADS; v++) {
+            int u, distinct = 1;
+            for (u = 0; u < v; u++) if (strcmp(moe_status_string((moe_status)u), moe_status_string((moe_status)v)) == 0) distinct = 0;
+            check(distinct, "moe_status_string(%d) repeats another code's string", v);
+        }
+        {
+            moe_status sv = MOE_OK;
+            SET_INT_FIELD(sv, INT_MAX);
+            check(moe_status_string(sv) != NULL, "moe_status_string(INT_MAX) NULL");
+            SET_INT_FIELD(sv, INT_MIN);
+            check(moe_status_string(sv) != NULL, "moe_status_string(INT_MIN) NULL");
+        }
+    }
+    free(x); free(y); free(ids); free(wt); free(work);
+    model_free(m);
+    free(m);
+    group_end();
+}
+
+/* ======================================================================================== */
+/*                                 group: non-finite input                                  */
+/* ======================================================================================== */
+static void test_nonfinite(void)
+{
+    int c;
+    if (!group_begin("nonfinite")) return;
+    for (c = 0; c < 8; c++) {
+        spec s = spec_default();
+        model *m = (model *)xmalloc(sizeof(model));
+        moe_layer L;
+        moe_status st;
+        moe_run_opts o;
+        const char *name = "";
+        int T = 7, dm, k, v, i, j, t;
+        size_t ws, n;
+        float *x, *xp, *y0, *y;
+        int *ids, *rids;
+        double *rw;
+        void *work;
+        s.seed = 1500u + (unsigned)c;
+        switch (c) {
+        case 0: name = "softmax swiglu"; break;
+        case 1: name = "sigmoid groups selection-bias (V3)"; s.E = 16; s.k = 4; s.score = MOE_SCORE_SIGMOID; s.has_sb = 1;
+            s.n_group = 4; s.topk_group = 2; s.gsc = MOE_GROUP_TOP2_SUM; break;
+        case 2: name = "softmax_topk swiglu_oai fused (gpt-oss)"; s.score = MOE_SCORE_SOFTMAX_TOPK; s.act = MOE_ACT_SWIGLU_OAI;
+            s.fused = 1; s.layout = MOE_GATE_UP_INTERLEAVED; s.has_gb = 1; s.has_db = 1; s.has_rb = 1; break;
+        case 3: name = "relu"; s.act = MOE_ACT_RELU; break;
+        case 4: name = "gelu"; s.act = MOE_ACT_GELU; break;
+        case 5: name = "geglu-tanh"; s.act = MOE_ACT_GEGLU; s.gelu_tanh = 1; break;
+        case 6: name = "weight_on_input + shared (Llama4)"; s.score = MOE_SCORE_SIGMOID; s.k = 1; s.norm = 0; s.woi = 1;
+            s.n_shared = 1; s.dff_sh = 32; break;
+        default: name = "dense k=E sigmoid groups max"; s.E = 8; s.k = 8; s.score = MOE_SCORE_SIGMOID; s.n_group = 4;
+            s.topk_group = 4; break;
+        }
+        model_build(m, &s);
+        dm = s.dm; k = s.k; n = (size_t)T * dm;
+        st = moe_layer_init(&L, &m->cfg, &m->w);
+        if (!check(st == MOE_OK, "%s: init %s", name, moe_status_string(st))) { model_free(m); free(m); continue; }
+        ws = moe_workspace_size(&L, T);
+        x = (float *)xmalloc(n * sizeof(float));
+        xp = (float *)xmalloc(n * sizeof(float));
+        y0 = (float *)xmalloc(n * sizeof(float));
+        y = (float *)xmalloc(n * sizeof(float));
+        ids = (int *)xmalloc((size_t)T * k * sizeof(int));
+        rids = (int *)xmalloc((size_t)T * k * sizeof(int));
+        rw = (double *)xmalloc((size_t)T * k * sizeof(double));
+        work = xmalloc(ws);
+        draw_x(m, x, T, 1501, m->tie_tol, rids, rw, name);
+        st = moe_forward(&L, x, T, y0, work, ws);
+        check(st == MOE_OK, "%s: clean forward %s", name, moe_status_string(st));
+        for (v = 0; v < 4; v++) {
+            static const char *vn[4] = {"NaN", "+Inf", "-Inf", "all-NaN row"};
+            int bad_ids = 0, nonfinite = 0, others_same = 1;
+            const int pt = 3;
+            memcpy(xp, x, n * sizeof(float));
+            if (v == 0) xp[pt * dm + 5] = NAN;
+            else if (v == 1) xp[pt * dm + 5] = INFINITY;
+            else if (v == 2) xp[pt * dm + 11] = -INFINITY;
+            else for (i = 0; i < dm; i++) xp[pt * dm + i] = NAN;
+            memset(&o, 0, sizeof o);
+            o.ids_out = ids;
+            for (i = 0; i < T * k; i++) ids[i] = -1;
+            st = moe_forward_ex(&L, xp, T, y, work, ws, &o);
+            if (!check(st == MOE_OK, "%s, %s in x: forward -> %s", name, vn[v], moe_status_string(st))) continue;
+            for (t = 0; t < T; t++)
+                for (j = 0; j < k; j++) {
+                    int e = ids[t * k + j];
+                    if (e < 0 || e >= s.E) bad_ids = 1;
+                    for (i = 0; i < j; i++) if (ids[t * k + i] == e) bad_ids = 1;
+                }
+            for (i = 0; i < dm; i++) if (!isfinite(y[pt * dm + i])) nonfinite++;
+            for (t = 0; t < T; t++)
+                if (t != pt && memcmp(y + (size_t)t * dm, y0 + (size_t)t * dm, (size_t)dm * sizeof(float)) != 0) others_same = 0;
+            check(!bad_ids, "%s, %s in x: ids out of range or repeated (token %d: %d %d)", name, vn[v], pt, ids[pt * k], k > 1 ? ids[pt * k + 1] : -1);
+            if (v == 0 || v == 3)
+                check(nonfinite == dm, "%s, %s in x: only %d of %d outputs of the token are non-finite", name, vn[v], nonfinite, dm);
+            else
+                check(nonfinite > 0, "%s, %s in x: the token's output is finite", name, vn[v]);
+            check(others_same, "%s, %s in x: other tokens' outputs changed", name, vn[v]);
+            /* moe_route agrees */
+            {
+                int *ids2 = (int *)xmalloc((size_t)T * k * sizeof(int));
+                st = moe_route(&L, xp, T, ids2, NULL, work, ws);
+                check(st == MOE_OK && memcmp(ids, ids2, (size_t)T * k * sizeof(int)) == 0, "%s, %s in x: moe_route differs from ids_out", name, vn[v]);
+                free(ids2);
+            }
+        }
+        /* a single poisoned token alone */
+        {
+            int bad = 0, nf = 0;
+            memcpy(xp, x, (size_t)dm * sizeof(float));
+            xp[1] = NAN;
+            memset(&o, 0, sizeof o);
+            o.ids_out = ids;
+            st = moe_forward_ex(&L, xp, 1, y, work, ws, &o);
+            for (j = 0; j < k; j++) {
+                if (ids[j] < 0 || ids[j] >= s.E) bad = 1;
+                for (i = 0; i < j; i++) if (ids[i] == ids[j]) bad = 1;
+            }
+            for (i = 0; i < dm; i++) if (!isfinite(y[i])) nf++;
+            check(st == MOE_OK && !bad && nf == dm, "%s, T=1 NaN token: %s, ids ok %d, %d/%d non-finite", name, moe_status_string(st), !bad, nf, dm);
+        }
+        free(x); free(xp); free(y0); free(y); free(ids); free(rids); free(rw); free(work);
+        model_free(m);
+        free(m);
+    }
+    group_end();
+}
+
+/* ======================================================================================== */
+/*                                   group: memory                                          */
+/* ======================================================================================== */
+static void test_memory(void)
+{
+    int c;
+    if (!group_begin("memory")) return;
+    for (c = 0; c < 6; c++) {
+        spec s = spec_default();
+        model *m = (model *)xmalloc(sizeof(model));
+        moe_layer L, L2;
+        moe_status st;
+        const char *name = "";
+        int T = 7, dm, k, off, i, cap = 0;
+        size_t ws, n;
+        float *x, *xc, *y0, *y, *xb, *yb;
+        int *rids;
+        double *rw, *yr;
+        void *work;
+        unsigned char *gb;
+        s.seed = 1600u + (unsigned)c;
+        s.dm = 64; s.dff = 96;
+        switch (c) {
+        case 0: name = "f32 T=1"; T = 1; s.w_offset = 4; break;
+        case 1: name = "f32 T=64 shared biases"; T = g_quick ? 16 : 64; s.n_shared = 1; s.dff_sh = 32; s.has_sgw = 1; s.has_gb = s.has_ub = s.has_db = 1; s.w_offset = 4; break;
+        case 2: name = "q8_0 T=7"; s.t_router = s.t_gate = s.t_up = s.t_down = MOE_TYPE_Q8_0; s.w_offset = 2; break;
+        case 3: name = "q4_0 T=33 groups"; T = 33; s.t_gate = s.t_up = s.t_down = MOE_TYPE_Q4_0; s.E = 16; s.k = 4; s.n_group = 4; s.topk_group = 2;
+            s.score = MOE_SCORE_SIGMOID; s.w_offset = 2; break;
+        case 4: name = "f16/bf16 T=20 capacity 3"; T = 20; s.t_gate = MOE_TYPE_F16; s.t_up = MOE_TYPE_BF16; s.t_down = MOE_TYPE_F16; s.w_offset = 2; cap = 3; break;
+        default: name = "woi shared T=9 fused"; T = 9; s.woi = 1; s.score = MOE_SCORE_SIGMOID; s.norm = 0; s.k = 1; s.n_shared = 1; s.dff_sh = 64;
+            s.fused = 1; s.layout = MOE_GATE_UP_INTERLEAVED; s.w_offset = 4; break;
+        }
+        model_build(m, &s);
+        dm = s.dm; k = s.k; n = (size_t)T * dm;
+        st = moe_layer_init(&L, &m->cfg, &m->w);
+        if (!check(st == MOE_OK, "%s: init %s", name, moe_status_string(st))) { model_free(m); free(m); continue; }
+        ws = moe_workspace_size(&L, T);
+        x = (float *)xmalloc(n * sizeof(float));
+        xc = (float *)xmalloc(n * sizeof(float));
+        y0 = (float *)xmalloc(n * sizeof(float));
+        y = (float *)xmalloc(n * sizeof(float));
+        xb = (float *)xmalloc((n + 8) * sizeof(float));
+        yb = (float *)xmalloc((n + 8) * sizeof(float));
+        rids = (int *)xmalloc((size_t)T * k * sizeof(int));
+        rw = (double *)xmalloc((size_t)T * k * sizeof(double));
+        yr = (double *)xmalloc(n * sizeof(double));
+        work = xmalloc(ws);
+        gb = (unsigned char *)xmalloc(ws + 128);
+        draw_x(m, x, T, 1601, m->tie_tol, rids, rw, name);
+        ref_forward(m, x, T, rids, rw, cap, yr);
+        memcpy(xc, x, n * sizeof(float));
+        {
+            moe_run_opts o;
+            memset(&o, 0, sizeof o);
+            o.capacity = cap;
+            st = moe_forward_ex(&L, x, T, y0, work, ws, &o);
+            check(st == MOE_OK && max_rel(y0, yr, n) <= m->bound, "%s: forward %s rel %.3g", name, moe_status_string(st), max_rel(y0, yr, n));
+            check(memcmp(x, xc, n * sizeof(float)) == 0, "%s: x was modified", name);
+            /* guard bytes around an exact-size workspace at offsets 0..3 */
+            for (off = 0; off < 4; off++) {
+                int intact = 1;
+                size_t b;
+                memset(gb, 0xA5, ws + 128);
+                st = moe_forward_ex(&L, x, T, y, gb + 64 + off, ws, &o);
+                for (b = 0; b < (size_t)(64 + off); b++) if (gb[b] != 0xA5) intact = 0;
+                for (b = 64 + (size_t)off + ws; b < ws + 128; b++) if (gb[b] != 0xA5) intact = 0;
+                check(st == MOE_OK, "%s: work offset %d bytes: %s", name, off, moe_status_string(st));
+                check(intact, "%s: work offset %d bytes: bytes outside the %lu-byte workspace were written", name, off, (unsigned long)ws);
+                check(max_rel(y, yr, n) <= m->bound, "%s: work offset %d: rel %.3g", name, off, max_rel(y, yr, n));
+            }
+            /* moe_route inside an exact workspace */
+            {
+                int intact = 1;
+                size_t b;
+                int *ids = (int *)xmalloc((size_t)T * k * sizeof(int));
+                memset(gb, 0xA5, ws + 128);
+                st = moe_route(&L, x, T, ids, NULL, gb + 65, ws);
+                for (b = 0; b < 65; b++) if (gb[b] != 0xA5) intact = 0;
+                for (b = 65 + ws; b < ws + 128; b++) if (gb[b] != 0xA5) intact = 0;
+                check(st == MOE_OK && intact, "%s: moe_route %s, guard intact %d", name, moe_status_string(st), intact);
+                free(ids);
+            }
+            /* x and y at offsets of 1..3 floats */
+            for (off = 1; off < 4; off++) {
+                memcpy(xb + off, x, n * sizeof(float));
+                st = moe_forward_ex(&L, xb + off, T, yb + off, work, ws, &o);
+                check(st == MOE_OK && max_rel(yb + off, yr, n) <= m->bound, "%s: x, y offset by %d floats: %s rel %.3g", name, off,
+                      moe_status_string(st), max_rel(yb + off, yr, n));
+            }
+            /* in place */
+            memcpy(y, x, n * sizeof(float));
+            st = moe_forward_ex(&L, y, T, y, work, ws, &o);
+            check(st == MOE_OK && memcmp(y, y0, n * sizeof(float)) == 0, "%s: in place (y == x): %s, differs from out of place", name, moe_status_string(st));
+            /* dirty workspace and dirty y do not leak into the result */
+            memset(work, 0xFF, ws);
+            for (i = 0; i < (int)n; i++) y[i] = NAN;
+            st = moe_forward_ex(&L, x, T, y, work, ws, &o);
+            check(st == MOE_OK && memcmp(y, y0, n * sizeof(float)) == 0, "%s: NaN-filled workspace / y changed the result", name);
+            memset(work, 0x7F, ws);
+            st = moe_forward_ex(&L, x, T, y, work, ws, &o);
+            check(st == MOE_OK && memcmp(y, y0, n * sizeof(float)) == 0, "%s: 0x7F-filled workspace changed the result", name);
+            /* a copied layer works the same */
+            memcpy(&L2, &L, sizeof L);
+            st = moe_forward_ex(&L2, x, T, y, work, ws, &o);
+            check(st == MOE_OK && memcmp(y, y0, n * sizeof(float)) == 0, "%s: copied layer: %s or different output", name, moe_status_string(st));
+            /* a bigger workspace (sized for more tokens) */
+            {
+                size_t wb = moe_workspace_size(&L, 2 * T + 5);
+                void *big = xmalloc(wb);
+                check(wb >= ws, "%s: workspace(%d) = %lu < workspace(%d) = %lu", name, 2 * T + 5, (unsigned long)wb, T, (unsigned long)ws);
+                st = moe_forward_ex(&L, x, T, y, big, wb, &o);
+                check(st == MOE_OK && max_rel(y, yr, n) <= m->bound, "%s: bigger workspace: %s", name, moe_status_string(st));
+                free(big);
+            }
+        }
+        free(x); free(xc); free(y0); free(y); free(xb); free(yb); free(rids); free(rw); free(yr); free(work); free(gb);
+        model_free(m);
+        free(m);
+    }
+    group_end();
+}
+
+/* ======================================================================================== */
+/*                                   group: threads                                         */
+/* ======================================================================================== */
+typedef struct serial_pool { int n_threads, calls, tasks, bad_worker; } serial_pool;
+static void serial_rev_for(void *pool, moe_task_fn task, void *ctx, int n)
+{
+    serial_pool *p = (serial_pool *)pool;
+    int i;
+    p->calls++;
+    for (i = n - 1; i >= 0; i--) {
+        task(ctx, i, (i * 7 + p->calls) % p->n_threads);
+        p->tasks++;
+    }
+}
+
+#ifdef MOE_TEST_PTHREAD
+typedef struct pt_job { moe_task_fn task; void *ctx; int n, next; pthread_mutex_t mu; } pt_job;
+typedef struct pt_arg { pt_job *job; int worker; } pt_arg;
+static void *pt_main(void *p)
+{
+    pt_arg *a = (pt_arg *)p;
+    for (;;) {
+        int i;
+        pthread_mutex_lock(&a->job->mu);
+        i = a->job->next++;
+        pthread_mutex_unlock(&a->job->mu);
+        if (i >= a->job->n) break;
+        a->job->task(a->job->ctx, i, a->worker);
+    }
+    return NULL;
+}
+static void pt_parallel_for(void *pool, moe_task_fn task, void *ctx, int n)
+{
+    int nt = *(int *)pool, w;
+    pthread_t th[16];
+    pt_arg args[16];
+    int started[16];
+    pt_job job;
+    if (nt > 16) nt = 16;
+    job.task = task; job.ctx = ctx; job.n = n; job.next = 0;
+    pthread_mutex_init(&job.mu, NULL);
+    for (w = 0; w < nt; w++) { args[w].job = &job; args[w].worker = w; started[w] = 0; }
+    for (w = 1; w < nt; w++) started[w] = pthread_create(&th[w], NULL, pt_main, &args[w]) == 0;
+    pt_main(&args[0]);
+    for (w = 1; w < nt; w++) if (started[w]) pthread_join(th[w], NULL);
+    pthread_mutex_destroy(&job.mu);
+}
+typedef struct conc_arg { const moe_layer *L; const float *x; int T; float *y; void *work; size_t ws; moe_status st; } conc_arg;
+static void *conc_main(void *p)
+{
+    conc_arg *a = (conc_arg *)p;
+    int r;
+    for (r = 0; r < 3; r++) a->st = moe_forward(a->L, a->x, a->T, a->y, a->work, a->ws);
+    return NULL;
+}
+#endif
+
+static void test_threads(void)
+{
+    int c;
+    if (!group_begin("threads")) return;
+#ifdef _OPENMP
+    note("OpenMP build, omp_get_max_threads() = %d", omp_get_max_threads());
+#endif
+    for (c = 0; c < 6; c++) {
+        spec s = spec_default();
+        model *m = (model *)xmalloc(sizeof(model));
+        moe_layer L[4];
+        moe_status st;
+        moe_run_opts o;
+        int T, nt, dm, k;
+        size_t n, wsz[4];
+        float *x, *y1, *y;
+        int *rids;
+        double *rw;
+        void *work[4];
+        char name[80];
+        static const int Tc[6] = {1, 7, 64, 64, 2, 129};
+        T = Tc[c];
+        if (g_quick && T > 16) T = 16;
+        s.seed = 1700u + (unsigned)c;
+        s.dm = 64; s.dff = 96; s.E = 16; s.k = 4;
+        if (c == 1 || c == 3) { s.t_router = s.t_gate = s.t_up = s.t_down = MOE_TYPE_Q8_0; }
+        if (c == 2) { s.t_gate = s.t_up = s.t_down = MOE_TYPE_Q4_0; s.n_shared = 1; s.dff_sh = 64; s.has_sgw = 1; }
+        if (c == 4) { s.t_gate = MOE_TYPE_BF16; s.t_up = MOE_TYPE_F16; s.k = 16; }
+        if (c == 5) { s.n_group = 4; s.topk_group = 2; s.score = MOE_SCORE_SIGMOID; s.has_sb = 1; s.woi = c == 5 ? 0 : 1; }
+        snprintf(name, sizeof name, "case %d T=%d %s", c, T, moe_type_name(s.t_gate));
+        model_build(m, &s);
+        dm = s.dm; k = s.k; n = (size_t)T * dm;
+        x = (float *)xmalloc(n * sizeof(float));
+        y1 = (float *)xmalloc(n * sizeof(float));
+        y = (float *)xmalloc(n * sizeof(float));
+        rids = (int *)xmalloc((size_t)T * k * sizeof(int));
+        rw = (double *)xmalloc((size_t)T * k * sizeof(double));
+        draw_x(m, x, T, 1701, m->tie_tol, rids, rw, name);
+        for (nt = 0; nt < 4; nt++) {
+            moe_config cf = m->cfg;
+            cf.n_threads = nt; /* 0: all OpenMP gives, or 1 */
+            st = moe_layer_init(&L[nt], &cf, &m->w);
+            check(st == MOE_OK, "%s: init n_threads %d: %s", name, nt, moe_status_string(st));
+            wsz[nt] = moe_workspace_size(&L[nt], T);
+            work[nt] = xmalloc(wsz[nt]);
+        }
+        st = moe_forward(&L[1], x, T, y1, work[1], wsz[1]);
+        check(st == MOE_OK, "%s: forward n_threads 1: %s", name, moe_status_string(st));
+        {
+            double *yr = (double *)xmalloc(n * sizeof(double));
+            ref_forward(m, x, T, rids, rw, 0, yr);
+            check(max_rel(y1, yr, n) <= m->bound, "%s: rel %.3g", name, max_rel(y1, yr, n));
+            free(yr);
+        }
+        for (nt = 0; nt < 4; nt++) {
+            if (nt == 1) continue;
+            st = moe_forward(&L[nt], x, T, y, work[nt], wsz[nt]);
+            check(st == MOE_OK && memcmp(y, y1, n * sizeof(float)) == 0, "%s: n_threads %d (%s) not bitwise equal to n_threads 1", name, nt, moe_status_string(st));
+        }
+        /* bring-your-own pool: serial, reverse order, varying worker ids */
+        {
+            serial_pool sp;
+            int want;
+            for (want = 1; want <= 3; want++) {
+                memset(&sp, 0, sizeof sp);
+                sp.n_threads = want;
+                memset(&o, 0, sizeof o);
+                o.n_threads = want;
+                o.parallel_for = serial_rev_for;
+                o.pool = &sp;
+                st = moe_forward_ex(&L[3], x, T, y, work[3], wsz[3], &o);
+                check(st == MOE_OK && memcmp(y, y1, n * sizeof(float)) == 0, "%s: serial reverse pool with %d workers (%s): output differs", name, want, moe_status_string(st));
+                note("%s: pool with %d workers: %d calls, %d tasks", name, want, sp.calls, sp.tasks);
+            }
+            /* opts.n_threads 0 = the layer's */
+            memset(&sp, 0, sizeof sp);
+            sp.n_threads = L[3].n_threads > 0 ? L[3].n_threads : 1;
+            memset(&o, 0, sizeof o);
+            o.parallel_for = serial_rev_for;
+            o.pool = &sp;
+            st = moe_forward_ex(&L[3], x, T, y, work[3], wsz[3], &o);
+            check(st == MOE_OK && memcmp(y, y1, n * sizeof(float)) == 0, "%s: serial pool, opts.n_threads 0 (%s): output differs", name, moe_status_string(st));
+            memset(&o, 0, sizeof o);
+            o.n_threads = 4;
+            o.parallel_for = serial_rev_for;
+            o.pool = &sp;
+            st = moe_forward_ex(&L[3], x, T, y, work[3], wsz[3], &o);
+            check(st == MOE_ERR_THREADS, "%s: opts.n_threads 4 on a layer for 3 -> %s", name, moe_status_string(st));
+        }
+#ifdef MOE_TEST_PTHREAD
+        {
+            int nth = 3;
+            memset(&o, 0, sizeof o);
+            o.n_threads = 3;
+            o.parallel_for = pt_parallel_for;
+            o.pool = &nth;
+            st = moe_forward_ex(&L[3], x, T, y, work[3], wsz[3], &o);
+            check(st == MOE_OK && memcmp(y, y1, n * sizeof(float)) == 0, "%s: pthread pool (%s): output differs", name, moe_status_string(st));
+        }
+        /* several threads share one layer, each with its own workspace */
+        {
+            conc_arg a[3];
+            pthread_t th[3];
+            int started[3], i;
+            for (i = 0; i < 3; i++) {
+                a[i].L = &L[1]; a[i].x = x; a[i].T = T; a[i].ws = wsz[1];
+                a[i].y = (float *)xmalloc(n * sizeof(float));
+                a[i].work = xmalloc(wsz[1]);
+                a[i].st = MOE_ERR_ARG;
+            }
+            for (i = 0; i < 3; i++) started[i] = pthread_create(&th[i], NULL, conc_main, &a[i]) == 0;
+            for (i = 0; i < 3; i++) if (started[i]) pthread_join(th[i], NULL); else conc_main(&a[i]);
+            for (i = 0; i < 3; i++) {
+                check(a[i].st == MOE_OK && memcmp(a[i].y, y1, n * sizeof(float)) == 0, "%s: concurrent forward %d on one layer: %s or different output", name, i, moe_status_string(a[i].st));
+                free(a[i].y);
+                free(a[i].work);
+            }
+        }
+#endif
+        for (nt = 0; nt < 4; nt++) free(work[nt]);
+        free(x); free(y1); free(y); free(rids); free(rw);
+        model_free(m);
+        free(m);
+    }
+    group_end();
+}
+
+/* ======================================================================================== */
+int main(int argc, char **argv)
+{
+    int i;
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0) g_quick = 1;
+        else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) g_verbose = 1;
+        else if (strcmp(argv[i], "--group") == 0 && i + 1 < argc) g_only = argv[++i];
+        else {
+            fprintf(stderr, "usage: %s [--quick] [--verbose] [--group formats|random|routing|variants|types|errors|nonfinite|memory|threads]\n", argv[0]);
+            return 2;
+        }
+    }
+    printf("moe.h %d.%d.%d tests: simd %s, %s, %s%s\n", MOE_VERSION_MAJOR, MOE_VERSION_MINOR, MOE_VERSION_PATCH, moe_simd_name(),
+#ifdef _OPENMP
+           "openmp",
+#else
+           "no openmp",
+#endif
+#ifdef __cplusplus
+           "c++",
+#else
+           "c",
+#endif
+           g_quick ? ", quick" : "");
+    fflush(stdout);
+    test_formats();
+    test_random();
+    test_routing();
+    test_variants();
+    test_types();
+    test_errors();
+    test_nonfinite();
+    test_memory();
+    test_threads();
+    {
+        static const char *tn[MOE_TYPE_COUNT] = {"f32", "f16", "bf16", "q8_0", "q4_0"};
+        printf("max relative error vs float64 reference (simd %s):", moe_simd_name());
+        for (i = 0; i < MOE_TYPE_COUNT; i++) {
+            if (g_maxrel_seen[i]) printf(" %s %.3g", tn[i], g_maxrel[i]);
+        }
+        printf("\n");
+    }
+    printf("%ld passed, %ld failed\n", g_pass, g_fail);
+    fflush(stdout);
+    return g_fail ? 1 : 0;
+}
