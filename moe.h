@@ -284,9 +284,17 @@ MOEDEF const char *moe_simd_name(void);       /* "scalar", "avx2", "avx512" or "
 #endif
 
 #define MOE__MAGIC 0x4d4f4531u   /* "MOE1" */
+/* a hint that never faults, so it may point past the end of a row */
+#if defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)
+#define MOE__PREFETCH(p) _mm_prefetch((const char *)(const void *)(p), _MM_HINT_T0)
+#elif defined(__GNUC__) || defined(__clang__)
+#define MOE__PREFETCH(p) __builtin_prefetch(p)
+#else
+#define MOE__PREFETCH(p) ((void)(p))
+#endif
 #define MOE__ALIGN 64
 #define MOE__MC    64            /* tokens per chunk inside one work unit                    */
-#define MOE__NBMAX 64            /* most matrix rows in one work unit                        */
+#define MOE__NBMAX 96            /* most matrix rows in one work unit                        */
 #define MOE__TS    8             /* tokens per task in the routing and combine phases        */
 
 /* ============================== status, names, config ==================================== */
@@ -388,6 +396,12 @@ static uint16_t moe__f2h(float f)                     /* round to nearest even *
     return (uint16_t)(sign | q);
 }
 
+/* block scales: hardware conversion where the path has it */
+#if (defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)) && (defined(__F16C__) || defined(_MSC_VER) || defined(__AVX512F__))
+#define MOE__H2F_FAST(h) _cvtsh_ss(h)
+#else
+#define MOE__H2F_FAST(h) moe__h2f(h)
+#endif
 static float moe__bf2f(uint16_t b) { return moe__bits_f((uint32_t)b << 16); }
 static uint16_t moe__f2bf(float f)
 {
@@ -532,6 +546,10 @@ typedef __m512 moe__vec;
 #define MOE__VLOAD(p) _mm512_loadu_ps(p)
 #define MOE__VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define MOE__VSUM(v) _mm512_reduce_add_ps(v)
+#define MOE__VBCAST(p) _mm512_set1_ps(*(p))
+#define MOE__VSTORE(p, v) _mm512_storeu_ps(p, v)
+#define MOE__NRO 12
+#define MOE__EACH_RO(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11)
 #define MOE__NR 6
 #define MOE__EACH_N(M) M(0) M(1) M(2) M(3) M(4) M(5)
 #define MOE__EACH_IN(M, i) M(i, 0) M(i, 1) M(i, 2) M(i, 3) M(i, 4) M(i, 5)
@@ -553,7 +571,7 @@ static void moe__decode_row(moe_type t, const unsigned char *src, int n, float *
     case MOE_TYPE_Q8_0:
         for (b = 0; b < n / MOE__QK; b++, i += MOE__QK) {
             const unsigned char *blk = src + (size_t)b * MOE__Q8_BYTES;
-            __m512 d = _mm512_set1_ps(moe__h2f(moe__rd16(blk)));
+            __m512 d = _mm512_set1_ps(MOE__H2F_FAST(moe__rd16(blk)));
             __m512i q0 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(blk + 2)));
             __m512i q1 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(blk + 18)));
             _mm512_storeu_ps(dst + i, _mm512_mul_ps(_mm512_cvtepi32_ps(q0), d));
@@ -564,7 +582,7 @@ static void moe__decode_row(moe_type t, const unsigned char *src, int n, float *
         const __m512i lo = _mm512_set1_epi32(15), eight = _mm512_set1_epi32(8);
         for (b = 0; b < n / MOE__QK; b++, i += MOE__QK) {
             const unsigned char *blk = src + (size_t)b * MOE__Q4_BYTES;
-            __m512 d = _mm512_set1_ps(moe__h2f(moe__rd16(blk)));
+            __m512 d = _mm512_set1_ps(MOE__H2F_FAST(moe__rd16(blk)));
             __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(blk + 2)));
             __m512i q0 = _mm512_sub_epi32(_mm512_and_si512(q, lo), eight);
             __m512i q1 = _mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight);
@@ -586,6 +604,10 @@ typedef __m256 moe__vec;
 #define MOE__VLOAD(p) _mm256_loadu_ps(p)
 #define MOE__VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define MOE__VSUM(v) moe__hsum256(v)
+#define MOE__VBCAST(p) _mm256_broadcast_ss(p)
+#define MOE__VSTORE(p, v) _mm256_storeu_ps(p, v)
+#define MOE__NRO 6
+#define MOE__EACH_RO(M) M(0) M(1) M(2) M(3) M(4) M(5)
 #define MOE__NR 3
 #define MOE__EACH_N(M) M(0) M(1) M(2)
 #define MOE__EACH_IN(M, i) M(i, 0) M(i, 1) M(i, 2)
@@ -616,7 +638,7 @@ static void moe__decode_row(moe_type t, const unsigned char *src, int n, float *
     case MOE_TYPE_Q8_0:
         for (b = 0; b < n / MOE__QK; b++, i += MOE__QK) {
             const unsigned char *blk = src + (size_t)b * MOE__Q8_BYTES;
-            __m256 d = _mm256_set1_ps(moe__h2f(moe__rd16(blk)));
+            __m256 d = _mm256_set1_ps(MOE__H2F_FAST(moe__rd16(blk)));
             int j;
             for (j = 0; j < 4; j++) {
                 __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(blk + 2 + 8 * j)));
@@ -628,7 +650,7 @@ static void moe__decode_row(moe_type t, const unsigned char *src, int n, float *
         const __m256i lo = _mm256_set1_epi32(15), eight = _mm256_set1_epi32(8);
         for (b = 0; b < n / MOE__QK; b++, i += MOE__QK) {
             const unsigned char *blk = src + (size_t)b * MOE__Q4_BYTES;
-            __m256 d = _mm256_set1_ps(moe__h2f(moe__rd16(blk)));
+            __m256 d = _mm256_set1_ps(MOE__H2F_FAST(moe__rd16(blk)));
             int j;
             for (j = 0; j < 2; j++) {
                 __m256i q = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(blk + 2 + 8 * j)));
@@ -651,6 +673,8 @@ typedef float32x4_t moe__vec;
 #define MOE__VL 4
 #define MOE__VZERO() vdupq_n_f32(0.0f)
 #define MOE__VLOAD(p) vld1q_f32(p)
+#define MOE__VBCAST(p) vld1q_dup_f32(p)
+#define MOE__VSTORE(p, v) vst1q_f32(p, v)
 #if defined(__aarch64__) || defined(_M_ARM64) || defined(__ARM_FEATURE_FMA)
 #define MOE__VFMA(a, b, c) vfmaq_f32(c, a, b)
 #else
@@ -658,11 +682,15 @@ typedef float32x4_t moe__vec;
 #endif
 #if defined(__aarch64__) || defined(_M_ARM64)
 #define MOE__VSUM(v) vaddvq_f32(v)
+#define MOE__NRO 12
+#define MOE__EACH_RO(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11)
 #define MOE__NR 6
 #define MOE__EACH_N(M) M(0) M(1) M(2) M(3) M(4) M(5)
 #define MOE__EACH_IN(M, i) M(i, 0) M(i, 1) M(i, 2) M(i, 3) M(i, 4) M(i, 5)
 #else                                  /* ARMv7: 16 quad registers */
 #define MOE__VSUM(v) moe__hsum_neon(v)
+#define MOE__NRO 6
+#define MOE__EACH_RO(M) M(0) M(1) M(2) M(3) M(4) M(5)
 static float moe__hsum_neon(float32x4_t v)
 {
     float32x2_t s = vadd_f32(vget_low_f32(v), vget_high_f32(v));
@@ -737,6 +765,10 @@ typedef float moe__vec;
 #define MOE__VLOAD(p) (*(p))
 #define MOE__VFMA(a, b, c) ((c) + (a) * (b))
 #define MOE__VSUM(v) (v)
+#define MOE__VBCAST(p) (*(p))
+#define MOE__VSTORE(p, v) (*(p) = (v))
+#define MOE__NRO 4
+#define MOE__EACH_RO(M) M(0) M(1) M(2) M(3)
 #define MOE__NR 4
 #define MOE__EACH_N(M) M(0) M(1) M(2) M(3)
 #define MOE__EACH_IN(M, i) M(i, 0) M(i, 1) M(i, 2) M(i, 3)
@@ -814,6 +846,32 @@ static void moe__tile1(int K, const float *x, const float *const *w, float *c)
     MOE__EACH_IN(MOE__SUM_A, 0)
 }
 
+/* moe__otile: the batched kernel, outer-product form. xp is a packed token panel [K][G]
+   (G = 2 vectors of tokens, zero-padded), w holds NRO weight rows used in place; it writes
+   c[r*G + g] = sum_k w[r][k] * xp[k*G + g]. No horizontal sums, no repacking of weights. */
+#define MOE__G (2 * MOE__VL)
+#define MOE__ODECL(r)  moe__vec o##r##a = MOE__VZERO(), o##r##b = MOE__VZERO(); const float *q##r = w[r];
+#define MOE__OFMA(r)   { moe__vec bw = MOE__VBCAST(q##r + k); o##r##a = MOE__VFMA(bw, xa, o##r##a); o##r##b = MOE__VFMA(bw, xb, o##r##b); }
+#define MOE__OSTORE(r) MOE__VSTORE(c + r * MOE__G, o##r##a); MOE__VSTORE(c + r * MOE__G + MOE__VL, o##r##b);
+#define MOE__OPF(r)    MOE__PREFETCH(n##r + k);
+#define MOE__ONEXT(r)  const float *n##r = next ? next[r] : q##r + 256;
+/* next: the rows the following call will use; they are fetched while this tile computes,
+   one cache line per row per 16 steps, so they arrive just in time and no earlier. */
+static void moe__otile(int K, const float *xp, const float *const *w, const float *const *next, float *c)
+{
+    MOE__EACH_RO(MOE__ODECL)
+    MOE__EACH_RO(MOE__ONEXT)
+    int k = 0, k1;
+    while (k < K) {
+        MOE__EACH_RO(MOE__OPF)
+        for (k1 = K - k < 16 ? K : k + 16; k < k1; k++) {
+            moe__vec xa = MOE__VLOAD(xp + (size_t)k * MOE__G), xb = MOE__VLOAD(xp + (size_t)k * MOE__G + MOE__VL);
+            MOE__EACH_RO(MOE__OFMA)
+        }
+    }
+    MOE__EACH_RO(MOE__OSTORE)
+}
+
 /* out[i][n] = dot(x[i], w[n]) for i < mt, n < nb: the one GEMM-shaped job every matrix product
    of the layer goes through (router, gate, up, down). Tiles are 4 tokens x NR rows; partial
    tiles repeat their last row or token, so every tile runs the full kernel. */
@@ -867,10 +925,20 @@ static int moe__gated(moe_act a) { return a != MOE_ACT_GELU && a != MOE_ACT_RELU
 static int moe__nb(int K)                     /* rows per work unit: a ~64 KB f32 panel */
 {
     int nb = 16384 / (K > 0 ? K : 1);
-    if (nb > MOE__NBMAX) nb = MOE__NBMAX;
+    if (nb > 64) nb = 64;
     if (nb < MOE__NR) nb = MOE__NR;
     return nb - nb % MOE__NR;
 }
+static int moe__nbo(int K)                    /* rows per unit, batched path: ~128 KB panel */
+{
+    int nb = 32768 / (K > 0 ? K : 1);
+    if (nb > MOE__NBMAX) nb = MOE__NBMAX;
+    if (nb < MOE__NRO) nb = MOE__NRO;
+    return nb - nb % MOE__NRO;
+}
+/* experts with at least this many tokens run the batched (outer-product) kernel */
+#define MOE__OMIN (MOE__VL > 1 ? MOE__VL : 2)
+static int moe__nbk(int K, int m) { return m >= MOE__OMIN ? moe__nbo(K) : moe__nb(K); }
 
 /* rows x cols matrices, n_exp of them, from a tensor. part: 0 whole, 1/2 gate/up half of a fused one */
 static moe_status moe__matrix_init(moe__matrix *m, const moe_tensor *t, int n_exp, int rows, int cols,
@@ -993,7 +1061,7 @@ MOEDEF moe_status moe_layer_init(moe_layer *L, const moe_config *cfg, const moe_
 
 /* ================================== workspace plan ======================================= */
 typedef struct moe__plan {
-    size_t logits, ids, wts, coef, pos, count, off, ug, ud, list, hoff, H, Y, scratch;
+    size_t logits, ids, wts, coef, pos, count, off, up, ug, ud, list, xoff, hoff, H, XY, scratch;
     size_t per_worker, panel, tmp, score, total;
 } moe__plan;
 
@@ -1005,30 +1073,40 @@ static int moe__seg(size_t *at, size_t *total, size_t n, size_t elem)
     return moe__add(*at, b, total);
 }
 
+/* The workspace, all sizes checked. XY holds each expert's packed inputs during the gate/up
+   phase and the per-slot expert outputs afterwards; H the hidden activations. Experts' token
+   counts are padded to whole groups of G tokens. */
 static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
 {
     const moe_config *c = &L->cfg;
     size_t E = (size_t)c->n_experts, k = (size_t)c->top_k, S = (size_t)c->n_shared, slots = k + S;
-    size_t tslots, hr, hs, nbg = (size_t)moe__nb(c->d_model), pf = 0, t1, t2, ffs = (size_t)c->d_ff_shared;
-    int ok = 1;
+    size_t G = MOE__G, D = (size_t)c->d_model, ff = (size_t)c->d_ff, ffs = (size_t)c->d_ff_shared;
+    size_t tslots, hr, hs, xy, y, pf = 0, t1 = 0, t2 = 0, nbg;
+    int ok;
     memset(p, 0, sizeof *p);
-    if (!moe__mul((size_t)T, slots, &tslots) || tslots > (size_t)INT_MAX) return 0;
-    if (!moe__mul(tslots - (size_t)T * S, (size_t)c->d_ff, &hr)) return 0;
-    if (!moe__mul((size_t)T * S, ffs, &hs) || !moe__add(hr, hs, &hr)) return 0;
-    /* per worker: decoded weight panels, gate/up tiles, routing scratch */
-    if (L->any_quant) {
-        size_t a = nbg * (size_t)c->d_model * 2, b = (size_t)moe__nb(c->d_ff) * (size_t)c->d_ff;
-        pf = a > b ? a : b;
-        if (S) { b = (size_t)moe__nb(c->d_ff_shared) * ffs; if (b > pf) pf = b; }
+    if (!moe__mul((size_t)T, slots, &tslots) || tslots > (size_t)INT_MAX / 2) return 0;
+    ok = moe__mul((size_t)T * k + E * G, ff, &hr)
+      && moe__mul(S * ((size_t)T + G), ffs, &hs) && moe__add(hr, hs, &hr)
+      && moe__mul(tslots + (E + S) * G, D, &xy) && moe__mul(tslots, D, &y);
+    if (!ok) return 0;
+    if (y > xy) xy = y;
+    if (L->any_quant) {                 /* decoded weight panels: gate + up, or down */
+        size_t b;
+        nbg = (size_t)(moe__nb(c->d_model) > moe__nbo(c->d_model) ? moe__nb(c->d_model) : moe__nbo(c->d_model));
+        pf = 2 * nbg * D;
+        b = (size_t)(moe__nbo(c->d_ff) > moe__nb(c->d_ff) ? moe__nbo(c->d_ff) : moe__nb(c->d_ff)) * ff;
+        if (b > pf) pf = b;
+        if (S) {
+            b = (size_t)(moe__nbo(c->d_ff_shared) > moe__nb(c->d_ff_shared) ? moe__nbo(c->d_ff_shared) : moe__nb(c->d_ff_shared)) * ffs;
+            if (b > pf) pf = b;
+        }
     }
     p->panel = pf;
     p->tmp = (size_t)MOE__MC * MOE__NBMAX;
     p->score = 5 * E;
-    t1 = 0;
     ok = moe__mul(pf + 2 * p->tmp + p->score, sizeof(float), &t1) && moe__add(t1, MOE__ALIGN, &t1);
-    p->per_worker = t1 - t1 % MOE__ALIGN;
     if (!ok) return 0;
-    t2 = 0;
+    p->per_worker = t1 - t1 % MOE__ALIGN;
     ok = moe__seg(&p->logits, &t2, (size_t)T * E, sizeof(float))
       && moe__seg(&p->ids, &t2, (size_t)T * k, sizeof(int))
       && moe__seg(&p->wts, &t2, (size_t)T * k, sizeof(float))
@@ -1036,13 +1114,14 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
       && moe__seg(&p->pos, &t2, tslots, sizeof(int))
       && moe__seg(&p->count, &t2, E + S, sizeof(int))
       && moe__seg(&p->off, &t2, E + S + 1, sizeof(int))
+      && moe__seg(&p->up, &t2, E + S + 1, sizeof(int))
       && moe__seg(&p->ug, &t2, E + S + 1, sizeof(int))
       && moe__seg(&p->ud, &t2, E + S + 1, sizeof(int))
       && moe__seg(&p->list, &t2, tslots, sizeof(int))
+      && moe__seg(&p->xoff, &t2, E + S, sizeof(size_t))
       && moe__seg(&p->hoff, &t2, E + S, sizeof(size_t))
       && moe__seg(&p->H, &t2, hr, sizeof(float))
-      && moe__mul(tslots, (size_t)c->d_model, &t1)
-      && moe__seg(&p->Y, &t2, t1, sizeof(float))
+      && moe__seg(&p->XY, &t2, xy, sizeof(float))
       && moe__seg(&p->scratch, &t2, (size_t)L->n_threads, p->per_worker)
       && moe__add(t2, MOE__ALIGN, &p->total);           /* room to align the caller's pointer */
     return ok;
@@ -1062,16 +1141,15 @@ typedef struct moe__ctx {
     const float *x;
     float *y;
     int T, k, S, slots, E, phase, nt, bad_worker;
-    float *logits, *wts, *coef, *H, *Y;
-    int *ids, *pos, *count, *off, *ug, *ud, *list;
-    size_t *hoff;
+    float *logits, *wts, *coef, *H, *XY;
+    int *ids, *pos, *count, *off, *up, *ug, *ud, *list;
+    size_t *xoff, *hoff;
     unsigned char *scratch;
     size_t per_worker, panel_floats, tmp_floats;
-    int nbr, nbg, nbd, n_units;
-    const int *units;                    /* ug or ud, for the phase running */
+    int nbr;
 } moe__ctx;
 
-enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_GATEUP, MOE__PH_DOWN, MOE__PH_COMBINE };
+enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN, MOE__PH_COMBINE };
 
 /* Pointers to rows n0..n0+nb of matrix m of expert e as f32: in place for f32, else decoded
    into the panel. */
@@ -1176,16 +1254,9 @@ static void moe__ph_score(moe__ctx *c, int chunk, float *scr)
             if (cf->norm_topk && sum > 0.0f) for (j = 0; j < k; j++) wt[j] /= sum;
         }
         for (j = 0; j < k; j++) wt[j] *= cf->routed_scale;
-        /* combine coefficients; Llama 4 scales the input instead of the output */
-        for (j = 0; j < k; j++) {
-            float *cf_ = c->coef + (size_t)t * (size_t)c->slots + (size_t)j;
-            if (cf->weight_on_input) {
-                float *xs = c->Y + ((size_t)t * (size_t)c->slots + (size_t)j) * (size_t)D;
-                int d;
-                for (d = 0; d < D; d++) xs[d] = xt[d] * wt[j];
-                *cf_ = 1.0f;
-            } else *cf_ = wt[j];
-        }
+        /* combine coefficients; Llama 4 scales the input instead (in the pack phase) */
+        for (j = 0; j < k; j++)
+            c->coef[(size_t)t * (size_t)c->slots + (size_t)j] = cf->weight_on_input ? 1.0f : wt[j];
         for (j = 0; j < c->S; j++) {
             float v = 1.0f;
             if (L->shared_gate_w) {
@@ -1201,12 +1272,13 @@ static void moe__ph_score(moe__ctx *c, int chunk, float *scr)
 }
 
 /* Counting sort of the (token, slot) pairs by expert, in token order; capacity drops the
-   late ones. Shared experts E..E+S-1 take every token. Serial: O(T*(k+S)). */
+   late ones. Shared experts E..E+S-1 take every token. Serial: O(T*(k+S)). Then the work
+   units of each phase, and where each expert's packed inputs and hidden rows live. */
 static void moe__dispatch(moe__ctx *c, int capacity)
 {
     const moe_config *cf = &c->L->cfg;
-    int ES = c->E + c->S, t, j, e;
-    size_t h = 0;
+    int ES = c->E + c->S, t, j, e, D = cf->d_model;
+    size_t h = 0, xo = 0;
     for (e = 0; e < ES; e++) c->count[e] = 0;
     for (t = 0; t < c->T; t++)
         for (j = 0; j < c->slots; j++) {
@@ -1215,15 +1287,16 @@ static void moe__dispatch(moe__ctx *c, int capacity)
             if (j < c->k && capacity > 0 && c->count[e] >= capacity) { c->pos[s] = -1; continue; }
             c->pos[s] = c->count[e]++;
         }
-    c->off[0] = 0; c->ug[0] = 0; c->ud[0] = 0;
+    c->off[0] = 0; c->up[0] = 0; c->ug[0] = 0; c->ud[0] = 0;
     for (e = 0; e < ES; e++) {
-        int ff = e < c->E ? cf->d_ff : cf->d_ff_shared, nbg = moe__nb(cf->d_model), nbd = moe__nb(ff);
-        int active = c->count[e] > 0;
-        c->off[e + 1] = c->off[e] + c->count[e];
-        c->ug[e + 1] = c->ug[e] + (active ? (ff + nbg - 1) / nbg : 0);
-        c->ud[e + 1] = c->ud[e] + (active ? (cf->d_model + nbd - 1) / nbd : 0);
-        c->hoff[e] = h;
-        h += (size_t)c->count[e] * (size_t)ff;
+        int m = c->count[e], ff = e < c->E ? cf->d_ff : cf->d_ff_shared;
+        int nbg = moe__nbk(D, m), nbd = moe__nbk(ff, m), grp = (m + MOE__G - 1) / MOE__G;
+        c->off[e + 1] = c->off[e] + m;
+        c->up[e + 1] = c->up[e] + grp;
+        c->ug[e + 1] = c->ug[e] + (m ? (ff + nbg - 1) / nbg : 0);
+        c->ud[e + 1] = c->ud[e] + (m ? (D + nbd - 1) / nbd : 0);
+        c->xoff[e] = xo; xo += (size_t)grp * MOE__G * (size_t)D;
+        c->hoff[e] = h;  h += (size_t)grp * MOE__G * (size_t)ff;
     }
     for (t = 0; t < c->T; t++)
         for (j = 0; j < c->slots; j++) {
@@ -1244,42 +1317,113 @@ static int moe__unit_expert(const int *units, int n, int u)   /* units[e] <= u <
     return lo;
 }
 
+/* Gather one group of G tokens of an expert: as rows [p][D] for the dot-product path, or
+   transposed into a zero-padded panel [D][G] for the outer-product path. Llama 4's routing
+   weight is applied to the input here. */
+static void moe__ph_pack(moe__ctx *c, int unit)
+{
+    const moe_config *cf = &c->L->cfg;
+    int e = moe__unit_expert(c->up, c->E + c->S, unit), m = c->count[e], D = cf->d_model;
+    int p0 = (unit - c->up[e]) * MOE__G, p1 = p0 + MOE__G < m ? p0 + MOE__G : m, p, d;
+    float *dst = c->XY + c->xoff[e];
+    for (p = p0; p < p1; p++) {
+        int s = c->list[c->off[e] + p], tok = s / c->slots, j = s % c->slots;
+        const float *src = c->x + (size_t)tok * (size_t)D;
+        float sc = (cf->weight_on_input && j < c->k) ? c->wts[(size_t)tok * (size_t)c->k + (size_t)j] : 1.0f;
+        if (m >= MOE__OMIN) {
+            float *o = dst + (size_t)p0 * (size_t)D + (size_t)(p - p0);
+            for (d = 0; d < D; d++) o[(size_t)d * MOE__G] = src[d] * sc;
+        } else {
+            float *o = dst + (size_t)p * (size_t)D;
+            for (d = 0; d < D; d++) o[d] = src[d] * sc;
+        }
+    }
+    if (m >= MOE__OMIN && p1 - p0 < MOE__G) {               /* zero the padding lanes */
+        float *o = dst + (size_t)p0 * (size_t)D;
+        for (d = 0; d < D; d++)
+            for (p = p1 - p0; p < MOE__G; p++) o[(size_t)d * MOE__G + (size_t)p] = 0.0f;
+    }
+}
+
+typedef struct moe__unit {          /* what a gate/up or down work unit needs to know */
+    int e, ee, sh, m, ff, n0, nb;
+    const int *lst;
+} moe__unit;
+static void moe__unit_of(const moe__ctx *c, const int *units, int unit, int K, int rows, moe__unit *u)
+{
+    const moe_config *cf = &c->L->cfg;
+    u->e = moe__unit_expert(units, c->E + c->S, unit);
+    u->sh = u->e >= c->E; u->ee = u->sh ? u->e - c->E : u->e;
+    u->m = c->count[u->e];
+    u->ff = u->sh ? cf->d_ff_shared : cf->d_ff;
+    if (K < 0) K = u->ff;
+    if (rows < 0) rows = u->ff;
+    u->nb = moe__nbk(K, u->m);
+    u->n0 = (unit - units[u->e]) * u->nb;
+    if (u->nb > rows - u->n0) u->nb = rows - u->n0;
+    u->lst = c->list + c->off[u->e];
+}
+
 /* One block of hidden rows of one expert for all its tokens: H = act(X G^T + bg, X U^T + bu). */
-static void moe__ph_gateup(moe__ctx *c, int unit, float *scr, size_t panel_floats, size_t tmp_floats)
+static void moe__ph_gateup(moe__ctx *c, int unit, float *scr)
 {
     const moe_layer *L = c->L;
     const moe_config *cf = &L->cfg;
-    int e = moe__unit_expert(c->ug, c->E + c->S, unit), sh = e >= c->E, ee = sh ? e - c->E : e;
-    int ff = sh ? cf->d_ff_shared : cf->d_ff, D = cf->d_model, nb = c->nbg;
-    int n0 = (unit - c->ug[e]) * nb, m = c->count[e], gated = moe__gated(cf->act), t0, i, n;
-    const moe__matrix *G = sh ? &L->sgate : &L->gate, *U = sh ? &L->sup : &L->up;
-    const int *lst = c->list + c->off[e];
-    float *H = c->H + c->hoff[e], *tg = scr + panel_floats, *tu = tg + tmp_floats;
-    const float *wg[MOE__NBMAX], *wu[MOE__NBMAX], *xr[MOE__MC];
-    float *gr[MOE__MC], *ur[MOE__MC];
-    const float *bg = NULL, *bu = NULL;
+    moe__unit u;
+    int D = cf->d_model, gated = moe__gated(cf->act), t0, i, n, r;
+    const moe__matrix *G, *U;
+    const float *X, *wg[MOE__NBMAX], *wu[MOE__NBMAX], *bg = NULL, *bu = NULL;
+    float *H, *tg = scr + c->panel_floats, *tu = tg + c->tmp_floats;
     size_t bgs = 1, bus = 1;
-    if (nb > ff - n0) nb = ff - n0;
-    if (!sh && L->gate_bias.p) { bg = L->gate_bias.p + (size_t)ee * L->gate_bias.expert_stride; bgs = L->gate_bias.stride; }
-    if (!sh && L->up_bias.p)   { bu = L->up_bias.p + (size_t)ee * L->up_bias.expert_stride;     bus = L->up_bias.stride; }
-    if (gated) moe__rows(G, ee, n0, nb, scr, wg);
-    moe__rows(U, ee, n0, nb, scr + panel_floats / 2, wu);
-    for (t0 = 0; t0 < m; t0 += MOE__MC) {
-        int mt = m - t0 < MOE__MC ? m - t0 : MOE__MC;
+    moe__unit_of(c, c->ug, unit, D, -1, &u);
+    G = u.sh ? &L->sgate : &L->gate; U = u.sh ? &L->sup : &L->up;
+    X = c->XY + c->xoff[u.e]; H = c->H + c->hoff[u.e];
+    if (!u.sh && L->gate_bias.p) { bg = L->gate_bias.p + (size_t)u.ee * L->gate_bias.expert_stride; bgs = L->gate_bias.stride; }
+    if (!u.sh && L->up_bias.p)   { bu = L->up_bias.p + (size_t)u.ee * L->up_bias.expert_stride;     bus = L->up_bias.stride; }
+    if (gated) moe__rows(G, u.ee, u.n0, u.nb, scr, wg);
+    moe__rows(U, u.ee, u.n0, u.nb, scr + c->panel_floats / 2, wu);
+    if (u.m >= MOE__OMIN) {             /* batched: packed panels, tiles of NRO rows x G tokens */
+        for (t0 = 0; t0 < u.m; t0 += MOE__G) {
+            const float *xp = X + (size_t)t0 * (size_t)D;
+            float *hp = H + (size_t)t0 * (size_t)u.ff;           /* panel [ff][G] of this group */
+            for (r = 0; r < u.nb; r += MOE__NRO) {
+                const float *pg[MOE__NRO], *pu[MOE__NRO], *png[MOE__NRO];
+                int nr = u.nb - r < MOE__NRO ? u.nb - r : MOE__NRO, rn = r + MOE__NRO < u.nb ? r + MOE__NRO : r;
+                int nrn = u.nb - rn < MOE__NRO ? u.nb - rn : MOE__NRO;
+                for (i = 0; i < MOE__NRO; i++) {
+                    pg[i] = wg[r + (i < nr ? i : nr - 1)]; pu[i] = wu[r + (i < nr ? i : nr - 1)];
+                    png[i] = (gated ? wg : wu)[rn + (i < nrn ? i : nrn - 1)];
+                }
+                if (gated) moe__otile(D, xp, pg, pu, tg);
+                moe__otile(D, xp, pu, png, tu);
+                for (i = 0; i < nr; i++) {
+                    int row = u.n0 + r + i;
+                    float gb = bg ? bg[(size_t)row * bgs] : 0.0f, ub = bu ? bu[(size_t)row * bus] : 0.0f;
+                    float *h = hp + (size_t)row * MOE__G;
+                    for (n = 0; n < MOE__G; n++)
+                        h[n] = moe__act(cf, gated ? tg[i * MOE__G + n] + gb : 0.0f, tu[i * MOE__G + n] + ub);
+                }
+            }
+        }
+        return;
+    }
+    for (t0 = 0; t0 < u.m; t0 += MOE__MC) {   /* few tokens: dot-product tiles over rows */
+        const float *xr[MOE__MC];
+        float *gr[MOE__MC], *ur[MOE__MC];
+        int mt = u.m - t0 < MOE__MC ? u.m - t0 : MOE__MC;
         for (i = 0; i < mt; i++) {
-            int s = lst[t0 + i], tok = s / c->slots, j = s % c->slots;
-            xr[i] = (cf->weight_on_input && j < c->k) ? c->Y + (size_t)s * (size_t)D : c->x + (size_t)tok * (size_t)D;
+            xr[i] = X + (size_t)(t0 + i) * (size_t)D;
             gr[i] = tg + (size_t)i * MOE__NBMAX;
             ur[i] = tu + (size_t)i * MOE__NBMAX;
         }
-        if (gated) moe__gemm(D, xr, mt, wg, nb, gr);
-        moe__gemm(D, xr, mt, wu, nb, ur);
+        if (gated) moe__gemm(D, xr, mt, wg, u.nb, gr);
+        moe__gemm(D, xr, mt, wu, u.nb, ur);
         for (i = 0; i < mt; i++) {
-            float *h = H + (size_t)(t0 + i) * (size_t)ff + (size_t)n0;
-            for (n = 0; n < nb; n++) {
-                float g = gated ? gr[i][n] + (bg ? bg[(size_t)(n0 + n) * bgs] : 0.0f) : 0.0f;
-                float u = ur[i][n] + (bu ? bu[(size_t)(n0 + n) * bus] : 0.0f);
-                h[n] = moe__act(cf, g, u);
+            float *h = H + (size_t)(t0 + i) * (size_t)u.ff + (size_t)u.n0;
+            for (n = 0; n < u.nb; n++) {
+                float g = gated ? gr[i][n] + (bg ? bg[(size_t)(u.n0 + n) * bgs] : 0.0f) : 0.0f;
+                float v = ur[i][n] + (bu ? bu[(size_t)(u.n0 + n) * bus] : 0.0f);
+                h[n] = moe__act(cf, g, v);
             }
         }
     }
@@ -1290,23 +1434,43 @@ static void moe__ph_down(moe__ctx *c, int unit, float *scr)
 {
     const moe_layer *L = c->L;
     const moe_config *cf = &L->cfg;
-    int e = moe__unit_expert(c->ud, c->E + c->S, unit), sh = e >= c->E, ee = sh ? e - c->E : e;
-    int ff = sh ? cf->d_ff_shared : cf->d_ff, D = cf->d_model, nb = moe__nb(ff);
-    int n0 = (unit - c->ud[e]) * nb, m = c->count[e], t0, i, n;
-    const int *lst = c->list + c->off[e];
-    const float *H = c->H + c->hoff[e], *wd[MOE__NBMAX], *xr[MOE__MC];
-    const float *bd = (!sh && L->down_bias.p) ? L->down_bias.p + (size_t)ee * L->down_bias.expert_stride : NULL;
-    float *out[MOE__MC];
-    if (nb > D - n0) nb = D - n0;
-    moe__rows(sh ? &L->sdown : &L->down, ee, n0, nb, scr, wd);
-    for (t0 = 0; t0 < m; t0 += MOE__MC) {
-        int mt = m - t0 < MOE__MC ? m - t0 : MOE__MC;
-        for (i = 0; i < mt; i++) {
-            xr[i] = H + (size_t)(t0 + i) * (size_t)ff;
-            out[i] = c->Y + (size_t)lst[t0 + i] * (size_t)D + (size_t)n0;
+    moe__unit u;
+    int D = cf->d_model, t0, i, n, r;
+    const float *H, *wd[MOE__NBMAX], *bd;
+    float *Y = c->XY, *tc = scr + c->panel_floats;
+    moe__unit_of(c, c->ud, unit, -1, D, &u);
+    H = c->H + c->hoff[u.e];
+    bd = (!u.sh && L->down_bias.p) ? L->down_bias.p + (size_t)u.ee * L->down_bias.expert_stride : NULL;
+    moe__rows(u.sh ? &L->sdown : &L->down, u.ee, u.n0, u.nb, scr, wd);
+    if (u.m >= MOE__OMIN) {
+        for (t0 = 0; t0 < u.m; t0 += MOE__G) {
+            const float *hp = H + (size_t)t0 * (size_t)u.ff;
+            int gt = u.m - t0 < MOE__G ? u.m - t0 : MOE__G;
+            for (r = 0; r < u.nb; r += MOE__NRO) {
+                const float *pd[MOE__NRO];
+                int nr = u.nb - r < MOE__NRO ? u.nb - r : MOE__NRO;
+                const float *pn[MOE__NRO];
+                int rn = r + MOE__NRO < u.nb ? r + MOE__NRO : r, nrn = u.nb - rn < MOE__NRO ? u.nb - rn : MOE__NRO;
+                for (i = 0; i < MOE__NRO; i++) { pd[i] = wd[r + (i < nr ? i : nr - 1)]; pn[i] = wd[rn + (i < nrn ? i : nrn - 1)]; }
+                moe__otile(u.ff, hp, pd, pn, tc);
+                for (n = 0; n < gt; n++) {
+                    float *o = Y + (size_t)u.lst[t0 + n] * (size_t)D + (size_t)(u.n0 + r);
+                    for (i = 0; i < nr; i++) o[i] = tc[i * MOE__G + n] + (bd ? bd[u.n0 + r + i] : 0.0f);
+                }
+            }
         }
-        moe__gemm(ff, xr, mt, wd, nb, out);
-        if (bd) for (i = 0; i < mt; i++) for (n = 0; n < nb; n++) out[i][n] += bd[n0 + n];
+        return;
+    }
+    for (t0 = 0; t0 < u.m; t0 += MOE__MC) {
+        const float *xr[MOE__MC];
+        float *out[MOE__MC];
+        int mt = u.m - t0 < MOE__MC ? u.m - t0 : MOE__MC;
+        for (i = 0; i < mt; i++) {
+            xr[i] = H + (size_t)(t0 + i) * (size_t)u.ff;
+            out[i] = Y + (size_t)u.lst[t0 + i] * (size_t)D + (size_t)u.n0;
+        }
+        moe__gemm(u.ff, xr, mt, wd, u.nb, out);
+        if (bd) for (i = 0; i < mt; i++) for (n = 0; n < u.nb; n++) out[i][n] += bd[u.n0 + n];
     }
 }
 
@@ -1320,7 +1484,7 @@ static void moe__ph_combine(moe__ctx *c, int chunk)
         int first = 1;
         for (j = 0; j < c->slots; j++) {
             size_t s = (size_t)t * (size_t)c->slots + (size_t)j;
-            const float *ys = c->Y + s * (size_t)D;
+            const float *ys = c->XY + s * (size_t)D;
             float w = c->coef[s];
             if (c->pos[s] < 0) continue;
             if (first) for (d = 0; d < D; d++) yt[d] = w * ys[d];
@@ -1340,7 +1504,8 @@ static void moe__task(void *ctx, int index, int worker)
     switch (c->phase) {
     case MOE__PH_ROUTER:  moe__ph_router(c, index, scr); break;
     case MOE__PH_SCORE:   moe__ph_score(c, index, scr + c->panel_floats + 2 * c->tmp_floats); break;
-    case MOE__PH_GATEUP:  moe__ph_gateup(c, index, scr, c->panel_floats, c->tmp_floats); break;
+    case MOE__PH_PACK:    moe__ph_pack(c, index); break;
+    case MOE__PH_GATEUP:  moe__ph_gateup(c, index, scr); break;
     case MOE__PH_DOWN:    moe__ph_down(c, index, scr); break;
     case MOE__PH_COMBINE: moe__ph_combine(c, index); break;
     }
@@ -1390,15 +1555,17 @@ static moe_status moe__run(const moe_layer *L, const float *x, int T, float *y, 
     c.pos = (int *)(void *)(base + p.pos);
     c.count = (int *)(void *)(base + p.count);
     c.off = (int *)(void *)(base + p.off);
+    c.up = (int *)(void *)(base + p.up);
     c.ug = (int *)(void *)(base + p.ug);
     c.ud = (int *)(void *)(base + p.ud);
     c.list = (int *)(void *)(base + p.list);
+    c.xoff = (size_t *)(void *)(base + p.xoff);
     c.hoff = (size_t *)(void *)(base + p.hoff);
     c.H = (float *)(void *)(base + p.H);
-    c.Y = (float *)(void *)(base + p.Y);
+    c.XY = (float *)(void *)(base + p.XY);
     c.scratch = base + p.scratch;
     c.per_worker = p.per_worker; c.panel_floats = p.panel; c.tmp_floats = p.tmp;
-    c.nbr = moe__nb(L->cfg.d_model); c.nbg = c.nbr;
+    c.nbr = moe__nb(L->cfg.d_model);
     chunks = ((size_t)T + MOE__TS - 1) / MOE__TS;
 
     moe__phase(&c, o, MOE__PH_ROUTER, (c.E + c.nbr - 1) / c.nbr);
@@ -1408,6 +1575,7 @@ static moe_status moe__run(const moe_layer *L, const float *x, int T, float *y, 
     if (w_out) memcpy(w_out, c.wts, (size_t)T * (size_t)c.k * sizeof(float));
     if (!y) return MOE_OK;
     moe__dispatch(&c, o ? o->capacity : 0);
+    moe__phase(&c, o, MOE__PH_PACK, c.up[c.E + c.S]);
     moe__phase(&c, o, MOE__PH_GATEUP, c.ug[c.E + c.S]);
     moe__phase(&c, o, MOE__PH_DOWN, c.ud[c.E + c.S]);
     moe__phase(&c, o, MOE__PH_COMBINE, (int)chunks);
