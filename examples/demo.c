@@ -187,7 +187,8 @@ int main(void) {
     printf("  T=%-2d (one batch)      %7.1f us  %7.1f us\n", T_BATCH, us32_b, usq_b);
 
     printf("\naccuracy, ||a - b|| / ||b|| over %d tokens\n", T_BATCH);
-    printf("  q4_0 vs f32 output:            %.4f\n", rel_diff(yq, y32, T * D));
+    printf("  q4_0 vs f32 output:            %.4f   (4-bit weights; same routing, f32 router)\n",
+           rel_diff(yq, y32, T * D));
     printf("  f32 one at a time vs batch:    %.2g\n", single_vs_batch);
     if (!(rel_diff(yq, y32, T * D) < 0.25) || !(single_vs_batch < 1e-4)) {
         fprintf(stderr, "demo: results out of the expected range\n");
