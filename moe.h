@@ -547,6 +547,15 @@ typedef __m512 moe__vec;
 #define MOE__VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define MOE__VSUM(v) _mm512_reduce_add_ps(v)
 #define MOE__VBCAST(p) _mm512_set1_ps(*(p))
+#define MOE__VSET1(f) _mm512_set1_ps(f)
+#define MOE__VADD(a, b) _mm512_add_ps(a, b)
+#define MOE__VMUL(a, b) _mm512_mul_ps(a, b)
+#define MOE__VDIV(a, b) _mm512_div_ps(a, b)
+#define MOE__VMIN(a, b) _mm512_min_ps(a, b)
+#define MOE__VMAX(a, b) _mm512_max_ps(a, b)
+#define MOE__VEXP2I(n) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23))
+#define MOE__VROUND(v) _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define MOE__HAVE_VEXP 1
 #define MOE__VSTORE(p, v) _mm512_storeu_ps(p, v)
 #define MOE__NRO 12
 #define MOE__EACH_RO(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11)
@@ -605,6 +614,15 @@ typedef __m256 moe__vec;
 #define MOE__VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define MOE__VSUM(v) moe__hsum256(v)
 #define MOE__VBCAST(p) _mm256_broadcast_ss(p)
+#define MOE__VSET1(f) _mm256_set1_ps(f)
+#define MOE__VADD(a, b) _mm256_add_ps(a, b)
+#define MOE__VMUL(a, b) _mm256_mul_ps(a, b)
+#define MOE__VDIV(a, b) _mm256_div_ps(a, b)
+#define MOE__VMIN(a, b) _mm256_min_ps(a, b)
+#define MOE__VMAX(a, b) _mm256_max_ps(a, b)
+#define MOE__VEXP2I(n) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23))
+#define MOE__VROUND(v) _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define MOE__HAVE_VEXP 1
 #define MOE__VSTORE(p, v) _mm256_storeu_ps(p, v)
 #define MOE__NRO 6
 #define MOE__EACH_RO(M) M(0) M(1) M(2) M(3) M(4) M(5)
@@ -674,6 +692,17 @@ typedef float32x4_t moe__vec;
 #define MOE__VZERO() vdupq_n_f32(0.0f)
 #define MOE__VLOAD(p) vld1q_f32(p)
 #define MOE__VBCAST(p) vld1q_dup_f32(p)
+#define MOE__VSET1(f) vdupq_n_f32(f)
+#define MOE__VADD(a, b) vaddq_f32(a, b)
+#define MOE__VMUL(a, b) vmulq_f32(a, b)
+#define MOE__VMIN(a, b) vminq_f32(a, b)
+#define MOE__VMAX(a, b) vmaxq_f32(a, b)
+#if defined(__aarch64__) || defined(_M_ARM64)
+#define MOE__VDIV(a, b) vdivq_f32(a, b)
+#define MOE__VEXP2I(n) vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23))
+#define MOE__VROUND(v) vrndnq_f32(v)
+#define MOE__HAVE_VEXP 1
+#endif
 #define MOE__VSTORE(p, v) vst1q_f32(p, v)
 #if defined(__aarch64__) || defined(_M_ARM64) || defined(__ARM_FEATURE_FMA)
 #define MOE__VFMA(a, b, c) vfmaq_f32(c, a, b)
@@ -766,6 +795,9 @@ typedef float moe__vec;
 #define MOE__VFMA(a, b, c) ((c) + (a) * (b))
 #define MOE__VSUM(v) (v)
 #define MOE__VBCAST(p) (*(p))
+#define MOE__VSET1(f) (f)
+#define MOE__VADD(a, b) ((a) + (b))
+#define MOE__VMUL(a, b) ((a) * (b))
 #define MOE__VSTORE(p, v) (*(p) = (v))
 #define MOE__NRO 4
 #define MOE__EACH_RO(M) M(0) M(1) M(2) M(3)
@@ -872,6 +904,44 @@ static void moe__otile(int K, const float *xp, const float *const *w, const floa
     MOE__EACH_RO(MOE__OSTORE)
 }
 
+/* y = a*x (first) or y += a*x: the combine, one slot of one token. */
+static void moe__axpy(int n, float a, const float *x, float *y, int first)
+{
+    int i = 0;
+    moe__vec va = MOE__VSET1(a);
+    if (first) for (; i + MOE__VL <= n; i += MOE__VL) MOE__VSTORE(y + i, MOE__VMUL(va, MOE__VLOAD(x + i)));
+    else for (; i + MOE__VL <= n; i += MOE__VL) MOE__VSTORE(y + i, MOE__VFMA(va, MOE__VLOAD(x + i), MOE__VLOAD(y + i)));
+    for (; i < n; i++) y[i] = first ? a * x[i] : y[i] + a * x[i];
+}
+
+#ifdef MOE__HAVE_VEXP
+/* exp(x): x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-6 polynomial (rel. error < 2e-7),
+   2^n built in the exponent bits. Inputs are clamped to [-87, 88]: exp underflows to ~1e-38
+   instead of 0, which no activation here can tell apart. NaN inputs give unspecified values,
+   but every caller multiplies the result by the same NaN, so NaN still propagates. */
+static moe__vec moe__vexp(moe__vec x)
+{
+    moe__vec n, r, p;
+    x = MOE__VMAX(MOE__VMIN(x, MOE__VSET1(88.0f)), MOE__VSET1(-87.0f));
+    n = MOE__VROUND(MOE__VMUL(x, MOE__VSET1(1.44269504088896341f)));
+    r = MOE__VFMA(n, MOE__VSET1(-0.693359375f), x);
+    r = MOE__VFMA(n, MOE__VSET1(2.12194440e-4f), r);
+    p = MOE__VSET1(1.9875691500e-4f);
+    p = MOE__VFMA(p, r, MOE__VSET1(1.3981999507e-3f));
+    p = MOE__VFMA(p, r, MOE__VSET1(8.3333452e-3f));
+    p = MOE__VFMA(p, r, MOE__VSET1(4.1665795894e-2f));
+    p = MOE__VFMA(p, r, MOE__VSET1(1.6666665459e-1f));
+    p = MOE__VFMA(p, r, MOE__VSET1(5.0000001201e-1f));
+    p = MOE__VFMA(p, MOE__VMUL(r, r), MOE__VADD(r, MOE__VSET1(1.0f)));
+    return MOE__VMUL(p, MOE__VEXP2I(n));
+}
+static moe__vec moe__vsigmoid(moe__vec x)
+{
+    moe__vec one = MOE__VSET1(1.0f);
+    return MOE__VDIV(one, MOE__VADD(one, moe__vexp(MOE__VMUL(x, MOE__VSET1(-1.0f)))));
+}
+#endif
+
 /* out[i][n] = dot(x[i], w[n]) for i < mt, n < nb: the one GEMM-shaped job every matrix product
    of the layer goes through (router, gate, up, down). Tiles are 4 tokens x NR rows; partial
    tiles repeat their last row or token, so every tile runs the full kernel. */
@@ -920,6 +990,43 @@ static float moe__act(const moe_config *c, float g, float u)
     return 0.0f;
 }
 static int moe__gated(moe_act a) { return a != MOE_ACT_GELU && a != MOE_ACT_RELU; }
+
+/* h[n] = act(g[n] + gb, u[n] + ub) for n < G tokens: the epilogue of the batched gate/up
+   tile, vectorised where the path has a vector exp (the erf form of GELU stays scalar).
+   min/max are ordered so a NaN operand comes through. */
+static void moe__act_row(const moe_config *c, const float *g, const float *u, float gb, float ub, float *h)
+{
+    int n;
+#ifdef MOE__HAVE_VEXP
+    if (c->act != MOE_ACT_GEGLU && c->act != MOE_ACT_GELU ? 1 : c->gelu_tanh) {
+        moe__vec vgb = MOE__VSET1(gb), vub = MOE__VSET1(ub), one = MOE__VSET1(1.0f);
+        for (n = 0; n < MOE__G; n += MOE__VL) {
+            moe__vec vu = MOE__VADD(MOE__VLOAD(u + n), vub), vg = vu, r, z;
+            if (moe__gated(c->act)) vg = MOE__VADD(MOE__VLOAD(g + n), vgb);
+            switch (c->act) {
+            case MOE_ACT_SWIGLU: r = MOE__VMUL(MOE__VMUL(vg, moe__vsigmoid(vg)), vu); break;
+            case MOE_ACT_SWIGLU_OAI: {
+                moe__vec L = MOE__VSET1(c->oai_limit);
+                vg = MOE__VMIN(L, vg);
+                vu = MOE__VMAX(MOE__VSET1(-c->oai_limit), MOE__VMIN(L, vu));
+                r = MOE__VMUL(MOE__VMUL(MOE__VADD(vu, one), vg), moe__vsigmoid(MOE__VMUL(MOE__VSET1(c->oai_alpha), vg)));
+                break;
+            }
+            case MOE_ACT_RELU: r = MOE__VMAX(MOE__VSET1(0.0f), vu); break;
+            default:           /* tanh GELU: 0.5 v (1 + tanh z) = v sigmoid(2z) */
+                z = MOE__VMUL(MOE__VSET1(2.0f * 0.7978845608028654f),
+                              MOE__VFMA(MOE__VMUL(MOE__VSET1(0.044715f), vg), MOE__VMUL(vg, vg), vg));
+                r = MOE__VMUL(vg, moe__vsigmoid(z));
+                if (c->act == MOE_ACT_GEGLU) r = MOE__VMUL(r, vu);
+                break;
+            }
+            MOE__VSTORE(h + n, r);
+        }
+        return;
+    }
+#endif
+    for (n = 0; n < MOE__G; n++) h[n] = moe__act(c, moe__gated(c->act) ? g[n] + gb : 0.0f, u[n] + ub);
+}
 
 /* ===================================== layer setup ======================================= */
 static int moe__nb(int K)                     /* rows per work unit: a ~64 KB f32 panel */
@@ -1399,9 +1506,7 @@ static void moe__ph_gateup(moe__ctx *c, int unit, float *scr)
                 for (i = 0; i < nr; i++) {
                     int row = u.n0 + r + i;
                     float gb = bg ? bg[(size_t)row * bgs] : 0.0f, ub = bu ? bu[(size_t)row * bus] : 0.0f;
-                    float *h = hp + (size_t)row * MOE__G;
-                    for (n = 0; n < MOE__G; n++)
-                        h[n] = moe__act(cf, gated ? tg[i * MOE__G + n] + gb : 0.0f, tu[i * MOE__G + n] + ub);
+                    moe__act_row(cf, tg + i * MOE__G, tu + i * MOE__G, gb, ub, hp + (size_t)row * MOE__G);
                 }
             }
         }
@@ -1487,8 +1592,7 @@ static void moe__ph_combine(moe__ctx *c, int chunk)
             const float *ys = c->XY + s * (size_t)D;
             float w = c->coef[s];
             if (c->pos[s] < 0) continue;
-            if (first) for (d = 0; d < D; d++) yt[d] = w * ys[d];
-            else for (d = 0; d < D; d++) yt[d] += w * ys[d];
+            moe__axpy(D, w, ys, yt, first);
             first = 0;
         }
         if (first) for (d = 0; d < D; d++) yt[d] = 0.0f;
