@@ -40,7 +40,8 @@ WHAT IT COMPUTES (PyTorch notation, per token x of shape [d_model])
    when that vector is given (Qwen2-MoE), else by 1.
 
    Non-finite input: a token whose x holds NaN or Inf still gets k distinct, valid expert ids
-   (NaN scores rank lowest) and its y is non-finite; other tokens of the batch are unaffected.
+   (NaN scores rank lowest) and its y is non-finite; other tokens of the batch keep finite
+   outputs, equal to what they get without the bad token up to f32 rounding (see below).
 
 OPTIONS (#define before including)
    MOE_IMPLEMENTATION   compile the implementation in this translation unit
@@ -61,6 +62,9 @@ THREAD SAFETY AND MEMORY
    No globals, no allocation, no stdio: moe_forward uses only the caller's workspace. A
    moe_layer is read-only after moe_layer_init, so many threads may run forward passes on one
    layer at once, each with its own workspace. Results are bitwise identical for any thread count.
+   They are not bitwise independent of the batch: an expert that receives at least one vector
+   of tokens (16 with AVX-512, 8 AVX2, 4 NEON, 2 scalar) runs the batched kernel, one with fewer
+   the dot-product kernel, and the two round differently (both within f32 tolerance).
 
 VERSION HISTORY
    0.1.0 (2026-11-23)  first release: f32/f16/bf16/q8_0/q4_0 weights, scalar/AVX2/AVX-512/NEON
@@ -1029,12 +1033,13 @@ static void moe__act_row(const moe_config *c, const float *g, const float *u, fl
 }
 
 /* ===================================== layer setup ======================================= */
-static int moe__nb(int K)                     /* rows per work unit: a ~64 KB f32 panel */
+/* rows per work unit for experts with few tokens (the weights stream once; non-f32 rows are
+   decoded MOE__NRD at a time into an L1-sized panel) */
+#define MOE__NRD (2 * MOE__NR)
+static int moe__nb(int K)
 {
-    int nb = 16384 / (K > 0 ? K : 1);
-    if (nb > 64) nb = 64;
-    if (nb < MOE__NR) nb = MOE__NR;
-    return nb - nb % MOE__NR;
+    (void)K;
+    return 64 - 64 % MOE__NR;
 }
 static int moe__nbo(int K)                    /* rows per unit, batched path: ~128 KB panel */
 {
@@ -1199,12 +1204,13 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
     if (y > xy) xy = y;
     if (L->any_quant) {                 /* decoded weight panels: gate + up, or down */
         size_t b;
-        nbg = (size_t)(moe__nb(c->d_model) > moe__nbo(c->d_model) ? moe__nb(c->d_model) : moe__nbo(c->d_model));
+        nbg = (size_t)(moe__nbo(c->d_model) > MOE__NRD ? moe__nbo(c->d_model) : MOE__NRD);
         pf = 2 * nbg * D;
-        b = (size_t)(moe__nbo(c->d_ff) > moe__nb(c->d_ff) ? moe__nbo(c->d_ff) : moe__nb(c->d_ff)) * ff;
+        if (pf < (size_t)moe__nb(c->d_model) * D) pf = (size_t)moe__nb(c->d_model) * D;   /* router */
+        b = (size_t)(moe__nbo(c->d_ff) > MOE__NRD ? moe__nbo(c->d_ff) : MOE__NRD) * ff;
         if (b > pf) pf = b;
         if (S) {
-            b = (size_t)(moe__nbo(c->d_ff_shared) > moe__nb(c->d_ff_shared) ? moe__nbo(c->d_ff_shared) : moe__nb(c->d_ff_shared)) * ffs;
+            b = (size_t)(moe__nbo(c->d_ff_shared) > MOE__NRD ? moe__nbo(c->d_ff_shared) : MOE__NRD) * ffs;
             if (b > pf) pf = b;
         }
     }
@@ -1487,9 +1493,9 @@ static void moe__ph_gateup(moe__ctx *c, int unit, float *scr)
     X = c->XY + c->xoff[u.e]; H = c->H + c->hoff[u.e];
     if (!u.sh && L->gate_bias.p) { bg = L->gate_bias.p + (size_t)u.ee * L->gate_bias.expert_stride; bgs = L->gate_bias.stride; }
     if (!u.sh && L->up_bias.p)   { bu = L->up_bias.p + (size_t)u.ee * L->up_bias.expert_stride;     bus = L->up_bias.stride; }
-    if (gated) moe__rows(G, u.ee, u.n0, u.nb, scr, wg);
-    moe__rows(U, u.ee, u.n0, u.nb, scr + c->panel_floats / 2, wu);
     if (u.m >= MOE__OMIN) {             /* batched: packed panels, tiles of NRO rows x G tokens */
+        if (gated) moe__rows(G, u.ee, u.n0, u.nb, scr, wg);
+        moe__rows(U, u.ee, u.n0, u.nb, scr + c->panel_floats / 2, wu);
         for (t0 = 0; t0 < u.m; t0 += MOE__G) {
             const float *xp = X + (size_t)t0 * (size_t)D;
             float *hp = H + (size_t)t0 * (size_t)u.ff;           /* panel [ff][G] of this group */
@@ -1512,17 +1518,25 @@ static void moe__ph_gateup(moe__ctx *c, int unit, float *scr)
         }
         return;
     }
-    for (t0 = 0; t0 < u.m; t0 += MOE__MC) {   /* few tokens: dot-product tiles over rows */
-        const float *xr[MOE__MC];
-        float *gr[MOE__MC], *ur[MOE__MC];
-        int mt = u.m - t0 < MOE__MC ? u.m - t0 : MOE__MC;
+    {                                   /* few tokens: dot-product tiles, rows streamed once */
+        const float *xr[MOE__OMIN];
+        float *gr[MOE__OMIN], *ur[MOE__OMIN];
+        int mt = u.m;
+        t0 = 0;
         for (i = 0; i < mt; i++) {
-            xr[i] = X + (size_t)(t0 + i) * (size_t)D;
+            xr[i] = X + (size_t)i * (size_t)D;
             gr[i] = tg + (size_t)i * MOE__NBMAX;
             ur[i] = tu + (size_t)i * MOE__NBMAX;
         }
-        if (gated) moe__gemm(D, xr, mt, wg, u.nb, gr);
-        moe__gemm(D, xr, mt, wu, u.nb, ur);
+        for (r = 0; r < u.nb; r += MOE__NRD) {
+            int nr = u.nb - r < MOE__NRD ? u.nb - r : MOE__NRD;
+            if (gated) moe__rows(G, u.ee, u.n0 + r, nr, scr, wg + r);
+            moe__rows(U, u.ee, u.n0 + r, nr, scr + c->panel_floats / 2, wu + r);
+            for (i = 0; i < mt; i++) { gr[i] = tg + (size_t)i * MOE__NBMAX + r; ur[i] = tu + (size_t)i * MOE__NBMAX + r; }
+            if (gated) moe__gemm(D, xr, mt, wg + r, nr, gr);
+            moe__gemm(D, xr, mt, wu + r, nr, ur);
+        }
+        for (i = 0; i < mt; i++) { gr[i] = tg + (size_t)i * MOE__NBMAX; ur[i] = tu + (size_t)i * MOE__NBMAX; }
         for (i = 0; i < mt; i++) {
             float *h = H + (size_t)(t0 + i) * (size_t)u.ff + (size_t)u.n0;
             for (n = 0; n < u.nb; n++) {
@@ -1546,8 +1560,8 @@ static void moe__ph_down(moe__ctx *c, int unit, float *scr)
     moe__unit_of(c, c->ud, unit, -1, D, &u);
     H = c->H + c->hoff[u.e];
     bd = (!u.sh && L->down_bias.p) ? L->down_bias.p + (size_t)u.ee * L->down_bias.expert_stride : NULL;
-    moe__rows(u.sh ? &L->sdown : &L->down, u.ee, u.n0, u.nb, scr, wd);
     if (u.m >= MOE__OMIN) {
+        moe__rows(u.sh ? &L->sdown : &L->down, u.ee, u.n0, u.nb, scr, wd);
         for (t0 = 0; t0 < u.m; t0 += MOE__G) {
             const float *hp = H + (size_t)t0 * (size_t)u.ff;
             int gt = u.m - t0 < MOE__G ? u.m - t0 : MOE__G;
@@ -1566,16 +1580,20 @@ static void moe__ph_down(moe__ctx *c, int unit, float *scr)
         }
         return;
     }
-    for (t0 = 0; t0 < u.m; t0 += MOE__MC) {
-        const float *xr[MOE__MC];
-        float *out[MOE__MC];
-        int mt = u.m - t0 < MOE__MC ? u.m - t0 : MOE__MC;
-        for (i = 0; i < mt; i++) {
-            xr[i] = H + (size_t)(t0 + i) * (size_t)u.ff;
-            out[i] = Y + (size_t)u.lst[t0 + i] * (size_t)D + (size_t)u.n0;
+    {
+        const float *xr[MOE__OMIN];
+        float *out[MOE__OMIN];
+        int mt = u.m;
+        for (r = 0; r < u.nb; r += MOE__NRD) {
+            int nr = u.nb - r < MOE__NRD ? u.nb - r : MOE__NRD;
+            moe__rows(u.sh ? &L->sdown : &L->down, u.ee, u.n0 + r, nr, scr, wd + r);
+            for (i = 0; i < mt; i++) {
+                xr[i] = H + (size_t)i * (size_t)u.ff;
+                out[i] = Y + (size_t)u.lst[i] * (size_t)D + (size_t)(u.n0 + r);
+            }
+            moe__gemm(u.ff, xr, mt, wd + r, nr, out);
+            if (bd) for (i = 0; i < mt; i++) for (n = 0; n < nr; n++) out[i][n] += bd[u.n0 + r + n];
         }
-        moe__gemm(u.ff, xr, mt, wd, u.nb, out);
-        if (bd) for (i = 0; i < mt; i++) for (n = 0; n < u.nb; n++) out[i][n] += bd[u.n0 + n];
     }
 }
 

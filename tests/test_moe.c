@@ -488,16 +488,18 @@ static int ref_route(const model *m, const float *x, int *ids, double *w, double
         for (j = 0; j < tg; j++) {
             int best = -1;
             for (g = 0; g < ng; g++) if (!gsel[g] && (best < 0 || gk[g] > gk[best])) best = g;
+            if (best < 0) break;
             gsel[best] = 1;
             last = best;
         }
         for (g = 0; g < ng; g++) if (!gsel[g] && (next < 0 || gk[g] > gk[next])) next = g;
-        if (next >= 0 && near_tie(gk[last], gk[next], tie_tol, floor_)) tie = 1;
+        if (next >= 0 && last >= 0 && near_tie(gk[last], gk[next], tie_tol, floor_)) tie = 1;
         for (e = 0; e < E; e++) elig[e] = gsel[e / gs];
     }
     for (j = 0; j < k; j++) {
         int best = -1;
         for (e = 0; e < E; e++) if (elig[e] && !taken[e] && (best < 0 || key[e] > key[best])) best = e;
+        if (best < 0) best = 0; /* not reached: init refuses too few eligible experts */
         ids[j] = best;
         taken[best] = 1;
     }
@@ -836,6 +838,13 @@ static void test_formats(void)
         const char *sn = moe_simd_name();
         check(sn != NULL && strcmp(sn, MOE_TEST_EXPECT_SIMD) == 0, "moe_simd_name() = \"%s\", this build asks for \"%s\"", sn ? sn : "(null)", MOE_TEST_EXPECT_SIMD);
     }
+
+#ifdef MOE_TEST_TU2
+    {
+        extern const char *moe_test_tu2_simd_name(void);
+        check(strcmp(moe_test_tu2_simd_name(), moe_simd_name()) == 0, "second translation unit sees moe_simd_name() = %s", moe_test_tu2_simd_name());
+    }
+#endif
 
     /* config defaults: Mixtral */
     {
@@ -1827,7 +1836,7 @@ static void test_nonfinite(void)
         moe_status st;
         moe_run_opts o;
         const char *name = "";
-        int T = 7, dm, k, v, i, j, t;
+        int T = c % 2 ? 48 : 7, dm, k, v, i, j, t;
         size_t ws, n;
         float *x, *xp, *y0, *y;
         int *ids, *rids;
@@ -1866,7 +1875,8 @@ static void test_nonfinite(void)
         check(st == MOE_OK, "%s: clean forward %s", name, moe_status_string(st));
         for (v = 0; v < 4; v++) {
             static const char *vn[4] = {"NaN", "+Inf", "-Inf", "all-NaN row"};
-            int bad_ids = 0, nonfinite = 0, others_same = 1;
+            int bad_ids = 0, nonfinite = 0, others_same = 1, diff_tok = -1;
+            double diff = 0, mref = 0;
             const int pt = 3;
             memcpy(xp, x, n * sizeof(float));
             if (v == 0) xp[pt * dm + 5] = NAN;
@@ -1885,14 +1895,27 @@ static void test_nonfinite(void)
                     for (i = 0; i < j; i++) if (ids[t * k + i] == e) bad_ids = 1;
                 }
             for (i = 0; i < dm; i++) if (!isfinite(y[pt * dm + i])) nonfinite++;
-            for (t = 0; t < T; t++)
-                if (t != pt && memcmp(y + (size_t)t * dm, y0 + (size_t)t * dm, (size_t)dm * sizeof(float)) != 0) others_same = 0;
+            for (t = 0; t < T; t++) {
+                if (t == pt) continue;
+                if (memcmp(y + (size_t)t * dm, y0 + (size_t)t * dm, (size_t)dm * sizeof(float)) != 0) { others_same = 0; if (diff_tok < 0) diff_tok = t; }
+                for (i = 0; i < dm; i++) {
+                    double d = fabs((double)y[t * dm + i] - y0[t * dm + i]);
+                    if (!(d <= diff)) diff = d;
+                    if (fabs((double)y0[t * dm + i]) > mref) mref = fabs((double)y0[t * dm + i]);
+                }
+            }
             check(!bad_ids, "%s, %s in x: ids out of range or repeated (token %d: %d %d)", name, vn[v], pt, ids[pt * k], k > 1 ? ids[pt * k + 1] : -1);
             if (v == 0 || v == 3)
                 check(nonfinite == dm, "%s, %s in x: only %d of %d outputs of the token are non-finite", name, vn[v], nonfinite, dm);
             else
                 check(nonfinite > 0, "%s, %s in x: the token's output is finite", name, vn[v]);
-            check(others_same, "%s, %s in x: other tokens' outputs changed", name, vn[v]);
+            /* The poisoned token's expert choice changes other experts' token counts, which
+               may move an expert between the dot-product and the batched kernel: other tokens
+               keep finite outputs equal to their clean ones within f32 rounding, not bitwise
+               (moe.h promises bitwise equality across thread counts, not batch compositions). */
+            (void)others_same;
+            check(mref > 0 ? diff / mref <= 1e-5 : diff == 0, "%s, T=%d, %s in token %d: other tokens' outputs changed (first differing: token %d; max change %.3g relative)",
+                  name, T, vn[v], pt, diff_tok, mref > 0 ? diff / mref : diff);
             /* moe_route agrees */
             {
                 int *ids2 = (int *)xmalloc((size_t)T * k * sizeof(int));
