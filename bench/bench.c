@@ -23,6 +23,11 @@
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/resource.h>
+#include <unistd.h>
+#define BENCH_HAVE_RUSAGE 1
+#endif
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -912,38 +917,110 @@ static void run_naive(void *p, const float *x, int T, float *y) { naive_forward(
 static void run_blas(void *p, const float *x, int T, float *y) { blas_forward((blas_ctx *)p, x, T, y); }
 #endif
 
-typedef struct timing { double sec, best; int calls, reps; } timing;
+typedef struct timing {
+    double sec, best;     /* median and best seconds per call                              */
+    int calls, reps;
+    double other;         /* cores other processes (or the hypervisor) used meanwhile; -1: unknown */
+    int retries;          /* repetitions thrown away because others competed               */
+} timing;
 
 static struct {
     double target_s;      /* time one repetition should last                        */
     int reps;             /* repetitions (median reported)                          */
     double slow_s;        /* a first call longer than this is the only one timed    */
-} g_time = { 0.25, 3, 1.5 };
+    double busy_cores;    /* a repetition while others used more than this is redone */
+    int max_retries;      /* ... at most this many times per measurement            */
+} g_time = { 0.25, 3, 1.5, 0.3, 4 };
+
+/* Contention: system-wide busy CPU time (/proc/stat: user+nice+system+irq+softirq+steal)
+   minus this process's own CPU time, over a wall-clock interval, in cores. */
+typedef struct cpu_mark { double t, busy, self; int ok; } cpu_mark;
+
+static cpu_mark cpu_now(void)
+{
+    cpu_mark m;
+    memset(&m, 0, sizeof m);
+    m.t = now_s();
+#if defined(__linux__) && defined(BENCH_HAVE_RUSAGE)
+    {
+        FILE *f = fopen("/proc/stat", "r");
+        unsigned long long v[8];
+        struct rusage ru;
+        double hz = (double)sysconf(_SC_CLK_TCK);
+        if (f) {
+            if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                       &v[6], &v[7]) == 8 && hz > 0) {
+                m.busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / hz;
+                m.ok = 1;
+            }
+            fclose(f);
+        }
+        if (getrusage(RUSAGE_SELF, &ru) == 0)
+            m.self = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+                     (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+        else
+            m.ok = 0;
+    }
+#endif
+    return m;
+}
+
+static double other_cores(cpu_mark a, cpu_mark b)
+{
+    double o;
+    if (!a.ok || !b.ok || b.t - a.t <= 0) return -1;
+    o = ((b.busy - a.busy) - (b.self - a.self)) / (b.t - a.t);
+    return o < 0 ? 0 : o;
+}
 
 /* Seconds per call: warm-up call, then `reps` repetitions of enough calls to last target_s;
    the median repetition. x cycles through nx inputs of T tokens (T=1: different experts on
-   every call). A warm-up call slower than slow_s is the measurement itself (1 call). */
+   every call). A warm-up call slower than slow_s is the measurement itself (1 call). A
+   repetition during which other processes used more than busy_cores is done again (at most
+   max_retries times in all); the contention that remains is reported in .other. */
 static timing measure(run_fn f, void *ctx, const float *xs, int nx, size_t xstride, int T, float *y)
 {
     timing r;
-    double t0 = now_s(), first, times[64];
-    int calls, k = 0, rep;
+    double first, times[64], others[64];
+    int calls, k = 0, rep = 0, i;
+    cpu_mark a = cpu_now(), b;
+    memset(&r, 0, sizeof r);
     f(ctx, xs, T, y);
-    first = now_s() - t0;
+    b = cpu_now();
+    first = b.t - a.t;
     k = 1;
     if (first > g_time.slow_s) {
-        r.sec = r.best = first; r.calls = 1; r.reps = 1;
+        double oth = other_cores(a, b);
+        r.sec = r.best = first; r.calls = 1; r.reps = 1; r.other = oth;
+        while (oth > g_time.busy_cores && r.retries < 2) {   /* slow: at most two more calls */
+            r.retries++;
+            a = cpu_now();
+            f(ctx, xs, T, y);
+            b = cpu_now();
+            oth = other_cores(a, b);
+            if (oth < r.other) { r.sec = r.best = b.t - a.t; r.other = oth; }
+        }
         return r;
     }
     calls = (int)(g_time.target_s / (first > 1e-7 ? first : 1e-7));
     if (calls < 1) calls = 1;
     if (nx > 1 && calls < 8) calls = 8;    /* T=1: average over several expert sets */
     if (calls > 100000) calls = 100000;
-    for (rep = 0; rep < g_time.reps && rep < 64; rep++) {
-        int i;
-        t0 = now_s();
+    while (rep < g_time.reps && rep < 64) {
+        double oth;
+        a = cpu_now();
         for (i = 0; i < calls; i++, k++) f(ctx, xs + (size_t)(k % nx) * xstride, T, y);
-        times[rep] = (now_s() - t0) / calls;
+        b = cpu_now();
+        oth = other_cores(a, b);
+        if (oth > g_time.busy_cores && r.retries < g_time.max_retries) { r.retries++; continue; }
+        times[rep] = (b.t - a.t) / calls;
+        others[rep] = oth;
+        rep++;
+    }
+    r.other = 0;
+    for (i = 0; i < rep; i++) {
+        if (others[i] < 0) { r.other = -1; break; }
+        r.other = others[i] > r.other ? others[i] : r.other;
     }
     qsort(times, (size_t)rep, sizeof(double), cmp_double);
     r.sec = rep % 2 ? times[rep / 2] : 0.5 * (times[rep / 2 - 1] + times[rep / 2]);
@@ -1021,9 +1098,9 @@ static void fmt_ratio(char *buf, size_t n, double r)
 
 static void print_table_header(FILE *f)
 {
-    fprintf(f, "%-8s %-5s %5s %2s %11s %9s %8s %7s %6s %6s %9s %9s %9s\n", "layer", "type", "T", "th",
-           "ns/token", "GFLOP/s", "GB/s", "flop/B", "%peak", "%bw", "vs scalar", "vs naive", "vs BLAS");
-    fprintf(f, "%s\n", "-------- ----- ----- -- ----------- --------- -------- ------- ------ ------ --------- --------- ---------");
+    fprintf(f, "%-8s %-5s %5s %2s %11s %9s %8s %7s %6s %6s %9s %9s %9s %5s\n", "layer", "type", "T", "th",
+           "ns/token", "GFLOP/s", "GB/s", "flop/B", "%peak", "%bw", "vs scalar", "vs naive", "vs BLAS", "busy");
+    fprintf(f, "%s\n", "-------- ----- ----- -- ----------- --------- -------- ------- ------ ------ --------- --------- --------- -----");
 }
 
 static void print_row(FILE *f, const result *r)
@@ -1033,15 +1110,21 @@ static void print_row(FILE *f, const result *r)
     const result *bl = find_result(r->layer, r->type, r->T, "openblas", r->threads);
     double gf = r->flops / r->t.sec * 1e-9, gb = r->bytes / r->t.sec * 1e-9;
     double pk = path_peak(r->threads), bw = g_m.bw[2];
-    char a[24], b[24], c[24], p[16], q[16];
+    char a[24], b[24], c[24], p[16], q[16], o[16];
+    double oth = r->t.other;
     fmt_ratio(a, sizeof a, ratio(r, sc));
     fmt_ratio(b, sizeof b, ratio(r, nv));
     fmt_ratio(c, sizeof c, ratio(r, bl));
     if (r->T > 1 && pk > 0) snprintf(p, sizeof p, "%.1f", 100 * gf / pk); else snprintf(p, sizeof p, "-");
     if (r->T == 1 && bw > 0) snprintf(q, sizeof q, "%.1f", 100 * gb / bw); else snprintf(q, sizeof q, "-");
-    fprintf(f, "%-8s %-5s %5d %2d %11.0f %9.1f %8.1f %7.2f %6s %6s %9s %9s %9s\n", r->layer,
+    /* busy: the most cores other processes took during this row's measurements (all impls) */
+    if (sc && sc->t.other > oth) oth = sc->t.other;
+    if (nv && nv->t.other > oth) oth = nv->t.other;
+    if (bl && bl->t.other > oth) oth = bl->t.other;
+    if (oth < 0) snprintf(o, sizeof o, "?"); else snprintf(o, sizeof o, "%.1f%s", oth, oth > g_time.busy_cores ? "!" : "");
+    fprintf(f, "%-8s %-5s %5d %2d %11.0f %9.1f %8.1f %7.2f %6s %6s %9s %9s %9s %5s\n", r->layer,
            type_label(r->type), r->T, r->threads, r->t.sec / r->T * 1e9, gf, gb, r->flops / r->bytes,
-           p, q, a, b, c);
+           p, q, a, b, c, o);
     fflush(f);
 }
 
@@ -1052,13 +1135,14 @@ static void write_csv(const char *path)
     if (!f) { fprintf(stderr, "bench: cannot write %s\n", path); return; }
     fprintf(f, "section,layer,weight_type,T,impl,threads,sec_per_call,ns_per_token,gflops,gbytes_per_s,"
                "flops_per_call,weight_bytes_per_call,arith_intensity,pct_fma_peak,pct_read_bw,"
-               "speedup_vs_scalar,speedup_vs_naive,speedup_vs_openblas,calls_per_rep,reps,best_sec_per_call\n");
-    fprintf(f, "machine,,,,fma_avx2_ymm,1,,,%.3f,,,,,,,,,,,,\n", g_m.peak_ymm[1]);
-    fprintf(f, "machine,,,,fma_avx2_ymm,2,,,%.3f,,,,,,,,,,,,\n", g_m.peak_ymm[2]);
-    fprintf(f, "machine,,,,fma_avx512_zmm,1,,,%.3f,,,,,,,,,,,,\n", g_m.peak_zmm[1]);
-    fprintf(f, "machine,,,,fma_avx512_zmm,2,,,%.3f,,,,,,,,,,,,\n", g_m.peak_zmm[2]);
-    fprintf(f, "machine,,,,read_bw,1,,,,%.3f,,,,,,,,,,,\n", g_m.bw[1]);
-    fprintf(f, "machine,,,,read_bw,2,,,,%.3f,,,,,,,,,,,\n", g_m.bw[2]);
+               "speedup_vs_scalar,speedup_vs_naive,speedup_vs_openblas,calls_per_rep,reps,best_sec_per_call,"
+               "other_cores,retries\n");
+    fprintf(f, "machine,,,,fma_avx2_ymm,1,,,%.3f,,,,,,,,,,,,,,\n", g_m.peak_ymm[1]);
+    fprintf(f, "machine,,,,fma_avx2_ymm,2,,,%.3f,,,,,,,,,,,,,,\n", g_m.peak_ymm[2]);
+    fprintf(f, "machine,,,,fma_avx512_zmm,1,,,%.3f,,,,,,,,,,,,,,\n", g_m.peak_zmm[1]);
+    fprintf(f, "machine,,,,fma_avx512_zmm,2,,,%.3f,,,,,,,,,,,,,,\n", g_m.peak_zmm[2]);
+    fprintf(f, "machine,,,,read_bw,1,,,,%.3f,,,,,,,,,,,,,\n", g_m.bw[1]);
+    fprintf(f, "machine,,,,read_bw,2,,,,%.3f,,,,,,,,,,,,,\n", g_m.bw[2]);
     for (i = 0; i < g_nres; i++) {
         const result *r = &g_res[i];
         int lib = strcmp(r->impl, "moe.h") == 0;
@@ -1079,7 +1163,7 @@ static void write_csv(const char *path)
         } else {
             fprintf(f, ",,,");
         }
-        fprintf(f, "%d,%d,%.9g\n", r->t.calls, r->t.reps, r->t.best);
+        fprintf(f, "%d,%d,%.9g,%.3f,%d\n", r->t.calls, r->t.reps, r->t.best, r->t.other, r->t.retries);
     }
     fclose(f);
 }
@@ -1743,6 +1827,16 @@ int main(int argc, char **argv)
     print_table_header(stdout);
     for (i = 0; i < g_nres; i++) if (strcmp(g_res[i].impl, "moe.h") == 0) print_row(stdout, &g_res[i]);
 
+    {
+        int n_busy = 0, n_retry = 0;
+        for (i = 0; i < g_nres; i++) {
+            if (g_res[i].t.other > g_time.busy_cores) n_busy++;
+            n_retry += g_res[i].t.retries;
+        }
+        printf("busy = the most CPU cores other processes (or the hypervisor's steal) took while that row's "
+               "implementations ran;\n'!' above %.1f. %d repetitions were redone for contention; %d of %d "
+               "measurements stayed contended.\n", g_time.busy_cores, n_retry, n_busy, g_nres);
+    }
     printf("\nthread scaling, f32, T=%d (%d threads vs 1):", g_opt.quick ? 256 : 512, g_opt.nthreads);
     for (i = 0; i < nl; i++) {
         int T = g_opt.quick ? 256 : 512;
