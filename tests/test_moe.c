@@ -1117,6 +1117,19 @@ static void test_formats(void)
         check(moe_quantize(MOE_TYPE_F32, NULL, q, 1, 4) == MOE_ERR_NULL, "moe_quantize(src NULL) != MOE_ERR_NULL");
         check(moe_dequantize(MOE_TYPE_F16, q, NULL, 1, 4) == MOE_ERR_NULL, "moe_dequantize(dst NULL) != MOE_ERR_NULL");
         check(moe_quantize(MOE_TYPE_COUNT, src, q, 1, 32) != MOE_OK, "moe_quantize(MOE_TYPE_COUNT) accepted");
+        {
+            float bad_src[32];
+            int ty;
+            for (ty = MOE_TYPE_Q8_0; ty <= MOE_TYPE_Q4_0; ty++)
+                for (j = 0; j < 3; j++) {
+                    moe_status st;
+                    for (i = 0; i < 32; i++) bad_src[i] = 0.5f;
+                    bad_src[17] = j == 0 ? NAN : j == 1 ? INFINITY : -INFINITY;
+                    st = moe_quantize((moe_type)ty, bad_src, q, 1, 32);
+                    check(st == MOE_ERR_ARG, "moe_quantize(%s) of a block holding %s -> %s, want MOE_ERR_ARG (blocks cannot hold it)",
+                          moe_type_name((moe_type)ty), j == 0 ? "NaN" : j == 1 ? "+Inf" : "-Inf", moe_status_string(st));
+                }
+        }
         free(src); free(dq); free(q);
     }
     group_end();
@@ -1508,8 +1521,24 @@ static void test_variants(void)
         model_free(a); model_free(b);
         free(a); free(b);
     }
+    /* tiny and ragged shapes: vector tails, one-column rows, one-row matrices */
+    for (c = 0; c < 6; c++) {
+        static const int sh[6][4] = {{1, 1, 2, 1}, {2, 3, 3, 2}, {5, 1, 4, 4}, {17, 15, 5, 3}, {31, 33, 6, 6}, {3, 65, 7, 1}};
+        static const int tt[3] = {1, 5, 40};
+        spec s = spec_default();
+        char label[120];
+        int t;
+        s.dm = sh[c][0]; s.dff = sh[c][1]; s.E = sh[c][2]; s.k = sh[c][3]; s.seed = 1050u + (unsigned)c;
+        s.act = c % 2 ? MOE_ACT_GEGLU : MOE_ACT_SWIGLU;
+        s.has_db = c % 3 == 0; s.has_gb = c % 3 == 1;
+        if (c == 5) { s.n_shared = 1; s.dff_sh = 7; s.has_sgw = 1; }
+        for (t = 0; t < 3; t++) {
+            snprintf(label, sizeof label, "tiny d=%dx%d E=%d k=%d T=%d", s.dm, s.dff, s.E, s.k, tt[t]);
+            run_spec(&s, tt[t], 0, label);
+        }
+    }
     /* the published models' settings */
-    for (c = 0; c < 10; c++) {
+    for (c = 0; c < 11; c++) {
         spec s = spec_default();
         const char *name = "";
         int t;
@@ -1528,7 +1557,10 @@ static void test_variants(void)
         case 6: name = "Llama4"; s.E = 16; s.k = 1; s.score = MOE_SCORE_SIGMOID; s.norm = 0; s.woi = 1; s.n_shared = 1; s.dff_sh = 64; break;
         case 7: name = "Switch"; s.E = 8; s.k = 1; s.norm = 0; s.act = MOE_ACT_RELU; break;
         case 8: name = "OLMoE"; s.E = 64; s.k = 8; s.norm = 0; break;
-        default: name = "Granite"; s.E = 32; s.k = 8; s.score = MOE_SCORE_SOFTMAX_TOPK; s.norm = 0; break;
+        case 9: name = "Granite"; s.E = 32; s.k = 8; s.score = MOE_SCORE_SOFTMAX_TOPK; s.norm = 0; break;
+        default: name = "DeepSeek-V3 256 experts"; s.E = 256; s.k = 8; s.score = MOE_SCORE_SIGMOID; s.has_sb = 1; s.norm = 1;
+            s.rscale = 2.5f; s.n_group = 8; s.topk_group = 4; s.gsc = MOE_GROUP_TOP2_SUM; s.n_shared = 1; s.dff_sh = 32;
+            s.dm = 32; s.dff = 16; break;
         }
         for (t = 0; t < 3; t++) {
             char label[80];
