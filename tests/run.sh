@@ -35,9 +35,10 @@ NAMES=()
 declare -A CMD RUN SKIP
 # add NAME "COMPILE COMMAND (without -o)" "RUN PREFIX" "RUN ARGS"   (RUN PREFIX "-" = compile only)
 add() {
-    local name=$1
+    local name=$1 cc=${2%% *}
     if [ -n "$ONLY" ] && ! [[ $name =~ $ONLY ]]; then return; fi
     NAMES+=("$name")
+    if ! have "$cc"; then SKIP[$name]="$cc not installed"; return; fi
     CMD[$name]=$2
     RUN[$name]="$3|$4"
 }
@@ -81,12 +82,8 @@ cross armv7-neon arm-linux-gnueabihf-gcc qemu-arm "-mfpu=neon-vfpv4 -mfloat-abi=
 cross armv7-scalar arm-linux-gnueabihf-gcc qemu-arm "-mfpu=neon-vfpv4 -mfloat-abi=hard -DMOE_SIMD_SCALAR"
 
 # ---- sanitizers ----------------------------------------------------------------------------
-if have gcc; then
-    add gcc-asan-ubsan-native "gcc -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all $WARN -march=native $SRC $LIBS" "" ""
-    add gcc-asan-ubsan-scalar "gcc -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all $WARN -DMOE_SIMD_SCALAR $SRC $LIBS" "" ""
-else
-    skip gcc-asan-ubsan-native "gcc not installed"
-fi
+add gcc-asan-ubsan-native "gcc -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all $WARN -march=native $SRC $LIBS" "" ""
+add gcc-asan-ubsan-scalar "gcc -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all $WARN -DMOE_SIMD_SCALAR $SRC $LIBS" "" ""
 
 # ---- x86-64 SIMD paths × compilers / standards ----------------------------------------------
 paths() { # name-prefix compiler-with-std
@@ -101,29 +98,21 @@ paths() { # name-prefix compiler-with-std
     add "$pre-native" "$cc -O2 $WARN -march=native $SRC $LIBS" "" ""
 }
 for cc in gcc clang; do
-    if have $cc; then
-        paths "$cc-c99" "$cc -std=c99"
-        add "$cc-c11-native" "$cc -std=c11 -O2 $WARN -march=native $SRC $LIBS" "" ""
-        add "$cc-c99-2tu" "$cc -std=c99 -O2 $WARN -march=native -DMOE_TEST_TU2 $SRC tests/tu2.c $LIBS" "" --quick
-        add "$cc-c99-static" "$cc -std=c99 -O2 $WARN -march=native -DMOE_STATIC $SRC $LIBS" "" --quick
-    else
-        skip "$cc-c99" "$cc not installed"
-    fi
+    paths "$cc-c99" "$cc -std=c99"
+    add "$cc-c11-native" "$cc -std=c11 -O2 $WARN -march=native $SRC $LIBS" "" ""
+    add "$cc-c99-2tu" "$cc -std=c99 -O2 $WARN -march=native -DMOE_TEST_TU2 $SRC tests/tu2.c $LIBS" "" --quick
+    add "$cc-c99-static" "$cc -std=c99 -O2 $WARN -march=native -DMOE_STATIC $SRC $LIBS" "" --quick
 done
 for cxx in g++ clang++; do
-    if have $cxx; then
-        paths "$cxx-c++11" "$cxx -x c++ -std=c++11"
-    else
-        skip "$cxx-c++11" "$cxx not installed"
-    fi
+    paths "$cxx-c++11" "$cxx -x c++ -std=c++11"
 done
 
 # ---- OpenMP ------------------------------------------------------------------------------------
-if have gcc; then
-    add gcc-openmp-native "gcc -std=c99 -O2 $WARN -march=native -fopenmp $SRC $LIBS" "" ""
-    add gcc-openmp-scalar "gcc -std=c99 -O2 $WARN -DMOE_SIMD_SCALAR -fopenmp $SRC $LIBS" "" ""
-fi
-if have clang; then
+add gcc-openmp-native "gcc -std=c99 -O2 $WARN -march=native -fopenmp $SRC $LIBS" "" ""
+add gcc-openmp-scalar "gcc -std=c99 -O2 $WARN -DMOE_SIMD_SCALAR -fopenmp $SRC $LIBS" "" ""
+if ! have clang; then
+    skip clang-openmp-native "clang not installed"
+else
     printf '#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n' > "$B/omp_probe.c"
     if clang -fopenmp "$B/omp_probe.c" -o "$B/omp_probe" >/dev/null 2>&1 && "$B/omp_probe"; then
         add clang-openmp-native "clang -std=c11 -O2 $WARN -march=native -fopenmp $SRC $LIBS" "" ""
@@ -133,11 +122,7 @@ if have clang; then
 fi
 
 # ---- Cortex-M compile-only check -------------------------------------------------------------
-if have arm-none-eabi-gcc; then
-    add cortex-m4-compile "arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -std=c99 -O2 $WARN -c tests/cortexm.c" - ""
-else
-    skip cortex-m4-compile "arm-none-eabi-gcc not installed"
-fi
+add cortex-m4-compile "arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -std=c99 -O2 $WARN -c tests/cortexm.c" - ""
 
 # ---- one configuration: build, run, summarise into $B/NAME.res ---------------------------------
 one() {
