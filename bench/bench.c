@@ -69,6 +69,72 @@ static void die(const char *what)
     exit(1);
 }
 
+static struct {
+    double target_s;      /* time one repetition should last                        */
+    int reps;             /* repetitions (median reported)                          */
+    double slow_s;        /* a first call longer than this is the only one timed    */
+    double busy_cores;    /* a repetition while others used more than this is redone */
+    int max_retries;      /* ... at most this many times per measurement            */
+    double wait_budget_s; /* --wait-quiet: seconds the run may idle waiting for others to stop */
+    double waited_s;
+} g_time = { 0.25, 3, 1.5, 0.3, 3, 90, 0 };
+
+/* Contention: system-wide busy CPU time (/proc/stat: user+nice+system+irq+softirq+steal)
+   minus this process's own CPU time, over a wall-clock interval, in cores. */
+typedef struct cpu_mark { double t, busy, self; int ok; } cpu_mark;
+
+static cpu_mark cpu_now(void)
+{
+    cpu_mark m;
+    memset(&m, 0, sizeof m);
+    m.t = now_s();
+#if defined(__linux__) && defined(BENCH_HAVE_RUSAGE)
+    {
+        FILE *f = fopen("/proc/stat", "r");
+        unsigned long long v[8];
+        struct rusage ru;
+        double hz = (double)sysconf(_SC_CLK_TCK);
+        if (f) {
+            if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                       &v[6], &v[7]) == 8 && hz > 0) {
+                m.busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / hz;
+                m.ok = 1;
+            }
+            fclose(f);
+        }
+        if (getrusage(RUSAGE_SELF, &ru) == 0)
+            m.self = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+                     (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+        else
+            m.ok = 0;
+    }
+#endif
+    return m;
+}
+
+static double other_cores(cpu_mark a, cpu_mark b)
+{
+    double o;
+    if (!a.ok || !b.ok || b.t - a.t <= 0) return -1;
+    o = ((b.busy - a.busy) - (b.self - a.self)) / (b.t - a.t);
+    return o < 0 ? 0 : o;
+}
+
+/* After a contended repetition: idle (in 0.5 s probes) until other processes leave the CPUs
+   alone, while the --wait-quiet budget lasts. */
+static void wait_quiet(void)
+{
+    while (g_time.waited_s < g_time.wait_budget_s) {
+        cpu_mark a = cpu_now(), b;
+        double o;
+        sleep_s(0.5);
+        b = cpu_now();
+        g_time.waited_s += b.t - a.t;
+        o = other_cores(a, b);
+        if (o < 0 || o <= g_time.busy_cores) return;
+    }
+}
+
 /* 64-byte aligned, huge pages where the kernel gives them on request (same for every
    implementation timed here), pages faulted in by the caller's first write. */
 static void *big_alloc(size_t bytes)
@@ -264,7 +330,7 @@ static double fma_peak(int width, int nthreads, double seconds, int reps)
 {
     long iters = 1 << 20;
     double best = 0;
-    int r;
+    int r, retries = 0;
     if (width == 8) {
 #ifndef BENCH_AVX2
         return 0;
@@ -277,7 +343,8 @@ static double fma_peak(int width, int nthreads, double seconds, int reps)
         return 0;
     }
     for (r = -1; r < reps; r++) {   /* r = -1: calibrate the loop count (and warm the clocks) */
-        double t0 = now_s(), t;
+        cpu_mark m0 = cpu_now(), m1;
+        double t0 = m0.t, t;
 #pragma omp parallel num_threads(nthreads)
         {
             float v = 0;
@@ -290,10 +357,17 @@ static double fma_peak(int width, int nthreads, double seconds, int reps)
 #pragma omp critical
             g_sink = g_sink + v;
         }
-        t = now_s() - t0;
+        m1 = cpu_now();
+        t = m1.t - t0;
         if (r < 0) {
             double scale = seconds / (t > 1e-6 ? t : 1e-6);
             iters = (long)((double)iters * scale) + 1;
+            continue;
+        }
+        if (other_cores(m0, m1) > g_time.busy_cores && retries < 2 * reps) {   /* disturbed: again */
+            retries++;
+            wait_quiet();
+            r--;
             continue;
         }
         {
@@ -309,9 +383,10 @@ static double fma_peak(int width, int nthreads, double seconds, int reps)
 static double read_bandwidth(float *buf, size_t n_floats, int nthreads, int reps)
 {
     double best = 0;
-    int r;
+    int r, retries = 0;
     for (r = 0; r < reps; r++) {
-        double t0 = now_s(), t;
+        cpu_mark m0 = cpu_now(), m1;
+        double t0 = m0.t, t;
 #pragma omp parallel num_threads(nthreads)
         {
             int nt = 1, id = thread_id();
@@ -360,7 +435,14 @@ static double read_bandwidth(float *buf, size_t n_floats, int nthreads, int reps
 #pragma omp critical
             g_sink = g_sink + s;
         }
-        t = now_s() - t0;
+        m1 = cpu_now();
+        t = m1.t - t0;
+        if (other_cores(m0, m1) > g_time.busy_cores && retries < 2 * reps) {
+            retries++;
+            wait_quiet();
+            r--;
+            continue;
+        }
         if ((double)n_floats * 4.0 / t * 1e-9 > best) best = (double)n_floats * 4.0 / t * 1e-9;
     }
     return best;
@@ -924,55 +1006,6 @@ typedef struct timing {
     int retries;          /* repetitions thrown away because others competed               */
 } timing;
 
-static struct {
-    double target_s;      /* time one repetition should last                        */
-    int reps;             /* repetitions (median reported)                          */
-    double slow_s;        /* a first call longer than this is the only one timed    */
-    double busy_cores;    /* a repetition while others used more than this is redone */
-    int max_retries;      /* ... at most this many times per measurement            */
-} g_time = { 0.25, 3, 1.5, 0.3, 4 };
-
-/* Contention: system-wide busy CPU time (/proc/stat: user+nice+system+irq+softirq+steal)
-   minus this process's own CPU time, over a wall-clock interval, in cores. */
-typedef struct cpu_mark { double t, busy, self; int ok; } cpu_mark;
-
-static cpu_mark cpu_now(void)
-{
-    cpu_mark m;
-    memset(&m, 0, sizeof m);
-    m.t = now_s();
-#if defined(__linux__) && defined(BENCH_HAVE_RUSAGE)
-    {
-        FILE *f = fopen("/proc/stat", "r");
-        unsigned long long v[8];
-        struct rusage ru;
-        double hz = (double)sysconf(_SC_CLK_TCK);
-        if (f) {
-            if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-                       &v[6], &v[7]) == 8 && hz > 0) {
-                m.busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / hz;
-                m.ok = 1;
-            }
-            fclose(f);
-        }
-        if (getrusage(RUSAGE_SELF, &ru) == 0)
-            m.self = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-                     (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
-        else
-            m.ok = 0;
-    }
-#endif
-    return m;
-}
-
-static double other_cores(cpu_mark a, cpu_mark b)
-{
-    double o;
-    if (!a.ok || !b.ok || b.t - a.t <= 0) return -1;
-    o = ((b.busy - a.busy) - (b.self - a.self)) / (b.t - a.t);
-    return o < 0 ? 0 : o;
-}
-
 /* Seconds per call: warm-up call, then `reps` repetitions of enough calls to last target_s;
    the median repetition. x cycles through nx inputs of T tokens (T=1: different experts on
    every call). A warm-up call slower than slow_s is the measurement itself (1 call). A
@@ -992,8 +1025,9 @@ static timing measure(run_fn f, void *ctx, const float *xs, int nx, size_t xstri
     if (first > g_time.slow_s) {
         double oth = other_cores(a, b);
         r.sec = r.best = first; r.calls = 1; r.reps = 1; r.other = oth;
-        while (oth > g_time.busy_cores && r.retries < 2) {   /* slow: at most two more calls */
+        while (oth > g_time.busy_cores && r.retries < 1) {   /* slow: at most one more call */
             r.retries++;
+            wait_quiet();
             a = cpu_now();
             f(ctx, xs, T, y);
             b = cpu_now();
@@ -1012,7 +1046,7 @@ static timing measure(run_fn f, void *ctx, const float *xs, int nx, size_t xstri
         for (i = 0; i < calls; i++, k++) f(ctx, xs + (size_t)(k % nx) * xstride, T, y);
         b = cpu_now();
         oth = other_cores(a, b);
-        if (oth > g_time.busy_cores && r.retries < g_time.max_retries) { r.retries++; continue; }
+        if (oth > g_time.busy_cores && r.retries < g_time.max_retries) { r.retries++; wait_quiet(); continue; }
         times[rep] = (b.t - a.t) / calls;
         others[rep] = oth;
         rep++;
@@ -1632,9 +1666,11 @@ static void run_layer(const layer_spec *sp)
 static void usage(void)
 {
     printf("usage: bench [--quick] [--threads N] [--only qwen3|mixtral] [--types f32,f16,bf16,q8_0,q4_0]\n"
-           "             [--mixtral-div N] [--no-scalar] [--no-naive] [--no-blas] [--csv FILE] [--svg FILE]\n"
+           "             [--mixtral-div N] [--wait-quiet S] [--no-scalar] [--no-naive] [--no-blas] [--csv FILE] [--svg FILE]\n"
            "  --quick        small layers, one short repetition: a smoke run\n"
-           "  --mixtral-div  divide the Mixtral-shaped layer's d_ff by N (default 2; 1 = full 14336)\n");
+           "  --mixtral-div  divide the Mixtral-shaped layer's d_ff by N (default 2; 1 = full 14336)\n"
+           "  --wait-quiet S on a shared machine: after a repetition disturbed by other processes, wait\n"
+           "                 (S seconds in all at most; default 90, 0 with --quick) until they stop\n");
 }
 
 static unsigned parse_types(const char *s)
@@ -1729,6 +1765,7 @@ int main(int argc, char **argv)
     int i, nl = 0;
     double t_start = now_s();
     char cpu[256], la[128];
+    const char *wait_arg = NULL;
 
     g_opt.nthreads = 2;
     g_opt.mixtral_div = 2;
@@ -1742,6 +1779,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--only") && i + 1 < argc) g_opt.only = argv[++i];
         else if (!strcmp(a, "--types") && i + 1 < argc) g_opt.type_mask = parse_types(argv[++i]);
         else if (!strcmp(a, "--mixtral-div") && i + 1 < argc) g_opt.mixtral_div = atoi(argv[++i]);
+        else if (!strcmp(a, "--wait-quiet") && i + 1 < argc) wait_arg = argv[++i];
         else if (!strcmp(a, "--no-scalar")) g_opt.no_scalar = 1;
         else if (!strcmp(a, "--no-naive")) g_opt.no_naive = 1;
         else if (!strcmp(a, "--no-blas")) g_opt.no_blas = 1;
@@ -1750,8 +1788,9 @@ int main(int argc, char **argv)
         else { usage(); return !strcmp(a, "--help") || !strcmp(a, "-h") ? 0 : 2; }
     }
     if (g_opt.nthreads < 1) g_opt.nthreads = 1;
+    if (g_opt.quick) { g_time.target_s = 0.03; g_time.reps = 1; g_time.slow_s = 0.2; g_time.wait_budget_s = 0; }
+    if (wait_arg) g_time.wait_budget_s = atof(wait_arg);
     if (g_opt.mixtral_div < 1 || 14336 % (g_opt.mixtral_div * 32) != 0) die("--mixtral-div must divide 448");
-    if (g_opt.quick) { g_time.target_s = 0.03; g_time.reps = 1; g_time.slow_s = 0.2; }
     h2f_init();
     selftest_kernels();
     g_m.nthreads = g_opt.nthreads;
@@ -1835,7 +1874,8 @@ int main(int argc, char **argv)
         }
         printf("busy = the most CPU cores other processes (or the hypervisor's steal) took while that row's "
                "implementations ran;\n'!' above %.1f. %d repetitions were redone for contention; %d of %d "
-               "measurements stayed contended.\n", g_time.busy_cores, n_retry, n_busy, g_nres);
+               "measurements stayed contended; %.0f s spent waiting for quiet.\n", g_time.busy_cores, n_retry, n_busy, g_nres,
+               g_time.waited_s);
     }
     printf("\nthread scaling, f32, T=%d (%d threads vs 1):", g_opt.quick ? 256 : 512, g_opt.nthreads);
     for (i = 0; i < nl; i++) {
