@@ -1302,13 +1302,16 @@ static void write_svg(const char *path, const char *const *layer_names, int n_la
         const result *r = &g_res[i];
         double ai = r->flops / r->bytes, gf = r->flops / r->t.sec * 1e-9, px = SX(ai), py = SY(gf);
         int li, lidx = 0;
+        char paint[96];
         if (strcmp(r->impl, "moe.h") != 0 || r->threads != g_m.nthreads) continue;
         for (li = 0; li < n_layers; li++) if (strcmp(layer_names[li], r->layer) == 0) lidx = li;
+        /* hollow: measured while other processes competed for the CPUs */
+        snprintf(paint, sizeof paint, r->t.other > g_time.busy_cores ? "fill=\"white\" stroke=\"%s\" stroke-width=\"2\""
+                                                                      : "fill=\"%s\"", type_color(r->type));
         if (lidx == 0)
-            fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"/>\n", px, py, type_color(r->type));
+            fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" %s/>\n", px, py, paint);
         else
-            fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"9\" height=\"9\" fill=\"%s\"/>\n", px - 4.5, py - 4.5,
-                    type_color(r->type));
+            fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"9\" height=\"9\" %s/>\n", px - 4.5, py - 4.5, paint);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" fill=\"%s\">T=%d</text>\n", px + 7,
                 py + (lidx == 0 ? -3 : 10), type_color(r->type), r->T);
     }
@@ -1332,6 +1335,8 @@ static void write_svg(const char *path, const char *const *layer_names, int n_la
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">(routed experts, router excluded)</text>\n", lx, ly + 14);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">bytes: expert weights touched</text>\n", lx, ly + 28);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">per call, in their stored type</text>\n", lx, ly + 42);
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">hollow marker: other processes</text>\n", lx, ly + 62);
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">competed during the timing</text>\n", lx, ly + 76);
     }
     fprintf(f, "</svg>\n");
 #undef SX
