@@ -245,6 +245,16 @@ MOEDEF const char *moe_simd_name(void);       /* "scalar", "avx2", "avx512" or "
 #ifndef MOE_IMPLEMENTATION_DONE
 #define MOE_IMPLEMENTATION_DONE
 
+/* g++ 12 reports -W(maybe-)uninitialized inside its own AVX-512 intrinsics (the `__Y = __Y`
+   idiom of _mm512_undefined_ps) once they are inlined; the warning is about GCC's headers, not this
+   code, so it is silenced for the implementation only and restored at its end. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__cplusplus)
+#define MOE__GCC_CXX_DIAG 1
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 #include <string.h>
 #include <math.h>
 #include <limits.h>
@@ -362,6 +372,9 @@ static int moe__add(size_t a, size_t b, size_t *r)
     *r = a + b;
     return 1;
 }
+/* 0 <= v <= last, for enums read from caller memory; as unsigned, so it stays meaningful (and
+   warning-free) where enums are unsigned or short (-fshort-enums on arm-none-eabi) */
+static int moe__enum_ok(int v, int last) { return (unsigned)v <= (unsigned)last; }
 
 /* ============================ half / bfloat16 conversions ================================ */
 static float moe__bits_f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
@@ -508,7 +521,7 @@ MOEDEF moe_status moe_quantize(moe_type t, const float *src, void *dst, size_t n
     size_t rb = moe_type_row_size(t, n_cols), r, i, total;
     unsigned char *out = (unsigned char *)dst;
     if (!src || !dst) return MOE_ERR_NULL;
-    if ((int)t < 0 || t >= MOE_TYPE_COUNT || n_rows == 0 || rb == 0) return MOE_ERR_ARG;
+    if (!moe__enum_ok((int)t, MOE_TYPE_COUNT - 1) || n_rows == 0 || rb == 0) return MOE_ERR_ARG;
     if (!moe__mul(rb, n_rows, &total) || !moe__mul(n_rows, n_cols, &total)) return MOE_ERR_OVERFLOW;
     if (t == MOE_TYPE_Q8_0 || t == MOE_TYPE_Q4_0)      /* blocks cannot hold NaN or Inf */
         for (i = 0; i < total; i++) if (!(fabsf(src[i]) <= 3.402823466e38f)) return MOE_ERR_ARG;
@@ -531,7 +544,7 @@ MOEDEF moe_status moe_dequantize(moe_type t, const void *src, float *dst, size_t
 {
     size_t rb = moe_type_row_size(t, n_cols), r, total;
     if (!src || !dst) return MOE_ERR_NULL;
-    if ((int)t < 0 || t >= MOE_TYPE_COUNT || n_rows == 0 || rb == 0) return MOE_ERR_ARG;
+    if (!moe__enum_ok((int)t, MOE_TYPE_COUNT - 1) || n_rows == 0 || rb == 0) return MOE_ERR_ARG;
     if (!moe__mul(rb, n_rows, &total) || !moe__mul(n_rows, n_cols, &total)) return MOE_ERR_OVERFLOW;
     for (r = 0; r < n_rows; r++)
         moe__decode_scalar(t, (const unsigned char *)src + r * rb, 0, n_cols, dst + r * n_cols);
@@ -1059,7 +1072,7 @@ static moe_status moe__matrix_init(moe__matrix *m, const moe_tensor *t, int n_ex
     size_t rb, per, tmp;
     int e;
     memset(m, 0, sizeof *m);
-    if ((int)t->type < 0 || t->type >= MOE_TYPE_COUNT) return MOE_ERR_WEIGHTS;
+    if (!moe__enum_ok((int)t->type, MOE_TYPE_COUNT - 1)) return MOE_ERR_WEIGHTS;
     rb = moe_type_row_size(t->type, (size_t)cols);
     if (rb == 0) return MOE_ERR_WEIGHTS;                   /* quantised: cols not whole blocks */
     if (!moe__mul(rb, (size_t)rows * (part ? 2u : 1u), &per) || !moe__mul(per, (size_t)n_exp, &tmp))
@@ -1100,10 +1113,10 @@ MOEDEF moe_status moe_layer_init(moe_layer *L, const moe_config *cfg, const moe_
     c = *cfg;
     E = c.n_experts;
     if (c.d_model < 1 || c.d_ff < 1 || E < 1 || c.top_k < 1 || c.top_k > E) return MOE_ERR_CONFIG;
-    if ((int)c.act < 0 || c.act > MOE_ACT_SWIGLU_OAI) return MOE_ERR_CONFIG;
-    if ((int)c.score < 0 || c.score > MOE_SCORE_SOFTMAX_TOPK) return MOE_ERR_CONFIG;
-    if ((int)c.group_score < 0 || c.group_score > MOE_GROUP_TOP2_SUM) return MOE_ERR_CONFIG;
-    if ((int)w->gate_up_layout < 0 || w->gate_up_layout > MOE_GATE_UP_INTERLEAVED) return MOE_ERR_CONFIG;
+    if (!moe__enum_ok((int)c.act, MOE_ACT_SWIGLU_OAI)) return MOE_ERR_CONFIG;
+    if (!moe__enum_ok((int)c.score, MOE_SCORE_SOFTMAX_TOPK)) return MOE_ERR_CONFIG;
+    if (!moe__enum_ok((int)c.group_score, MOE_GROUP_TOP2_SUM)) return MOE_ERR_CONFIG;
+    if (!moe__enum_ok((int)w->gate_up_layout, MOE_GATE_UP_INTERLEAVED)) return MOE_ERR_CONFIG;
     if (!(fabsf(c.routed_scale) <= 3.402823466e38f)) return MOE_ERR_CONFIG;
     if (!(fabsf(c.oai_alpha) <= 3.402823466e38f) || !(c.oai_limit >= 0.0f && c.oai_limit <= 3.402823466e38f))
         return MOE_ERR_CONFIG;
@@ -1726,6 +1739,9 @@ MOEDEF moe_status moe_route(const moe_layer *layer, const float *x, int n_tokens
     return moe__run(layer, x, n_tokens, NULL, work, work_size, NULL, ids, weights);
 }
 
+#ifdef MOE__GCC_CXX_DIAG
+#pragma GCC diagnostic pop
+#endif
 #endif /* MOE_IMPLEMENTATION_DONE */
 #endif /* MOE_IMPLEMENTATION */
 
