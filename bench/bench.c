@@ -1076,6 +1076,20 @@ typedef struct result {
     double flops, bytes;    /* per call: routed-expert flops, expert weight bytes streamed */
 } result;
 
+/* correctness checks, for the CSV: relative L2 error against the naive reference */
+typedef struct check_row { const char *layer; moe_type type; int T; const char *what; double err; } check_row;
+#define MAX_CHECKS 256
+static check_row g_chk[MAX_CHECKS];
+static int g_nchk;
+
+static void add_check(const char *layer, moe_type type, int T, const char *what, double err)
+{
+    if (err < 0 || g_nchk >= MAX_CHECKS) return;
+    g_chk[g_nchk].layer = layer; g_chk[g_nchk].type = type; g_chk[g_nchk].T = T;
+    g_chk[g_nchk].what = what; g_chk[g_nchk].err = err;
+    g_nchk++;
+}
+
 #define MAX_RESULTS 1024
 static result g_res[MAX_RESULTS];
 static int g_nres;
@@ -1170,13 +1184,13 @@ static void write_csv(const char *path)
     fprintf(f, "section,layer,weight_type,T,impl,threads,sec_per_call,ns_per_token,gflops,gbytes_per_s,"
                "flops_per_call,weight_bytes_per_call,arith_intensity,pct_fma_peak,pct_read_bw,"
                "speedup_vs_scalar,speedup_vs_naive,speedup_vs_openblas,calls_per_rep,reps,best_sec_per_call,"
-               "other_cores,retries\n");
-    fprintf(f, "machine,,,,fma_avx2_ymm,1,,,%.3f,,,,,,,,,,,,,,\n", g_m.peak_ymm[1]);
-    fprintf(f, "machine,,,,fma_avx2_ymm,2,,,%.3f,,,,,,,,,,,,,,\n", g_m.peak_ymm[2]);
-    fprintf(f, "machine,,,,fma_avx512_zmm,1,,,%.3f,,,,,,,,,,,,,,\n", g_m.peak_zmm[1]);
-    fprintf(f, "machine,,,,fma_avx512_zmm,2,,,%.3f,,,,,,,,,,,,,,\n", g_m.peak_zmm[2]);
-    fprintf(f, "machine,,,,read_bw,1,,,,%.3f,,,,,,,,,,,,,\n", g_m.bw[1]);
-    fprintf(f, "machine,,,,read_bw,2,,,,%.3f,,,,,,,,,,,,,\n", g_m.bw[2]);
+               "other_cores,retries,rel_err_vs_naive\n");
+    fprintf(f, "machine,,,,fma_avx2_ymm,1,,,%.3f,,,,,,,,,,,,,,,\n", g_m.peak_ymm[1]);
+    fprintf(f, "machine,,,,fma_avx2_ymm,2,,,%.3f,,,,,,,,,,,,,,,\n", g_m.peak_ymm[2]);
+    fprintf(f, "machine,,,,fma_avx512_zmm,1,,,%.3f,,,,,,,,,,,,,,,\n", g_m.peak_zmm[1]);
+    fprintf(f, "machine,,,,fma_avx512_zmm,2,,,%.3f,,,,,,,,,,,,,,,\n", g_m.peak_zmm[2]);
+    fprintf(f, "machine,,,,read_bw,1,,,,%.3f,,,,,,,,,,,,,,\n", g_m.bw[1]);
+    fprintf(f, "machine,,,,read_bw,2,,,,%.3f,,,,,,,,,,,,,,\n", g_m.bw[2]);
     for (i = 0; i < g_nres; i++) {
         const result *r = &g_res[i];
         int lib = strcmp(r->impl, "moe.h") == 0;
@@ -1197,8 +1211,11 @@ static void write_csv(const char *path)
         } else {
             fprintf(f, ",,,");
         }
-        fprintf(f, "%d,%d,%.9g,%.3f,%d\n", r->t.calls, r->t.reps, r->t.best, r->t.other, r->t.retries);
+        fprintf(f, "%d,%d,%.9g,%.3f,%d,\n", r->t.calls, r->t.reps, r->t.best, r->t.other, r->t.retries);
     }
+    for (i = 0; i < g_nchk; i++)
+        fprintf(f, "check,%s,%s,%d,%s,,,,,,,,,,,,,,,,,,,%.3g\n", g_chk[i].layer, type_label(g_chk[i].type), g_chk[i].T,
+                g_chk[i].what, g_chk[i].err);
     fclose(f);
 }
 
@@ -1441,6 +1458,12 @@ static void cross_check(bench_layer *L, const moe_layer *lib, const moe_layer *l
     printf("\n");
     fflush(stdout);
     if (!(ok_lib && ok_sc) || n_agree < Tc * 3 / 4) g_check_fail++;
+    add_check(L->name, L->type, Tc, "moe.h batch vs f32-act naive", e_lib);
+    add_check(L->name, L->type, 1, "moe.h T=1 vs f32-act naive", e_one);
+    add_check(L->name, L->type, Tc, "moe.h batch vs q8-act naive", e_lib_q);
+    add_check(L->name, L->type, 1, "moe.h T=1 vs q8-act naive", e_one_q);
+    add_check(L->name, L->type, Tc, "moe.h-scalar vs f32-act naive", e_sc);
+    add_check(L->name, L->type, Tc, "openblas vs naive", e_bl);
     free(y_lib); free(y_one); free(y_sc); free(y_nq); free(y_nx); free(y_bl); free(ids); free(agree);
 }
 
