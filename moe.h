@@ -1266,7 +1266,7 @@ typedef struct moe__ctx {
     const moe_layer *L;
     const float *x;
     float *y;
-    int T, k, S, slots, E, phase, nt, bad_worker;
+    int T, k, S, slots, E, phase, nt, bad_worker, capacity;
     float *logits, *wts, *coef, *H, *XY;
     int *ids, *pos, *count, *off, *up, *ug, *ud, *list;
     size_t *xoff, *hoff;
@@ -1630,13 +1630,12 @@ static void moe__ph_combine(moe__ctx *c, int chunk)
     }
 }
 
-static void moe__task(void *ctx, int index, int worker)
+static void moe__do(moe__ctx *c, int phase, int index, int worker)
 {
-    moe__ctx *c = (moe__ctx *)ctx;
     float *scr;
     if (worker < 0 || worker >= c->nt) { c->bad_worker = 1; return; }
     scr = (float *)(void *)(c->scratch + (size_t)worker * c->per_worker);
-    switch (c->phase) {
+    switch (phase) {
     case MOE__PH_ROUTER:  moe__ph_router(c, index, scr); break;
     case MOE__PH_SCORE:   moe__ph_score(c, index, scr + c->panel_floats + 2 * c->tmp_floats); break;
     case MOE__PH_PACK:    moe__ph_pack(c, index); break;
@@ -1645,21 +1644,52 @@ static void moe__task(void *ctx, int index, int worker)
     case MOE__PH_COMBINE: moe__ph_combine(c, index); break;
     }
 }
+static void moe__task(void *ctx, int index, int worker)       /* for the caller's pool */
+{
+    moe__ctx *c = (moe__ctx *)ctx;
+    moe__do(c, c->phase, index, worker);
+}
 
-static void moe__phase(moe__ctx *c, const moe_run_opts *o, int phase, int n)
+/* One phase: with OpenMP (team != 0) an orphaned worksharing loop of the team that runs the
+   whole pass; else one call of the caller's parallel_for, or a plain loop. */
+static void moe__phase(moe__ctx *c, const moe_run_opts *o, int team, int phase, int n)
 {
     int i;
-    c->phase = phase;
-    if (n <= 0) return;
-    if (o && o->parallel_for) { o->parallel_for(o->pool, moe__task, c, n); return; }
 #ifdef _OPENMP
-    if (c->nt > 1 && n > 1) {
-#pragma omp parallel for schedule(dynamic, 1) num_threads(c->nt)
-        for (i = 0; i < n; i++) moe__task(c, i, omp_get_thread_num());
+    if (team) {
+        int tid = omp_get_thread_num();
+#pragma omp for schedule(dynamic, 1)
+        for (i = 0; i < n; i++) moe__do(c, phase, i, tid);
         return;
     }
+#else
+    (void)team;
 #endif
-    for (i = 0; i < n; i++) moe__task(c, i, 0);
+    if (n <= 0) return;
+    c->phase = phase;
+    if (o && o->parallel_for) { o->parallel_for(o->pool, moe__task, c, n); return; }
+    for (i = 0; i < n; i++) moe__do(c, phase, i, 0);
+}
+
+/* The forward pass. With OpenMP every thread of one team runs this, so a call starts one team,
+   not one per phase; the serial dispatch is an `omp single` (whose barrier publishes it). */
+static void moe__pipeline(moe__ctx *c, const moe_run_opts *o, int team)
+{
+    int chunks = (c->T + MOE__TS - 1) / MOE__TS;
+    moe__phase(c, o, team, MOE__PH_ROUTER, (c->E + c->nbr - 1) / c->nbr);
+    moe__phase(c, o, team, MOE__PH_SCORE, chunks);
+    if (!c->y || c->bad_worker) return;
+#ifdef _OPENMP
+    if (team) {
+#pragma omp single
+        moe__dispatch(c, c->capacity);
+    } else
+#endif
+        moe__dispatch(c, c->capacity);
+    moe__phase(c, o, team, MOE__PH_PACK, c->up[c->E + c->S]);
+    moe__phase(c, o, team, MOE__PH_GATEUP, c->ug[c->E + c->S]);
+    moe__phase(c, o, team, MOE__PH_DOWN, c->ud[c->E + c->S]);
+    moe__phase(c, o, team, MOE__PH_COMBINE, chunks);
 }
 
 static moe_status moe__run(const moe_layer *L, const float *x, int T, float *y, void *work, size_t work_size,
@@ -1668,7 +1698,6 @@ static moe_status moe__run(const moe_layer *L, const float *x, int T, float *y, 
     moe__plan p;
     moe__ctx c;
     unsigned char *base;
-    size_t chunks;
     if (!L) return MOE_ERR_NULL;
     if (L->magic != MOE__MAGIC) return MOE_ERR_LAYER;
     if (!x || !work || (y == NULL && ids_out == NULL && w_out == NULL)) return MOE_ERR_NULL;
@@ -1682,7 +1711,7 @@ static moe_status moe__run(const moe_layer *L, const float *x, int T, float *y, 
     c.L = L; c.x = x; c.y = y; c.T = T;
     c.E = L->cfg.n_experts; c.k = L->cfg.top_k; c.S = L->cfg.n_shared; c.slots = c.k + c.S;
     c.nt = (o && o->n_threads > 0) ? o->n_threads : L->n_threads;
-    if (o && o->parallel_for && !(o->n_threads > 0)) c.nt = L->n_threads;
+    c.capacity = o ? o->capacity : 0;
     c.logits = (float *)(void *)(base + p.logits);
     c.ids = (int *)(void *)(base + p.ids);
     c.wts = (float *)(void *)(base + p.wts);
@@ -1701,20 +1730,17 @@ static moe_status moe__run(const moe_layer *L, const float *x, int T, float *y, 
     c.scratch = base + p.scratch;
     c.per_worker = p.per_worker; c.panel_floats = p.panel; c.tmp_floats = p.tmp;
     c.nbr = moe__nb(L->cfg.d_model);
-    chunks = ((size_t)T + MOE__TS - 1) / MOE__TS;
-
-    moe__phase(&c, o, MOE__PH_ROUTER, (c.E + c.nbr - 1) / c.nbr);
-    moe__phase(&c, o, MOE__PH_SCORE, (int)chunks);
+#ifdef _OPENMP
+    if (!(o && o->parallel_for) && c.nt > 1) {
+#pragma omp parallel num_threads(c.nt)
+        moe__pipeline(&c, o, 1);
+    } else
+#endif
+        moe__pipeline(&c, o, 0);
     if (c.bad_worker) return MOE_ERR_THREADS;
     if (ids_out) memcpy(ids_out, c.ids, (size_t)T * (size_t)c.k * sizeof(int));
     if (w_out) memcpy(w_out, c.wts, (size_t)T * (size_t)c.k * sizeof(float));
-    if (!y) return MOE_OK;
-    moe__dispatch(&c, o ? o->capacity : 0);
-    moe__phase(&c, o, MOE__PH_PACK, c.up[c.E + c.S]);
-    moe__phase(&c, o, MOE__PH_GATEUP, c.ug[c.E + c.S]);
-    moe__phase(&c, o, MOE__PH_DOWN, c.ud[c.E + c.S]);
-    moe__phase(&c, o, MOE__PH_COMBINE, (int)chunks);
-    return c.bad_worker ? MOE_ERR_THREADS : MOE_OK;
+    return MOE_OK;
 }
 
 MOEDEF moe_status moe_forward(const moe_layer *layer, const float *x, int n_tokens, float *y,
