@@ -1074,6 +1074,7 @@ typedef struct result {
     int threads;
     timing t;
     double flops, bytes;    /* per call: routed-expert flops, expert weight bytes streamed */
+    double bw_local;        /* T=1: read bandwidth sampled just before (0: not sampled) */
 } result;
 
 /* correctness checks, for the CSV: relative L2 error against the naive reference */
@@ -1096,8 +1097,11 @@ static int g_nres;
 
 static struct {
     double peak_ymm[3], peak_zmm[3];   /* [1]: 1 thread, [2]: the bench's thread count */
-    double bw[3], bw_gib;
-    int nthreads, reps;
+    double bw[3];
+    float *bwbuf;
+    size_t bw_bytes;
+    int nthreads, reps, bw_samples;
+    double bw_min_local;
     const char *lib_path;
 } g_m;
 
@@ -1116,7 +1120,7 @@ static result *add_result(const char *layer, moe_type type, int T, const char *i
     if (g_nres >= MAX_RESULTS) die("too many results");
     r = &g_res[g_nres++];
     r->layer = layer; r->type = type; r->T = T; r->impl = impl; r->threads = threads;
-    r->t = t; r->flops = flops; r->bytes = bytes;
+    r->t = t; r->flops = flops; r->bytes = bytes; r->bw_local = 0;
     return r;
 }
 
@@ -1184,13 +1188,13 @@ static void write_csv(const char *path)
     fprintf(f, "section,layer,weight_type,T,impl,threads,sec_per_call,ns_per_token,gflops,gbytes_per_s,"
                "flops_per_call,weight_bytes_per_call,arith_intensity,pct_fma_peak,pct_read_bw,"
                "speedup_vs_scalar,speedup_vs_naive,speedup_vs_openblas,calls_per_rep,reps,best_sec_per_call,"
-               "other_cores,retries,rel_err_vs_naive\n");
-    fprintf(f, "machine,,,,fma_avx2_ymm,1,,,%.3f,,,,,,,,,,,,,,,\n", g_m.peak_ymm[1]);
-    fprintf(f, "machine,,,,fma_avx2_ymm,2,,,%.3f,,,,,,,,,,,,,,,\n", g_m.peak_ymm[2]);
-    fprintf(f, "machine,,,,fma_avx512_zmm,1,,,%.3f,,,,,,,,,,,,,,,\n", g_m.peak_zmm[1]);
-    fprintf(f, "machine,,,,fma_avx512_zmm,2,,,%.3f,,,,,,,,,,,,,,,\n", g_m.peak_zmm[2]);
-    fprintf(f, "machine,,,,read_bw,1,,,,%.3f,,,,,,,,,,,,,,\n", g_m.bw[1]);
-    fprintf(f, "machine,,,,read_bw,2,,,,%.3f,,,,,,,,,,,,,,\n", g_m.bw[2]);
+               "other_cores,retries,rel_err_vs_naive,read_bw_sampled_before\n");
+    fprintf(f, "machine,,,,fma_avx2_ymm,1,,,%.3f,,,,,,,,,,,,,,,,\n", g_m.peak_ymm[1]);
+    fprintf(f, "machine,,,,fma_avx2_ymm,2,,,%.3f,,,,,,,,,,,,,,,,\n", g_m.peak_ymm[2]);
+    fprintf(f, "machine,,,,fma_avx512_zmm,1,,,%.3f,,,,,,,,,,,,,,,,\n", g_m.peak_zmm[1]);
+    fprintf(f, "machine,,,,fma_avx512_zmm,2,,,%.3f,,,,,,,,,,,,,,,,\n", g_m.peak_zmm[2]);
+    fprintf(f, "machine,,,,read_bw,1,,,,%.3f,,,,,,,,,,,,,,,\n", g_m.bw[1]);
+    fprintf(f, "machine,,,,read_bw,2,,,,%.3f,,,,,,,,,,,,,,,\n", g_m.bw[2]);
     for (i = 0; i < g_nres; i++) {
         const result *r = &g_res[i];
         int lib = strcmp(r->impl, "moe.h") == 0;
@@ -1200,7 +1204,8 @@ static void write_csv(const char *path)
                 type_label(r->type), r->T, r->impl, r->threads, r->t.sec, r->t.sec / r->T * 1e9, gf, gb,
                 r->flops, r->bytes, r->flops / r->bytes);
         if (pk > 0) fprintf(f, "%.4g,", 100 * gf / pk); else fprintf(f, ",");
-        if (g_m.bw[2] > 0) fprintf(f, "%.4g,", 100 * gb / g_m.bw[r->threads >= 2 ? 2 : 1]); else fprintf(f, ",");
+        if (r->T == 1 && g_m.bw[2] > 0) fprintf(f, "%.4g,", 100 * gb / g_m.bw[2]);
+        else fprintf(f, ",");
         if (lib) {
             double a = ratio(r, find_result(r->layer, r->type, r->T, "moe.h-scalar", r->threads));
             double b = ratio(r, find_result(r->layer, r->type, r->T, "naive", r->threads));
@@ -1211,10 +1216,11 @@ static void write_csv(const char *path)
         } else {
             fprintf(f, ",,,");
         }
-        fprintf(f, "%d,%d,%.9g,%.3f,%d,\n", r->t.calls, r->t.reps, r->t.best, r->t.other, r->t.retries);
+        fprintf(f, "%d,%d,%.9g,%.3f,%d,,", r->t.calls, r->t.reps, r->t.best, r->t.other, r->t.retries);
+        if (r->bw_local > 0) fprintf(f, "%.3f\n", r->bw_local); else fprintf(f, "\n");
     }
     for (i = 0; i < g_nchk; i++)
-        fprintf(f, "check,%s,%s,%d,%s,,,,,,,,,,,,,,,,,,,%.3g\n", g_chk[i].layer, type_label(g_chk[i].type), g_chk[i].T,
+        fprintf(f, "check,%s,%s,%d,%s,,,,,,,,,,,,,,,,,,,%.3g,\n", g_chk[i].layer, type_label(g_chk[i].type), g_chk[i].T,
                 g_chk[i].what, g_chk[i].err);
     fclose(f);
 }
@@ -1376,6 +1382,8 @@ static struct {
     const char *csv, *svg, *only;
     unsigned type_mask;
 } g_opt;
+
+static double sample_bandwidth(int reps);
 
 static double rel_err(const float *a, const float *ref, const unsigned char *use, int T, int D)
 {
@@ -1655,11 +1663,17 @@ static void run_layer(const layer_spec *sp)
             lib_ctx lc;
             timing tm;
             result *lr;
+            double bw_now = 0;
             if (T > Tmax) continue;
             if (T > big_T && type != MOE_TYPE_F32) continue;
             lc.layer = &lib; lc.work = work; lc.work_size = ws; lc.nthreads = NT; lc.scalar = 0;
+            if (T == 1) bw_now = sample_bandwidth(2);   /* the bandwidth this placement gets now */
             tm = measure(run_lib, &lc, xs, nx, xstride, T, y);
             lr = add_result(sp->name, type, T, "moe.h", NT, tm, flops, bytes);
+            if (T == 1) {
+                lr->bw_local = bw_now;
+                if (g_m.bw_min_local == 0 || bw_now < g_m.bw_min_local) g_m.bw_min_local = bw_now;
+            }
             if (!g_opt.no_scalar && T <= big_T) {
                 lc.layer = &lib_sc; lc.scalar = 1;
                 tm = measure(run_lib, &lc, xs, nx, xstride, T, y);
@@ -1749,28 +1763,42 @@ static char *loadavg(char *buf, size_t n)
 static double dmax(double a, double b) { return a > b ? a : b; }
 
 /* FMA peaks and read bandwidth; every call keeps the best value seen (noise only lowers them) */
+/* Read bandwidth samples over a buffer kept for the whole run: at start, before every layer x
+   type block and at the end; the best sample counts. (DRAM bandwidth is shared with whatever
+   else runs on the host, which the busy column cannot see: sampling often finds the real one.) */
+static double sample_bandwidth(int reps)
+{
+    int nt2 = g_opt.nthreads;
+    double now;
+    if (!g_m.bwbuf) {
+        long c, nch;
+        g_m.bw_bytes = g_opt.quick ? ((size_t)256 << 20) : ((size_t)1 << 30);
+        g_m.bwbuf = (float *)big_alloc(g_m.bw_bytes);
+        nch = (long)(g_m.bw_bytes / 4 / 4096);
+#pragma omp parallel for schedule(static) num_threads(nt2)
+        for (c = 0; c < nch; c++) {
+            size_t j;
+            for (j = 0; j < 4096; j++) g_m.bwbuf[(size_t)c * 4096 + j] = (float)(j & 7) * 0.125f;
+        }
+    }
+    g_m.bw[1] = dmax(g_m.bw[1], read_bandwidth(g_m.bwbuf, g_m.bw_bytes / 4, 1, reps));
+    now = read_bandwidth(g_m.bwbuf, g_m.bw_bytes / 4, nt2, reps);
+    g_m.bw[2] = dmax(g_m.bw[2], now);
+    g_m.bw_samples += reps;
+    return now;
+}
+
+/* FMA peaks (and a bandwidth sample); every call keeps the best value seen */
 static void measure_machine(void)
 {
     double fs = g_opt.quick ? 0.05 : 0.25;
     int reps = g_opt.quick ? 1 : 3, nt2 = g_opt.nthreads;
-    size_t bw_bytes = g_opt.quick ? ((size_t)256 << 20) : ((size_t)2 << 30);
-    float *buf;
-    long c, nch;
     g_m.peak_ymm[1] = dmax(g_m.peak_ymm[1], fma_peak(8, 1, fs, reps));
     g_m.peak_ymm[2] = dmax(g_m.peak_ymm[2], fma_peak(8, nt2, fs, reps));
     g_m.peak_zmm[1] = dmax(g_m.peak_zmm[1], fma_peak(16, 1, fs, reps));
     g_m.peak_zmm[2] = dmax(g_m.peak_zmm[2], fma_peak(16, nt2, fs, reps));
-    buf = (float *)big_alloc(bw_bytes);
-    nch = (long)(bw_bytes / 4 / 4096);
-#pragma omp parallel for schedule(static) num_threads(nt2)
-    for (c = 0; c < nch; c++) {
-        size_t j;
-        for (j = 0; j < 4096; j++) buf[(size_t)c * 4096 + j] = (float)(j & 7) * 0.125f;
-    }
-    g_m.bw[1] = dmax(g_m.bw[1], read_bandwidth(buf, bw_bytes / 4, 1, g_opt.quick ? 2 : 5));
-    g_m.bw[2] = dmax(g_m.bw[2], read_bandwidth(buf, bw_bytes / 4, nt2, g_opt.quick ? 2 : 5));
-    g_m.bw_gib = (double)bw_bytes / (1 << 30);
     g_m.reps = reps;
+    sample_bandwidth(g_opt.quick ? 2 : 5);
 }
 
 static void print_machine(void)
@@ -1780,10 +1808,13 @@ static void print_machine(void)
            "%.1f on %d; AVX-512 zmm ", g_m.reps * 2, g_m.peak_ymm[1], g_m.peak_ymm[2], nt2);
     if (g_m.peak_zmm[1] > 0) printf("%.1f on 1 thread, %.1f on %d\n", g_m.peak_zmm[1], g_m.peak_zmm[2], nt2);
     else printf("not built (no __AVX512F__)\n");
-    printf("read bandwidth (sum of a %.2g GiB buffer with vector loads, best of %d, at start and end): %.1f GB/s on 1 thread, "
-           "%.1f on %d\n", g_m.bw_gib, g_opt.quick ? 4 : 10, g_m.bw[1], g_m.bw[2], nt2);
+    printf("read bandwidth (sum of a %.2g GiB buffer with vector loads, best of %d samples spread over the run): "
+           "%.1f GB/s on 1 thread, %.1f on %d\n", (double)g_m.bw_bytes / (1 << 30), g_m.bw_samples, g_m.bw[1], g_m.bw[2], nt2);
     printf("%%peak = GFLOP/s / the FMA peak of the library's \"%s\" path at the row's thread count; "
-           "%%bw = GB/s / the %d-thread read bandwidth\n", g_m.lib_path, nt2);
+           "%%bw = GB/s / the best %d-thread read bandwidth.\n"
+           "Read bandwidth varies a lot on a shared host (samples before each T=1 row: %.0f to %.0f GB/s; CSV column\n"
+           "read_bw_sampled_before), so a low %%bw can be the host's fault: compare with the naive code, timed alongside.\n",
+           g_m.lib_path, nt2, g_m.bw_min_local, g_m.bw[2]);
 }
 
 int main(int argc, char **argv)
@@ -1915,6 +1946,7 @@ int main(int argc, char **argv)
     printf("\n");
     write_csv(g_opt.csv);
     write_svg(g_opt.svg, names, nl);
+    free(g_m.bwbuf);
     printf("wrote %s and %s; checks: %s; total bench time %.0f s\n", g_opt.csv, g_opt.svg,
            g_check_fail ? "SOME MISMATCH" : "all OK", now_s() - t_start);
     return 0;
