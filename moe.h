@@ -580,46 +580,22 @@ typedef __m512 moe__vec;
 #define MOE__EACH_N(M) M(0) M(1) M(2) M(3) M(4) M(5)
 #define MOE__EACH_IN(M, i) M(i, 0) M(i, 1) M(i, 2) M(i, 3) M(i, 4) M(i, 5)
 
-static void moe__decode_row(moe_type t, const unsigned char *src, int n, float *dst)
+/* Decoders: one vector of W from 16 f16 / bf16 values, and the 2 vectors of one 32-value
+   block of quants, unscaled (q, or nibble - 8). */
+#define MOE__WF16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(p)))
+#define MOE__WBF16(p) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(p))), 16))
+#define MOE__EACH_QV(M) M(0) M(1)
+static void moe__q8_vecs(const unsigned char *q, moe__vec *v)
 {
-    int i = 0, b;
-    switch (t) {
-    case MOE_TYPE_F16:
-        for (; i + 16 <= n; i += 16)
-            _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(src + 2 * i))));
-        break;
-    case MOE_TYPE_BF16:
-        for (; i + 16 <= n; i += 16) {
-            __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(src + 2 * i)));
-            _mm512_storeu_ps(dst + i, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)));
-        }
-        break;
-    case MOE_TYPE_Q8_0:
-        for (b = 0; b < n / MOE__QK; b++, i += MOE__QK) {
-            const unsigned char *blk = src + (size_t)b * MOE__Q8_BYTES;
-            __m512 d = _mm512_set1_ps(MOE__H2F_FAST(moe__rd16(blk)));
-            __m512i q0 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(blk + 2)));
-            __m512i q1 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(blk + 18)));
-            _mm512_storeu_ps(dst + i, _mm512_mul_ps(_mm512_cvtepi32_ps(q0), d));
-            _mm512_storeu_ps(dst + i + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(q1), d));
-        }
-        break;
-    case MOE_TYPE_Q4_0: {
-        const __m512i lo = _mm512_set1_epi32(15), eight = _mm512_set1_epi32(8);
-        for (b = 0; b < n / MOE__QK; b++, i += MOE__QK) {
-            const unsigned char *blk = src + (size_t)b * MOE__Q4_BYTES;
-            __m512 d = _mm512_set1_ps(MOE__H2F_FAST(moe__rd16(blk)));
-            __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(blk + 2)));
-            __m512i q0 = _mm512_sub_epi32(_mm512_and_si512(q, lo), eight);
-            __m512i q1 = _mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight);
-            _mm512_storeu_ps(dst + i, _mm512_mul_ps(_mm512_cvtepi32_ps(q0), d));
-            _mm512_storeu_ps(dst + i + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(q1), d));
-        }
-        break;
-    }
-    default: break;
-    }
-    if (i < n) moe__decode_scalar(t, src, (size_t)i, (size_t)(n - i), dst + i);
+    v[0] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)q)));
+    v[1] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(q + 16))));
+}
+static void moe__q4_vecs(const unsigned char *q, moe__vec *v)
+{
+    const __m128i m = _mm_set1_epi8(15), eight = _mm_set1_epi8(8);
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)q);
+    v[0] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_sub_epi8(_mm_and_si128(b, m), eight)));
+    v[1] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(b, 4), m), eight)));
 }
 
 #elif defined(MOE_SIMD_AVX2)
@@ -654,52 +630,24 @@ static float moe__hsum256(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-static void moe__decode_row(moe_type t, const unsigned char *src, int n, float *dst)
-{
-    int i = 0, b;
-    switch (t) {
+/* Decoders: one vector of W from 8 f16 (F16C only) / bf16 values, and the 4 vectors of one
+   32-value block of quants, unscaled (q, or nibble - 8). */
 #if defined(__F16C__) || defined(_MSC_VER)
-    case MOE_TYPE_F16:
-        for (; i + 8 <= n; i += 8)
-            _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(src + 2 * i))));
-        break;
+#define MOE__WF16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p)))
 #endif
-    case MOE_TYPE_BF16:
-        for (; i + 8 <= n; i += 8) {
-            __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(src + 2 * i)));
-            _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
-        }
-        break;
-    case MOE_TYPE_Q8_0:
-        for (b = 0; b < n / MOE__QK; b++, i += MOE__QK) {
-            const unsigned char *blk = src + (size_t)b * MOE__Q8_BYTES;
-            __m256 d = _mm256_set1_ps(MOE__H2F_FAST(moe__rd16(blk)));
-            int j;
-            for (j = 0; j < 4; j++) {
-                __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(blk + 2 + 8 * j)));
-                _mm256_storeu_ps(dst + i + 8 * j, _mm256_mul_ps(_mm256_cvtepi32_ps(q), d));
-            }
-        }
-        break;
-    case MOE_TYPE_Q4_0: {
-        const __m256i lo = _mm256_set1_epi32(15), eight = _mm256_set1_epi32(8);
-        for (b = 0; b < n / MOE__QK; b++, i += MOE__QK) {
-            const unsigned char *blk = src + (size_t)b * MOE__Q4_BYTES;
-            __m256 d = _mm256_set1_ps(MOE__H2F_FAST(moe__rd16(blk)));
-            int j;
-            for (j = 0; j < 2; j++) {
-                __m256i q = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(blk + 2 + 8 * j)));
-                __m256i q0 = _mm256_sub_epi32(_mm256_and_si256(q, lo), eight);
-                __m256i q1 = _mm256_sub_epi32(_mm256_srli_epi32(q, 4), eight);
-                _mm256_storeu_ps(dst + i + 8 * j, _mm256_mul_ps(_mm256_cvtepi32_ps(q0), d));
-                _mm256_storeu_ps(dst + i + 16 + 8 * j, _mm256_mul_ps(_mm256_cvtepi32_ps(q1), d));
-            }
-        }
-        break;
-    }
-    default: break;
-    }
-    if (i < n) moe__decode_scalar(t, src, (size_t)i, (size_t)(n - i), dst + i);
+#define MOE__WBF16(p) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p))), 16))
+#define MOE__EACH_QV(M) M(0) M(1) M(2) M(3)
+#define MOE__Q8V(j) v[j] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(q + 8 * j))));
+static void moe__q8_vecs(const unsigned char *q, moe__vec *v) { MOE__EACH_QV(MOE__Q8V) }
+static void moe__q4_vecs(const unsigned char *q, moe__vec *v)
+{
+    const __m128i m = _mm_set1_epi8(15), eight = _mm_set1_epi8(8);
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)q);
+    __m128i lo = _mm_sub_epi8(_mm_and_si128(b, m), eight), hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(b, 4), m), eight);
+    v[0] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo));
+    v[1] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(lo, lo)));
+    v[2] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi));
+    v[3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(hi, hi)));
 }
 
 #elif defined(MOE_SIMD_NEON)
@@ -747,60 +695,32 @@ static float moe__hsum_neon(float32x4_t v)
 #define MOE__EACH_IN(M, i) M(i, 0) M(i, 1)
 #endif
 
-static void moe__decode_row(moe_type t, const unsigned char *src, int n, float *dst)
-{
-    int i = 0, b;
-    switch (t) {
+/* Decoders: one vector of W from 4 f16 (AArch64 only: ARMv7 keeps f16 on the scalar decoder
+   and the panel path) / bf16 values, and the 8 vectors of one 32-value block of quants,
+   unscaled (q, or nibble - 8). */
 #if defined(__aarch64__) || defined(_M_ARM64)
-    case MOE_TYPE_F16:
-        for (; i + 4 <= n; i += 4)
-            vst1q_f32(dst + i, vcvt_f32_f16(vreinterpret_f16_u8(vld1_u8(src + 2 * i))));
-        break;
+#define MOE__WF16(p) vcvt_f32_f16(vreinterpret_f16_u8(vld1_u8(p)))
 #endif
-    case MOE_TYPE_BF16:
-        for (; i + 4 <= n; i += 4) {
-            uint16x4_t h = vreinterpret_u16_u8(vld1_u8(src + 2 * i));
-            vst1q_f32(dst + i, vreinterpretq_f32_u32(vshll_n_u16(h, 16)));
-        }
-        break;
-    case MOE_TYPE_Q8_0:
-        for (b = 0; b < n / MOE__QK; b++, i += MOE__QK) {
-            const unsigned char *blk = src + (size_t)b * MOE__Q8_BYTES;
-            float d = moe__h2f(moe__rd16(blk));
-            int j;
-            for (j = 0; j < 2; j++) {
-                int8x16_t q = vreinterpretq_s8_u8(vld1q_u8(blk + 2 + 16 * j));
-                int16x8_t l = vmovl_s8(vget_low_s8(q)), h = vmovl_s8(vget_high_s8(q));
-                float *o = dst + i + 16 * j;
-                vst1q_f32(o + 0,  vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(l))), d));
-                vst1q_f32(o + 4,  vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_high_s16(l))), d));
-                vst1q_f32(o + 8,  vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(h))), d));
-                vst1q_f32(o + 12, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_high_s16(h))), d));
-            }
-        }
-        break;
-    case MOE_TYPE_Q4_0:
-        for (b = 0; b < n / MOE__QK; b++, i += MOE__QK) {
-            const unsigned char *blk = src + (size_t)b * MOE__Q4_BYTES;
-            float d = moe__h2f(moe__rd16(blk));
-            uint8x16_t q = vld1q_u8(blk + 2);
-            int8x16_t halves[2];
-            int j;
-            halves[0] = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(15))), vdupq_n_s8(8));
-            halves[1] = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), vdupq_n_s8(8));
-            for (j = 0; j < 2; j++) {
-                int16x8_t l = vmovl_s8(vget_low_s8(halves[j])), h = vmovl_s8(vget_high_s8(halves[j]));
-                float *o = dst + i + 16 * j;
-                vst1q_f32(o + 0,  vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(l))), d));
-                vst1q_f32(o + 4,  vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_high_s16(l))), d));
-                vst1q_f32(o + 8,  vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(h))), d));
-                vst1q_f32(o + 12, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_high_s16(h))), d));
-            }
-        }
-        break;
-    default: break;
-    }
-    if (i < n) moe__decode_scalar(t, src, (size_t)i, (size_t)(n - i), dst + i);
+#define MOE__WBF16(p) vreinterpretq_f32_u32(vshll_n_u16(vreinterpret_u16_u8(vld1_u8(p)), 16))
+#define MOE__EACH_QV(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7)
+static void moe__neon_s8_vecs(int8x16_t q, moe__vec *v)      /* 16 int8 -> 4 vectors */
+{
+    int16x8_t l = vmovl_s8(vget_low_s8(q)), h = vmovl_s8(vget_high_s8(q));
+    v[0] = vcvtq_f32_s32(vmovl_s16(vget_low_s16(l)));
+    v[1] = vcvtq_f32_s32(vmovl_s16(vget_high_s16(l)));
+    v[2] = vcvtq_f32_s32(vmovl_s16(vget_low_s16(h)));
+    v[3] = vcvtq_f32_s32(vmovl_s16(vget_high_s16(h)));
+}
+static void moe__q8_vecs(const unsigned char *q, moe__vec *v)
+{
+    moe__neon_s8_vecs(vreinterpretq_s8_u8(vld1q_u8(q)), v);
+    moe__neon_s8_vecs(vreinterpretq_s8_u8(vld1q_u8(q + 16)), v + 4);
+}
+static void moe__q4_vecs(const unsigned char *q, moe__vec *v)
+{
+    uint8x16_t b = vld1q_u8(q);
+    moe__neon_s8_vecs(vsubq_s8(vreinterpretq_s8_u8(vandq_u8(b, vdupq_n_u8(15))), vdupq_n_s8(8)), v);
+    moe__neon_s8_vecs(vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(b, 4)), vdupq_n_s8(8)), v + 4);
 }
 
 #else /* MOE_SIMD_SCALAR */
@@ -821,9 +741,48 @@ typedef float moe__vec;
 #define MOE__NR 4
 #define MOE__EACH_N(M) M(0) M(1) M(2) M(3)
 #define MOE__EACH_IN(M, i) M(i, 0) M(i, 1) M(i, 2) M(i, 3)
+#endif
+
+#if defined(MOE_SIMD_SCALAR)
 static void moe__decode_row(moe_type t, const unsigned char *src, int n, float *dst)
 {
     moe__decode_scalar(t, src, 0, (size_t)n, dst);
+}
+#else
+#define MOE__QV (MOE__QK / MOE__VL)                 /* vectors per 32-value block */
+#define MOE__DSTORE(j) MOE__VSTORE(dst + i + (j) * MOE__VL, MOE__VMUL(v[j], d));
+/* one row of n values of W as f32, over the decoders; what they cannot do, the scalar one does */
+static void moe__decode_row(moe_type t, const unsigned char *src, int n, float *dst)
+{
+    const unsigned char *b = src;                  /* block of quants */
+    moe__vec v[MOE__QV], d;
+    int i = 0;
+    switch (t) {
+#ifdef MOE__WF16
+    case MOE_TYPE_F16:
+        for (; i + MOE__VL <= n; i += MOE__VL) MOE__VSTORE(dst + i, MOE__WF16(src + 2 * i));
+        break;
+#endif
+    case MOE_TYPE_BF16:
+        for (; i + MOE__VL <= n; i += MOE__VL) MOE__VSTORE(dst + i, MOE__WBF16(src + 2 * i));
+        break;
+    case MOE_TYPE_Q8_0:
+        for (; i < n; i += MOE__QK, b += MOE__Q8_BYTES) {
+            d = MOE__VSET1(MOE__H2F_FAST(moe__rd16(b)));
+            moe__q8_vecs(b + 2, v);
+            MOE__EACH_QV(MOE__DSTORE)
+        }
+        break;
+    case MOE_TYPE_Q4_0:
+        for (; i < n; i += MOE__QK, b += MOE__Q4_BYTES) {
+            d = MOE__VSET1(MOE__H2F_FAST(moe__rd16(b)));
+            moe__q4_vecs(b + 2, v);
+            MOE__EACH_QV(MOE__DSTORE)
+        }
+        break;
+    default: break;
+    }
+    if (i < n) moe__decode_scalar(t, src, (size_t)i, (size_t)(n - i), dst + i);
 }
 #endif
 
@@ -893,6 +852,87 @@ static void moe__tile1(int K, const float *x, const float *const *w, float *c)
         MOE__ROW(0)
     }
     MOE__EACH_IN(MOE__SUM_A, 0)
+}
+
+/* moe__gemv: c[n] = dot(x[0..K), row n of W) for nb rows of type t, row 0 at w, rows stride
+   bytes apart: the product of ONE token, W streamed once. f32 rows go to moe__tile1 in place;
+   other rows are decoded in registers and used at once, never stored (a decoded f32 panel
+   costs a write and a re-read of 4 bytes per weight, more than the weights' own traffic).
+   NR rows at a time, a partial group repeating its last row; Q types sum q * x over a block,
+   then scale by d. moe__gemv_ok(t) says whether this path has the decoders for t (the scalar
+   path, the readable reference, and f16 without F16C or on ARMv7 keep the panel). */
+#if defined(MOE_SIMD_SCALAR)
+static int moe__gemv_ok(moe_type t) { return t == MOE_TYPE_F32; }
+#else
+static int moe__gemv_ok(moe_type t)
+{
+#ifndef MOE__WF16
+    if (t == MOE_TYPE_F16) return 0;
+#endif
+    (void)t;
+    return 1;
+}
+#define MOE__GDECL(n)  moe__vec a##n = MOE__VZERO(); const unsigned char *p##n = w[n];
+#define MOE__GF16(n)   a##n = MOE__VFMA(MOE__WF16(p##n + 2 * (size_t)k), xv, a##n);
+#define MOE__GBF16(n)  a##n = MOE__VFMA(MOE__WBF16(p##n + 2 * (size_t)k), xv, a##n);
+#define MOE__GXQ(j)    xq[j] = MOE__VLOAD(x + k + (j) * MOE__VL);
+#define MOE__GDOT(j)   t = MOE__VFMA(v[j], xq[j], t);
+#define MOE__GQ(n, vecs, bytes) { moe__vec t = MOE__VZERO(); vecs(p##n + 2, v); MOE__EACH_QV(MOE__GDOT) \
+        a##n = MOE__VFMA(t, MOE__VSET1(MOE__H2F_FAST(moe__rd16(p##n))), a##n); p##n += bytes; }
+#define MOE__GQ8(n)    MOE__GQ(n, moe__q8_vecs, MOE__Q8_BYTES)
+#define MOE__GQ4(n)    MOE__GQ(n, moe__q4_vecs, MOE__Q4_BYTES)
+#define MOE__GSUM(n)   c[n] = MOE__VSUM(a##n) + s[n];
+static void moe__gemv_tile(moe_type ty, int K, const float *x, const unsigned char *const *w, float *c)
+{
+    MOE__EACH_N(MOE__GDECL)
+    moe__vec v[MOE__QV], xq[MOE__QV];
+    float s[MOE__NR] = { 0.0f };                  /* f16/bf16 tails shorter than a vector */
+    int k = 0, n, j;
+    switch (ty) {
+#ifdef MOE__WF16
+    case MOE_TYPE_F16:
+        for (; k + MOE__VL <= K; k += MOE__VL) { moe__vec xv = MOE__VLOAD(x + k); MOE__EACH_N(MOE__GF16) }
+        for (n = 0; n < MOE__NR; n++)
+            for (j = k; j < K; j++) s[n] += moe__h2f(moe__rd16(w[n] + 2 * (size_t)j)) * x[j];
+        break;
+#endif
+    case MOE_TYPE_BF16:
+        for (; k + MOE__VL <= K; k += MOE__VL) { moe__vec xv = MOE__VLOAD(x + k); MOE__EACH_N(MOE__GBF16) }
+        for (n = 0; n < MOE__NR; n++)
+            for (j = k; j < K; j++) s[n] += moe__bf2f(moe__rd16(w[n] + 2 * (size_t)j)) * x[j];
+        break;
+    case MOE_TYPE_Q8_0:                            /* K: whole blocks */
+        for (; k < K; k += MOE__QK) { MOE__EACH_QV(MOE__GXQ) MOE__EACH_N(MOE__GQ8) }
+        break;
+    case MOE_TYPE_Q4_0:
+        for (; k < K; k += MOE__QK) { MOE__EACH_QV(MOE__GXQ) MOE__EACH_N(MOE__GQ4) }
+        break;
+    default: break;
+    }
+    MOE__EACH_N(MOE__GSUM)
+}
+#endif
+
+static void moe__gemv(moe_type t, int K, const float *x, const unsigned char *w, size_t stride, int nb, float *c)
+{
+    const unsigned char *wp[MOE__NR];
+    const float *wf[MOE__NR];
+    float cc[MOE__NR];
+    int n0, n;
+    MOE_ASSERT(moe__gemv_ok(t));
+    for (n0 = 0; n0 < nb; n0 += MOE__NR) {
+        int nr = nb - n0 < MOE__NR ? nb - n0 : MOE__NR;
+        for (n = 0; n < MOE__NR; n++) {
+            wp[n] = w + (size_t)(n0 + (n < nr ? n : nr - 1)) * stride;
+            wf[n] = (const float *)(const void *)wp[n];
+        }
+#if !defined(MOE_SIMD_SCALAR)
+        if (t != MOE_TYPE_F32) moe__gemv_tile(t, K, x, wp, cc);
+        else
+#endif
+        moe__tile1(K, x, wf, cc);
+        for (n = 0; n < nr; n++) c[n0 + n] = cc[n];
+    }
 }
 
 /* moe__otile: the batched kernel, outer-product form. xp is a packed token panel [K][G]
@@ -1541,6 +1581,10 @@ static void moe__ph_gateup(moe__ctx *c, int unit, float *scr)
             gr[i] = tg + (size_t)i * MOE__NBMAX;
             ur[i] = tu + (size_t)i * MOE__NBMAX;
         }
+        if (mt == 1 && (!gated || moe__gemv_ok(G->type)) && moe__gemv_ok(U->type)) {   /* one token */
+            if (gated) moe__gemv(G->type, D, X, moe__base(G, u.ee) + (size_t)u.n0 * G->row_stride, G->row_stride, u.nb, tg);
+            moe__gemv(U->type, D, X, moe__base(U, u.ee) + (size_t)u.n0 * U->row_stride, U->row_stride, u.nb, tu);
+        } else
         for (r = 0; r < u.nb; r += MOE__NRD) {
             int nr = u.nb - r < MOE__NRD ? u.nb - r : MOE__NRD;
             if (gated) moe__rows(G, u.ee, u.n0 + r, nr, scr, wg + r);
@@ -1596,10 +1640,16 @@ static void moe__ph_down(moe__ctx *c, int unit, float *scr)
     {
         const float *xr[MOE__OMIN];
         float *out[MOE__OMIN];
+        const moe__matrix *M = u.sh ? &L->sdown : &L->down;
         int mt = u.m;
+        if (mt == 1 && moe__gemv_ok(M->type)) {                          /* one token */
+            float *o = Y + (size_t)u.lst[0] * (size_t)D + (size_t)u.n0;
+            moe__gemv(M->type, u.ff, H, moe__base(M, u.ee) + (size_t)u.n0 * M->row_stride, M->row_stride, u.nb, o);
+            if (bd) for (n = 0; n < u.nb; n++) o[n] += bd[u.n0 + n];
+        } else
         for (r = 0; r < u.nb; r += MOE__NRD) {
             int nr = u.nb - r < MOE__NRD ? u.nb - r : MOE__NRD;
-            moe__rows(u.sh ? &L->sdown : &L->down, u.ee, u.n0 + r, nr, scr, wd + r);
+            moe__rows(M, u.ee, u.n0 + r, nr, scr, wd + r);
             for (i = 0; i < mt; i++) {
                 xr[i] = H + (size_t)i * (size_t)u.ff;
                 out[i] = Y + (size_t)u.lst[i] * (size_t)D + (size_t)(u.n0 + r);
