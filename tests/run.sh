@@ -18,6 +18,7 @@ mkdir -p "$B" || exit 2
 WARN="-Wall -Wextra -Wpedantic -Werror"
 SRC=tests/test_moe.c
 LIBS="-lm -pthread"
+VS="-DMOE_TEST_VS_SCALAR tests/scalar_tu.c"   # SIMD builds also compare with the scalar path
 JOBS="${TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 TMO="${TEST_TIMEOUT:-480}"
 ONLY="${TEST_ONLY:-}"
@@ -70,19 +71,19 @@ else
     skip valgrind-avx2 "valgrind not installed"
 fi
 
-cross() { # name compiler qemu flags
-    local name=$1 cc=$2 qemu=$3 flags=$4
+cross() { # name compiler qemu flags [extra sources]
+    local name=$1 cc=$2 qemu=$3 flags=$4 extra=${5:-}
     if ! have "$cc"; then skip "$name" "$cc not installed"
     elif ! have "$qemu"; then skip "$name" "$qemu not installed"
-    else add "$name" "$cc -static -O2 -std=c99 $WARN $flags $SRC $LIBS" "$qemu" --quick; fi
+    else add "$name" "$cc -static -O2 -std=c99 $WARN $flags $SRC $extra $LIBS" "$qemu" --quick; fi
 }
-cross aarch64-neon aarch64-linux-gnu-gcc qemu-aarch64 ""
+cross aarch64-neon aarch64-linux-gnu-gcc qemu-aarch64 "" "$VS"
 cross aarch64-scalar aarch64-linux-gnu-gcc qemu-aarch64 "-DMOE_SIMD_SCALAR"
-cross armv7-neon arm-linux-gnueabihf-gcc qemu-arm "-mfpu=neon-vfpv4 -mfloat-abi=hard"
+cross armv7-neon arm-linux-gnueabihf-gcc qemu-arm "-mfpu=neon-vfpv4 -mfloat-abi=hard" "$VS"
 cross armv7-scalar arm-linux-gnueabihf-gcc qemu-arm "-mfpu=neon-vfpv4 -mfloat-abi=hard -DMOE_SIMD_SCALAR"
 
 # ---- sanitizers ----------------------------------------------------------------------------
-add gcc-asan-ubsan-native "gcc -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all $WARN -march=native $SRC $LIBS" "" ""
+add gcc-asan-ubsan-native "gcc -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all $WARN -march=native $SRC $VS $LIBS" "" ""
 add gcc-asan-ubsan-scalar "gcc -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all $WARN -DMOE_SIMD_SCALAR $SRC $LIBS" "" ""
 
 # ---- x86-64 SIMD paths × compilers / standards ----------------------------------------------
@@ -90,12 +91,12 @@ paths() { # name-prefix compiler-with-std
     local pre=$1 cc=$2
     add "$pre-scalar" "$cc -O2 $WARN -DMOE_SIMD_SCALAR $SRC $LIBS" "" ""
     if is_x86; then
-        if cpu_has avx2 fma f16c; then add "$pre-avx2" "$cc -O2 $WARN $AVX2_FLAGS $SRC $LIBS" "" ""
+        if cpu_has avx2 fma f16c; then add "$pre-avx2" "$cc -O2 $WARN $AVX2_FLAGS $SRC $VS $LIBS" "" ""
         else skip "$pre-avx2" "this CPU lacks avx2/fma/f16c"; fi
-        if cpu_has avx512f avx512bw avx512vl avx512dq avx2 fma f16c; then add "$pre-avx512" "$cc -O2 $WARN $AVX512_FLAGS $SRC $LIBS" "" ""
+        if cpu_has avx512f avx512bw avx512vl avx512dq avx2 fma f16c; then add "$pre-avx512" "$cc -O2 $WARN $AVX512_FLAGS $SRC $VS $LIBS" "" ""
         else skip "$pre-avx512" "this CPU lacks avx512f/bw/vl/dq"; fi
     fi
-    add "$pre-native" "$cc -O2 $WARN -march=native $SRC $LIBS" "" ""
+    add "$pre-native" "$cc -O2 $WARN -march=native $SRC $VS $LIBS" "" ""
 }
 for cc in gcc clang; do
     paths "$cc-c99" "$cc -std=c99"

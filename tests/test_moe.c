@@ -656,6 +656,35 @@ static void record_rel(moe_type t, double rel)
 }
 
 /* Checks ids/weights from the library against the reference for every token. */
+#ifdef MOE_TEST_VS_SCALAR
+/* tests/scalar_tu.c: the scalar kernel path in the same program */
+const char *moe_test_scalar_simd_name(void);
+moe_status moe_test_scalar_forward(const moe_config *cfg, const moe_weights *w, const float *x, int T, float *y,
+                                   int capacity);
+static double g_vs_scalar = 0.0;
+static long g_vs_scalar_n = 0;
+/* Every layer run is also run on the scalar path: the two must agree within f32 rounding. */
+static void check_vs_scalar(const model *m, const float *x, int T, int capacity, const float *y, const char *label)
+{
+    size_t n = (size_t)T * (size_t)m->s.dm, i;
+    float *ys = (float *)xmalloc(n * sizeof(float));
+    double mx = 0.0, d = 0.0, rel;
+    moe_status st = moe_test_scalar_forward(&m->cfg, &m->w, x, T, ys, capacity);
+    if (check(st == MOE_OK, "%s: scalar path forward -> %s", label, moe_status_string(st))) {
+        for (i = 0; i < n; i++) {
+            double e = fabs((double)y[i] - (double)ys[i]);
+            if (!(e <= d)) d = e;
+            if (fabs((double)ys[i]) > mx) mx = fabs((double)ys[i]);
+        }
+        rel = mx > 0.0 ? d / mx : d;
+        if (!(rel <= g_vs_scalar)) g_vs_scalar = rel;
+        g_vs_scalar_n++;
+        check(rel <= 1e-5, "%s: %s path vs scalar path: max|y-y_scalar|/max|y_scalar| = %.3g > 1e-5", label, moe_simd_name(), rel);
+    }
+    free(ys);
+}
+#endif
+
 static void check_routing(const model *m, const float *x, int T, const int *ids, const float *w,
                           const int *rids, const double *rw, double tol_order, const char *label)
 {
@@ -764,6 +793,9 @@ static double run_case(model *m, int T, int capacity, unsigned long long xseed, 
     ref_forward(m, x, T, rids, rw, capacity, yr);
     rel = max_rel(y, yr, n);
     record_rel(m->worst, rel);
+#ifdef MOE_TEST_VS_SCALAR
+    check_vs_scalar(m, x, T, capacity, y, label);
+#endif
     check(rel <= m->bound, "%s: max|y-ref|/max|ref| = %.3g > %.3g", label, rel, m->bound);
     note("%s: rel %.3g", label, rel);
     if (keep) {
@@ -1538,7 +1570,7 @@ static void test_variants(void)
         }
     }
     /* the published models' settings */
-    for (c = 0; c < 11; c++) {
+    for (c = 0; c < 14; c++) {
         spec s = spec_default();
         const char *name = "";
         int t;
@@ -1558,6 +1590,9 @@ static void test_variants(void)
         case 7: name = "Switch"; s.E = 8; s.k = 1; s.norm = 0; s.act = MOE_ACT_RELU; break;
         case 8: name = "OLMoE"; s.E = 64; s.k = 8; s.norm = 0; break;
         case 9: name = "Granite"; s.E = 32; s.k = 8; s.score = MOE_SCORE_SOFTMAX_TOPK; s.norm = 0; break;
+        case 10: name = "Grok-1"; s.E = 8; s.k = 2; s.norm = 0; s.act = MOE_ACT_GEGLU; s.gelu_tanh = 1; break;
+        case 11: name = "DBRX"; s.E = 16; s.k = 4; s.norm = 1; break;
+        case 12: name = "Jamba"; s.E = 16; s.k = 2; s.norm = 0; break;
         default: name = "DeepSeek-V3 256 experts"; s.E = 256; s.k = 8; s.score = MOE_SCORE_SIGMOID; s.has_sb = 1; s.norm = 1;
             s.rscale = 2.5f; s.n_group = 8; s.topk_group = 4; s.gsc = MOE_GROUP_TOP2_SUM; s.n_shared = 1; s.dff_sh = 32;
             s.dm = 32; s.dff = 16; break;
@@ -2327,6 +2362,10 @@ int main(int argc, char **argv)
         }
         printf("\n");
     }
+#ifdef MOE_TEST_VS_SCALAR
+    printf("max relative difference vs the scalar path (simd %s vs %s, %ld layers): %.3g\n", moe_simd_name(),
+           moe_test_scalar_simd_name(), g_vs_scalar_n, g_vs_scalar);
+#endif
     printf("%ld passed, %ld failed\n", g_pass, g_fail);
     fflush(stdout);
     return g_fail ? 1 : 0;
