@@ -414,7 +414,7 @@ static uint16_t moe__f2h(float f)                     /* round to nearest even *
 }
 
 /* block scales: hardware conversion where the path has it */
-#if (defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)) && (defined(__F16C__) || defined(_MSC_VER) || defined(__AVX512F__))
+#if (defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)) && (defined(__F16C__) || defined(_MSC_VER))
 #define MOE__H2F_FAST(h) _cvtsh_ss(h)
 #else
 #define MOE__H2F_FAST(h) moe__h2f(h)
@@ -1232,6 +1232,7 @@ typedef struct moe__plan {
     size_t per_worker, panel, tmp, score, total;
 } moe__plan;
 
+static size_t moe__cap(size_t n, size_t most) { return n < most ? n : most; }
 static int moe__seg(size_t *at, size_t *total, size_t n, size_t elem)
 {
     size_t b, t;
@@ -1248,29 +1249,33 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
     const moe_config *c = &L->cfg;
     size_t E = (size_t)c->n_experts, k = (size_t)c->top_k, S = (size_t)c->n_shared, slots = k + S;
     size_t G = MOE__G, D = (size_t)c->d_model, ff = (size_t)c->d_ff, ffs = (size_t)c->d_ff_shared;
-    size_t tslots, hr, hs, xy, y, pf = 0, t1 = 0, t2 = 0, nbg;
+    size_t tslots, hr, hs, xy, y, pf = 0, t1 = 0, t2 = 0;
     int ok;
     memset(p, 0, sizeof *p);
     if (!moe__mul((size_t)T, slots, &tslots) || tslots > (size_t)INT_MAX / 2) return 0;
-    ok = moe__mul((size_t)T * k + E * G, ff, &hr)
-      && moe__mul(S * ((size_t)T + G), ffs, &hs) && moe__add(hr, hs, &hr)
-      && moe__mul(tslots + (E + S) * G, D, &xy) && moe__mul(tslots, D, &y);
+    /* Only experts with >= OMIN tokens are padded, to whole groups of G = 2*OMIN tokens: at most
+       G-1 rows each, and at most as many rows as they have tokens. */
+    ok = moe__mul(moe__cap((size_t)T * k + E * G, 2 * (size_t)T * k), ff, &hr)
+      && moe__mul(S * moe__cap((size_t)T + G, 2 * (size_t)T), ffs, &hs) && moe__add(hr, hs, &hr)
+      && moe__mul(moe__cap(tslots + (E + S) * G, 2 * tslots), D, &xy) && moe__mul(tslots, D, &y);
     if (!ok) return 0;
     if (y > xy) xy = y;
-    if (L->any_quant) {                 /* decoded weight panels: gate + up, or down */
-        size_t b;
-        nbg = (size_t)(moe__nbo(c->d_model) > MOE__NRD ? moe__nbo(c->d_model) : MOE__NRD);
-        pf = 2 * nbg * D;
-        if (pf < (size_t)moe__nb(c->d_model) * D) pf = (size_t)moe__nb(c->d_model) * D;   /* router */
-        b = (size_t)(moe__nbo(c->d_ff) > MOE__NRD ? moe__nbo(c->d_ff) : MOE__NRD) * ff;
+    if (L->any_quant) {                 /* decoded weight panels: gate + up, or down; a unit */
+        size_t b, gu = ff > ffs ? ff : ffs; /* never holds more rows than its matrix has      */
+        pf = 2 * moe__cap((size_t)(moe__nbo(c->d_model) > MOE__NRD ? moe__nbo(c->d_model) : MOE__NRD), gu) * D;
+        b = moe__cap((size_t)moe__nb(c->d_model), E) * D;                               /* router */
+        if (b > pf) pf = b;
+        b = moe__cap((size_t)(moe__nbo(c->d_ff) > MOE__NRD ? moe__nbo(c->d_ff) : MOE__NRD), D) * ff;
         if (b > pf) pf = b;
         if (S) {
-            b = (size_t)(moe__nbo(c->d_ff_shared) > MOE__NRD ? moe__nbo(c->d_ff_shared) : MOE__NRD) * ffs;
+            b = moe__cap((size_t)(moe__nbo(c->d_ff_shared) > MOE__NRD ? moe__nbo(c->d_ff_shared) : MOE__NRD), D) * ffs;
             if (b > pf) pf = b;
         }
     }
     p->panel = pf;
-    p->tmp = (size_t)MOE__MC * MOE__NBMAX;
+    /* gate/up tiles: up to OMIN-1 token rows of NBMAX (dot path) or NRO x G (batched path) */
+    p->tmp = (size_t)MOE__OMIN * MOE__NBMAX > (size_t)MOE__NRO * MOE__G ? (size_t)MOE__OMIN * MOE__NBMAX
+                                                                         : (size_t)MOE__NRO * MOE__G;
     p->score = 5 * E;
     ok = moe__mul(pf + 2 * p->tmp + p->score, sizeof(float), &t1) && moe__add(t1, MOE__ALIGN, &t1);
     if (!ok) return 0;
@@ -1463,8 +1468,8 @@ static void moe__dispatch(moe__ctx *c, int capacity)
         c->up[e + 1] = c->up[e] + grp;
         c->ug[e + 1] = c->ug[e] + (m ? (ff + nbg - 1) / nbg : 0);
         c->ud[e + 1] = c->ud[e] + (m ? (D + nbd - 1) / nbd : 0);
-        c->xoff[e] = xo; xo += (size_t)grp * MOE__G * (size_t)D;
-        c->hoff[e] = h;  h += (size_t)grp * MOE__G * (size_t)ff;
+        c->xoff[e] = xo; xo += (size_t)(m >= MOE__OMIN ? grp * MOE__G : m) * (size_t)D;   /* panels are */
+        c->hoff[e] = h;  h += (size_t)(m >= MOE__OMIN ? grp * MOE__G : m) * (size_t)ff;   /* padded     */
     }
     for (t = 0; t < c->T; t++)
         for (j = 0; j < c->slots; j++) {
