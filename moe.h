@@ -1091,11 +1091,7 @@ static void moe__act_row(const moe_config *c, const float *g, const float *u, fl
 /* rows per work unit for experts with few tokens (the weights stream once; non-f32 rows are
    decoded MOE__NRD at a time into an L1-sized panel) */
 #define MOE__NRD (2 * MOE__NR)
-static int moe__nb(int K)
-{
-    (void)K;
-    return 64 - 64 % MOE__NR;
-}
+#define MOE__NBD (64 - 64 % MOE__NR)
 static int moe__nbo(int K)                    /* rows per unit, batched path: ~128 KB panel */
 {
     int nb = 32768 / (K > 0 ? K : 1);
@@ -1105,7 +1101,9 @@ static int moe__nbo(int K)                    /* rows per unit, batched path: ~1
 }
 /* experts with at least this many tokens run the batched (outer-product) kernel */
 #define MOE__OMIN (MOE__VL > 1 ? MOE__VL : 2)
-static int moe__nbk(int K, int m) { return m >= MOE__OMIN ? moe__nbo(K) : moe__nb(K); }
+static int moe__nbk(int K, int m) { return m >= MOE__OMIN ? moe__nbo(K) : MOE__NBD; }
+/* most rows one unit decodes at a time: a batched unit's block, or NRD on the small-token path */
+static size_t moe__panel_rows(int K) { return (size_t)(moe__nbo(K) > MOE__NRD ? moe__nbo(K) : MOE__NRD); }
 
 /* rows x cols matrices, n_exp of them, from a tensor. part: 0 whole, 1/2 gate/up half of a fused one */
 static moe_status moe__matrix_init(moe__matrix *m, const moe_tensor *t, int n_exp, int rows, int cols,
@@ -1262,13 +1260,13 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
     if (y > xy) xy = y;
     if (L->any_quant) {                 /* decoded weight panels: gate + up, or down; a unit */
         size_t b, gu = ff > ffs ? ff : ffs; /* never holds more rows than its matrix has      */
-        pf = 2 * moe__cap((size_t)(moe__nbo(c->d_model) > MOE__NRD ? moe__nbo(c->d_model) : MOE__NRD), gu) * D;
-        b = moe__cap((size_t)moe__nb(c->d_model), E) * D;                               /* router */
+        pf = 2 * moe__cap(moe__panel_rows(c->d_model), gu) * D;
+        b = moe__cap((size_t)MOE__NBD, E) * D;                               /* router */
         if (b > pf) pf = b;
-        b = moe__cap((size_t)(moe__nbo(c->d_ff) > MOE__NRD ? moe__nbo(c->d_ff) : MOE__NRD), D) * ff;
+        b = moe__cap(moe__panel_rows(c->d_ff), D) * ff;
         if (b > pf) pf = b;
         if (S) {
-            b = moe__cap((size_t)(moe__nbo(c->d_ff_shared) > MOE__NRD ? moe__nbo(c->d_ff_shared) : MOE__NRD), D) * ffs;
+            b = moe__cap(moe__panel_rows(c->d_ff_shared), D) * ffs;
             if (b > pf) pf = b;
         }
     }
@@ -1582,12 +1580,7 @@ static void moe__ph_gateup(moe__ctx *c, int unit, float *scr)
         const float *xr[MOE__OMIN];
         float *gr[MOE__OMIN], *ur[MOE__OMIN];
         int mt = u.m;
-        t0 = 0;
-        for (i = 0; i < mt; i++) {
-            xr[i] = X + (size_t)i * (size_t)D;
-            gr[i] = tg + (size_t)i * MOE__NBMAX;
-            ur[i] = tu + (size_t)i * MOE__NBMAX;
-        }
+        for (i = 0; i < mt; i++) xr[i] = X + (size_t)i * (size_t)D;
         if (mt == 1 && (!gated || moe__gemv_ok(G->type)) && moe__gemv_ok(U->type)) {   /* one token */
             if (gated) moe__gemv(G->type, D, X, moe__base(G, u.ee) + (size_t)u.n0 * G->row_stride, G->row_stride, u.nb, tg);
             moe__gemv(U->type, D, X, moe__base(U, u.ee) + (size_t)u.n0 * U->row_stride, U->row_stride, u.nb, tu);
@@ -1600,12 +1593,12 @@ static void moe__ph_gateup(moe__ctx *c, int unit, float *scr)
             if (gated) moe__gemm(D, xr, mt, wg + r, nr, gr);
             moe__gemm(D, xr, mt, wu + r, nr, ur);
         }
-        for (i = 0; i < mt; i++) { gr[i] = tg + (size_t)i * MOE__NBMAX; ur[i] = tu + (size_t)i * MOE__NBMAX; }
-        for (i = 0; i < mt; i++) {
-            float *h = H + (size_t)(t0 + i) * (size_t)u.ff + (size_t)u.n0;
+        for (i = 0; i < mt; i++) {            /* tile row i: tg/tu + i * NBMAX */
+            const float *gi = tg + (size_t)i * MOE__NBMAX, *ui = tu + (size_t)i * MOE__NBMAX;
+            float *h = H + (size_t)i * (size_t)u.ff + (size_t)u.n0;
             for (n = 0; n < u.nb; n++) {
-                float g = gated ? gr[i][n] + (bg ? bg[(size_t)(u.n0 + n) * bgs] : 0.0f) : 0.0f;
-                float v = ur[i][n] + (bu ? bu[(size_t)(u.n0 + n) * bus] : 0.0f);
+                float g = gated ? gi[n] + (bg ? bg[(size_t)(u.n0 + n) * bgs] : 0.0f) : 0.0f;
+                float v = ui[n] + (bu ? bu[(size_t)(u.n0 + n) * bus] : 0.0f);
                 h[n] = moe__act(cf, g, v);
             }
         }
@@ -1786,7 +1779,7 @@ static moe_status moe__run(const moe_layer *L, const float *x, int T, float *y, 
     c.XY = (float *)(void *)(base + p.XY);
     c.scratch = base + p.scratch;
     c.per_worker = p.per_worker; c.panel_floats = p.panel; c.tmp_floats = p.tmp;
-    c.nbr = moe__nb(L->cfg.d_model);
+    c.nbr = MOE__NBD;
 #ifdef _OPENMP
     if (!(o && o->parallel_for) && c.nt > 1) {
 #pragma omp parallel num_threads(c.nt)
