@@ -856,13 +856,14 @@ static void moe__tile1(int K, const float *x, const float *const *w, float *c)
 
 /* moe__gemv: c[n] = dot(x[0..K), row n of W) for nb rows of type t, row 0 at w, rows stride
    bytes apart: the product of ONE token, W streamed once. f32 rows go to moe__tile1 in place;
-   other rows are decoded in registers and used at once, never stored (a decoded f32 panel
-   costs a write and a re-read of 4 bytes per weight, more than the weights' own traffic).
-   NR rows at a time, a partial group repeating its last row; Q types sum q * x over a block,
-   then scale by d. moe__gemv_ok(t) says whether this path has the decoders for t (the scalar
-   path, the readable reference, and f16 without F16C or on ARMv7 keep the panel). */
+   f16/bf16 rows are decoded in registers and used at once, never stored (a decoded f32 panel
+   costs a write and a re-read of 4 bytes per weight, more than the weights' own traffic);
+   Q8_0/Q4_0 rows go to the integer kernels below (moe__qgemv) with x quantised as qx. NR rows
+   at a time, a partial group repeating its last row. moe__gemv_ok(t) says whether this path
+   has a one-token kernel for t (every path has the integer ones; the scalar path, the readable
+   reference, and f16 without F16C or on ARMv7 keep the decoded panel for f16/bf16). */
 #if defined(MOE_SIMD_SCALAR)
-static int moe__gemv_ok(moe_type t) { return t == MOE_TYPE_F32; }
+static int moe__gemv_ok(moe_type t) { return t == MOE_TYPE_F32 || t == MOE_TYPE_Q8_0 || t == MOE_TYPE_Q4_0; }
 #else
 static int moe__gemv_ok(moe_type t)
 {
@@ -872,22 +873,15 @@ static int moe__gemv_ok(moe_type t)
     (void)t;
     return 1;
 }
-/* prefetch distance for the quant rows (measured: helps Q8_0/Q4_0, hurts f16/bf16) */
-#define MOE__GPF 2048
+#endif
+#if !defined(MOE_SIMD_SCALAR)
 #define MOE__GDECL(n)  moe__vec a##n = MOE__VZERO(); const unsigned char *p##n = w[n];
 #define MOE__GF16(n)   a##n = MOE__VFMA(MOE__WF16(p##n + 2 * (size_t)k), xv, a##n);
 #define MOE__GBF16(n)  a##n = MOE__VFMA(MOE__WBF16(p##n + 2 * (size_t)k), xv, a##n);
-#define MOE__GXQ(j)    xq[j] = MOE__VLOAD(x + k + (j) * MOE__VL);
-#define MOE__GDOT(j)   t = MOE__VFMA(v[j], xq[j], t);
-#define MOE__GQ(n, vecs, bytes) { moe__vec t = MOE__VZERO(); MOE__PREFETCH(p##n + MOE__GPF); vecs(p##n + 2, v); \
-        MOE__EACH_QV(MOE__GDOT) a##n = MOE__VFMA(t, MOE__VSET1(MOE__H2F_FAST(moe__rd16(p##n))), a##n); p##n += bytes; }
-#define MOE__GQ8(n)    MOE__GQ(n, moe__q8_vecs, MOE__Q8_BYTES)
-#define MOE__GQ4(n)    MOE__GQ(n, moe__q4_vecs, MOE__Q4_BYTES)
 #define MOE__GSUM(n)   c[n] = MOE__VSUM(a##n) + s[n];
 static void moe__gemv_tile(moe_type ty, int K, const float *x, const unsigned char *const *w, float *c)
 {
     MOE__EACH_N(MOE__GDECL)
-    moe__vec v[MOE__QV], xq[MOE__QV];
     float s[MOE__NR] = { 0.0f };                  /* f16/bf16 tails shorter than a vector */
     int k = 0, n, j;
     switch (ty) {
@@ -903,25 +897,365 @@ static void moe__gemv_tile(moe_type ty, int K, const float *x, const unsigned ch
         for (n = 0; n < MOE__NR; n++)
             for (j = k; j < K; j++) s[n] += moe__bf2f(moe__rd16(w[n] + 2 * (size_t)j)) * x[j];
         break;
-    case MOE_TYPE_Q8_0:                            /* K: whole blocks */
-        for (; k < K; k += MOE__QK) { MOE__EACH_QV(MOE__GXQ) MOE__EACH_N(MOE__GQ8) }
-        break;
-    case MOE_TYPE_Q4_0:
-        for (; k < K; k += MOE__QK) { MOE__EACH_QV(MOE__GXQ) MOE__EACH_N(MOE__GQ4) }
-        break;
     default: break;
     }
     MOE__EACH_N(MOE__GSUM)
 }
 #endif
 
-static void moe__gemv(moe_type t, int K, const float *x, const unsigned char *w, size_t stride, int nb, float *c)
+
+/* ---- one token against Q8_0 / Q4_0 rows: integer dot products -----------------------------
+   The token's row x[K] is quantised once per expert and phase (moe__qx_make, cached in the
+   worker's scratch) in blocks of 32: dx = amax/127 (f32), v = x * (127/amax),
+   q1 = nearest-even(v), and a second byte for what q1 misses, q2 = nearest-even(256 (v - q1))
+   clamped to +-127, so x = dx (q1 + q2/256) to within dx/512. Each block of W then costs integer
+   dot products, scaled once by dw*dx: Q4_0 uses q1 alone (as ggml's q8 activations: the error
+   is far below the 4-bit weights' own), Q8_0 uses 256 (w.q1) + w.q2 (exact in int32), so
+   8-bit weights do not lose accuracy to 8-bit activations. The quantiser does the same
+   arithmetic on every path (max, one multiply, an exact subtraction, rounding to nearest even),
+   so every path sums the same integers. A block holding NaN or Inf gets dx = NaN and q = 0, so
+   its dot is NaN, as the f32 one would be; a block whose amax is below 2^-120 counts as zero.
+   qx, the quantised row of K values: int8 q1[K] | int8 q2[K] (natural order) | float d[K/4]:
+   dx for each 4-value lane (8 copies per block) | int32 c4[K/4], ca[K/4], cb[K/4] (x86 only:
+   the corrections for the kernels' unsigned operand, -8 and -128 times the sum of each lane's
+   4 q1, and -128 times that of its 4 q2). */
+#define MOE__QX_BYTES(K) (6 * (size_t)(K))
+#define MOE__GPF 4096          /* least prefetch distance in the quant rows, in stream order */
+static int moe__isq(moe_type t) { return t == MOE_TYPE_Q8_0 || t == MOE_TYPE_Q4_0; }
+
+/* the scalar quantiser of one block (the reference the vector ones match); returns dx */
+static float moe__qx_scalar(const float *x, signed char *q1, signed char *q2, float amax, int bad)
+{
+    float id;
+    int i;
+    if (bad || !(amax >= 7.5231638e-37f)) {                      /* non-finite, or ~0: 2^-120 */
+        memset(q1, 0, MOE__QK); memset(q2, 0, MOE__QK);
+        return bad ? moe__bits_f(0x7fc00000u) : 0.0f;
+    }
+    id = 127.0f / amax;
+    for (i = 0; i < MOE__QK; i++) {
+        float v = x[i] * id, r;
+        long a = lrintf(v), b;
+        r = v - (float)a;                                         /* exact */
+        b = lrintf(r * 256.0f);
+        q1[i] = (signed char)a;
+        q2[i] = (signed char)(b > 127 ? 127 : b < -127 ? -127 : b);
+    }
+    return amax / 127.0f;
+}
+
+#if defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)
+#define MOE__QX_LANESUMS 1
+static __m256i moe__qx_pack(__m256i i0, __m256i i1, __m256i i2, __m256i i3)   /* 32 int32 -> int8, in order */
+{
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+#define MOE__QXR(n) r##n = _mm256_mul_ps(_mm256_sub_ps(v##n, _mm256_cvtepi32_ps(i##n)), k256); j##n = _mm256_cvtps_epi32(r##n);
+static float moe__qx_block(const float *x, signed char *q1, signed char *q2, int32_t *c4, int32_t *ca, int32_t *cb)
+{
+    const __m256 nz = _mm256_set1_ps(-0.0f), zero = _mm256_setzero_ps(), k256 = _mm256_set1_ps(256.0f);
+    const __m256i one8 = _mm256_set1_epi8(1), one16 = _mm256_set1_epi16(1);
+    __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8), v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+    __m256 a = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(nz, v0), _mm256_andnot_ps(nz, v1)),
+                             _mm256_max_ps(_mm256_andnot_ps(nz, v2), _mm256_andnot_ps(nz, v3)));
+    __m256 f = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(v0, zero), _mm256_mul_ps(v1, zero)),
+                             _mm256_add_ps(_mm256_mul_ps(v2, zero), _mm256_mul_ps(v3, zero)));   /* NaN iff any non-finite */
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    __m256i i0, i1, i2, i3, j0, j1, j2, j3, p1, p2, s1, s2;
+    __m256 r0, r1, r2, r3, vid;
+    float amax;
+    int bad = _mm256_movemask_ps(_mm256_cmp_ps(f, f, _CMP_UNORD_Q)) != 0;
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    amax = _mm_cvtss_f32(m);
+    if (bad || !(amax >= 7.5231638e-37f)) {
+        memset(c4, 0, 8 * sizeof(int32_t)); memset(ca, 0, 8 * sizeof(int32_t)); memset(cb, 0, 8 * sizeof(int32_t));
+        return moe__qx_scalar(x, q1, q2, amax, bad);
+    }
+    vid = _mm256_set1_ps(127.0f / amax);
+    v0 = _mm256_mul_ps(v0, vid); v1 = _mm256_mul_ps(v1, vid); v2 = _mm256_mul_ps(v2, vid); v3 = _mm256_mul_ps(v3, vid);
+    i0 = _mm256_cvtps_epi32(v0); i1 = _mm256_cvtps_epi32(v1); i2 = _mm256_cvtps_epi32(v2); i3 = _mm256_cvtps_epi32(v3);
+    MOE__QXR(0) MOE__QXR(1) MOE__QXR(2) MOE__QXR(3)
+    p1 = moe__qx_pack(i0, i1, i2, i3);
+    p2 = _mm256_max_epi8(moe__qx_pack(j0, j1, j2, j3), _mm256_set1_epi8(-127));   /* packs clamps +128 to 127 */
+    _mm256_storeu_si256((__m256i *)(void *)q1, p1);
+    _mm256_storeu_si256((__m256i *)(void *)q2, p2);
+    s1 = _mm256_madd_epi16(_mm256_maddubs_epi16(one8, p1), one16);              /* lane sums */
+    s2 = _mm256_madd_epi16(_mm256_maddubs_epi16(one8, p2), one16);
+    _mm256_storeu_si256((__m256i *)(void *)c4, _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(s1, 3)));
+    _mm256_storeu_si256((__m256i *)(void *)ca, _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(s1, 7)));
+    _mm256_storeu_si256((__m256i *)(void *)cb, _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(s2, 7)));
+    return amax / 127.0f;
+}
+#elif defined(MOE_SIMD_NEON) && (defined(__aarch64__) || defined(_M_ARM64))
+static float moe__qx_block(const float *x, signed char *q1, signed char *q2, int32_t *c4, int32_t *ca, int32_t *cb)
+{
+    float32x4_t v[8], a = vdupq_n_f32(0.0f), f = vdupq_n_f32(0.0f), vid;
+    float amax;
+    int i, bad;
+    (void)c4; (void)ca; (void)cb;
+    for (i = 0; i < 8; i++) {
+        v[i] = vld1q_f32(x + 4 * i);
+        a = vmaxq_f32(a, vabsq_f32(v[i]));
+        f = vaddq_f32(f, vmulq_f32(v[i], vdupq_n_f32(0.0f)));
+    }
+    amax = vmaxvq_f32(a);
+    bad = vminvq_u32(vceqq_f32(f, f)) == 0;
+    if (bad || !(amax >= 7.5231638e-37f)) return moe__qx_scalar(x, q1, q2, amax, bad);
+    vid = vdupq_n_f32(127.0f / amax);
+    for (i = 0; i < 8; i += 2) {
+        float32x4_t va = vmulq_f32(v[i], vid), vb = vmulq_f32(v[i + 1], vid);
+        int32x4_t ia = vcvtnq_s32_f32(va), ib = vcvtnq_s32_f32(vb);
+        int32x4_t ja = vcvtnq_s32_f32(vmulq_n_f32(vsubq_f32(va, vcvtq_f32_s32(ia)), 256.0f));
+        int32x4_t jb = vcvtnq_s32_f32(vmulq_n_f32(vsubq_f32(vb, vcvtq_f32_s32(ib)), 256.0f));
+        ja = vmaxq_s32(vminq_s32(ja, vdupq_n_s32(127)), vdupq_n_s32(-127));
+        jb = vmaxq_s32(vminq_s32(jb, vdupq_n_s32(127)), vdupq_n_s32(-127));
+        vst1_s8(q1 + 4 * i, vmovn_s16(vcombine_s16(vmovn_s32(ia), vmovn_s32(ib))));
+        vst1_s8(q2 + 4 * i, vmovn_s16(vcombine_s16(vmovn_s32(ja), vmovn_s32(jb))));
+    }
+    return amax / 127.0f;
+}
+#else
+static float moe__qx_block(const float *x, signed char *q1, signed char *q2, int32_t *c4, int32_t *ca, int32_t *cb)
+{
+    float amax = 0.0f;
+    int i, bad = 0;
+    (void)c4; (void)ca; (void)cb;
+    for (i = 0; i < MOE__QK; i++) {
+        float a = fabsf(x[i]);
+        if (!(a <= 3.402823466e38f)) bad = 1;
+        else if (a > amax) amax = a;
+    }
+    return moe__qx_scalar(x, q1, q2, amax, bad);
+}
+#endif
+
+static void moe__qx_make(int K, const float *x, unsigned char *qx)
+{
+    signed char *q1 = (signed char *)qx, *q2 = q1 + K;
+    float *d = (float *)(void *)(qx + 2 * (size_t)K);
+    int32_t *c4 = (int32_t *)(void *)(qx + 3 * (size_t)K), *ca = c4 + K / 4, *cb = ca + K / 4;
+    int b, i;
+    for (b = 0; b < K / MOE__QK; b++) {
+        float dx = moe__qx_block(x + b * MOE__QK, q1 + b * MOE__QK, q2 + b * MOE__QK, c4 + b * 8, ca + b * 8, cb + b * 8);
+        for (i = 0; i < 8; i++) d[b * 8 + i] = dx;
+    }
+}
+
+/* moe__qtile: c[n] = sum over blocks of dw*dx * (qw . qx) for MOE__NRQ rows of type t. */
+#define MOE__NRQ 4
+#if defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)
+/* u8 x s8 dot products into int32 lanes: VNNI's vpdpbusd where the compiler has it, else
+   maddubs + madd. Q8_0: the weight, made unsigned by +128 (xor 0x80), against q, the lane
+   starting at -128 * (lane sum of q); without VNNI (maddubs saturates at 16 bits), |w| against
+   q with w's sign. Q4_0: the nibble (0..15) against q1, the lane starting at -8 * (lane sum). */
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define MOE__DPB(acc, u, s) _mm256_dpbusd_epi32(acc, u, s)
+#elif defined(__AVXVNNI__)
+#define MOE__DPB(acc, u, s) _mm256_dpbusd_avx_epi32(acc, u, s)
+#endif
+#ifdef MOE__DPB
+#define MOE__DPQ8(c, w, x) MOE__DPB(c, _mm256_xor_si256(w, _mm256_set1_epi8((char)0x80)), x)
+#define MOE__DPQ4(c, n, x) MOE__DPB(c, n, x)
+#else
+#define MOE__DPQ8(c, w, x) _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w)), _mm256_set1_epi16(1))
+#define MOE__DPQ4(c, n, x) _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(n, x), _mm256_set1_epi16(1)), c)
+#endif
+#if defined(MOE_SIMD_AVX512) && defined(__AVX512VNNI__) && defined(__AVX512BW__)
+#define MOE__QZMM 1               /* two blocks per zmm step */
+#endif
+static float moe__qhsum(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+#define MOE__LDU128(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
+#define MOE__LDU256(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+/* [d0 x8 | d1 x8] as f16 from the two blocks' scales at p0, p1 */
+#define MOE__D2(p0, p1) _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16((short)moe__rd16(p0))), _mm_set1_epi16((short)moe__rd16(p1)), 1)
+/* one row n of the tile, per step: a##n accumulates, r##n walks the row */
+#define MOE__QZ8(n) { __m512i u = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(MOE__LDU256(r##n + 2)), MOE__LDU256(r##n + 36), 1), k80); \
+        __m512i iz = _mm512_add_epi32(_mm512_slli_epi32(_mm512_dpbusd_epi32(za, u, x1), 8), _mm512_dpbusd_epi32(zb, u, x2)); \
+        MOE__PREFETCH(r##n + pfo); \
+        z##n = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iz), _mm512_mul_ps(_mm512_cvtph_ps(MOE__D2(r##n, r##n + 34)), dz), z##n); r##n += 2 * MOE__Q8_BYTES; }
+#define MOE__QZ4(n) { __m256i t2 = _mm256_inserti128_si256(_mm256_castsi128_si256(MOE__LDU128(r##n + 2)), MOE__LDU128(r##n + 20), 1); \
+        __m512i nz = _mm512_and_si512(_mm512_srlv_epi16(_mm512_permutexvar_epi64(idx, _mm512_castsi256_si512(t2)), sh), m4z); \
+        MOE__PREFETCH(r##n + pfo); \
+        z##n = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(z4, nz, x1)), _mm512_mul_ps(_mm512_cvtph_ps(MOE__D2(r##n, r##n + 18)), dz), z##n); \
+        r##n += 2 * MOE__Q4_BYTES; }
+#define MOE__QY8(n) { __m256i wv = MOE__LDU256(r##n + 2); \
+        __m256i iv = _mm256_add_epi32(_mm256_slli_epi32(MOE__DPQ8(ya, wv, x1), 8), MOE__DPQ8(yb, wv, x2)); \
+        MOE__PREFETCH(r##n + pfo); \
+        a##n = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), _mm256_set1_ps(MOE__H2F_FAST(moe__rd16(r##n)) * dx), a##n); r##n += MOE__Q8_BYTES; }
+#define MOE__QY4(n) { __m128i bb = MOE__LDU128(r##n + 2); \
+        __m256i nv = _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(bb), _mm_srli_epi16(bb, 4), 1), m4); \
+        MOE__PREFETCH(r##n + pfo); \
+        a##n = _mm256_fmadd_ps(_mm256_cvtepi32_ps(MOE__DPQ4(y4, nv, x1)), _mm256_set1_ps(MOE__H2F_FAST(moe__rd16(r##n)) * dx), a##n); r##n += MOE__Q4_BYTES; }
+#define MOE__QROWS(M) M(0) M(1) M(2) M(3)
+#define MOE__QDECL(n) const unsigned char *r##n = w[n]; __m256 a##n = _mm256_setzero_ps();
+#define MOE__QDECLZ(n) __m512 z##n = _mm512_setzero_ps();
+#ifdef MOE__QZMM
+#define MOE__QSUM(n) c[n] = (_mm512_reduce_add_ps(z##n) + moe__qhsum(a##n)) * sc;
+#else
+#define MOE__QSUM(n) c[n] = moe__qhsum(a##n) * sc;
+#endif
+/* pfo: from a row to where the prefetches go, the same place some rows further on (the rows
+   are streamed NRQ at a time, so "next in the stream" is that far away, not the next bytes) */
+static void moe__qtile(moe_type t, int K, const unsigned char *qx, const unsigned char *const *w, size_t pfo, float *c)
+{
+    const signed char *q1 = (const signed char *)qx, *q2 = q1 + K;
+    const float *d = (const float *)(const void *)(qx + 2 * (size_t)K);
+    const int32_t *c4 = (const int32_t *)(const void *)(qx + 3 * (size_t)K), *ca = c4 + K / 4, *cb = ca + K / 4;
+    const __m256i m4 = _mm256_set1_epi8(15);
+    const float sc = t == MOE_TYPE_Q8_0 ? 1.0f / 256.0f : 1.0f;
+    int nb = K / MOE__QK, b = 0;
+    MOE__QROWS(MOE__QDECL)
+#ifdef MOE__QZMM
+    MOE__QROWS(MOE__QDECLZ)
+    if (t == MOE_TYPE_Q8_0) {
+        const __m512i k80 = _mm512_set1_epi8((char)0x80);
+        for (; b + 2 <= nb; b += 2) {
+            __m512i x1 = _mm512_loadu_si512((const void *)(q1 + b * MOE__QK)), x2 = _mm512_loadu_si512((const void *)(q2 + b * MOE__QK));
+            __m512i za = _mm512_loadu_si512((const void *)(ca + b * 8)), zb = _mm512_loadu_si512((const void *)(cb + b * 8));
+            __m512 dz = _mm512_loadu_ps(d + b * 8);
+            MOE__QROWS(MOE__QZ8)
+        }
+    } else {
+        const __m512i idx = _mm512_setr_epi64(0, 1, 0, 1, 2, 3, 2, 3);
+        const __m512i sh = _mm512_setr_epi64(0, 0, 0x0004000400040004LL, 0x0004000400040004LL, 0, 0, 0x0004000400040004LL, 0x0004000400040004LL);
+        const __m512i m4z = _mm512_set1_epi8(15);
+        for (; b + 2 <= nb; b += 2) {
+            __m512i x1 = _mm512_loadu_si512((const void *)(q1 + b * MOE__QK)), z4 = _mm512_loadu_si512((const void *)(c4 + b * 8));
+            __m512 dz = _mm512_loadu_ps(d + b * 8);
+            MOE__QROWS(MOE__QZ4)
+        }
+    }
+#endif
+    for (; b < nb; b++) {                                  /* 32 values a step */
+        __m256i x1 = MOE__LDU256(q1 + b * MOE__QK);
+        float dx = d[b * 8];
+        if (t == MOE_TYPE_Q8_0) {
+            __m256i x2 = MOE__LDU256(q2 + b * MOE__QK), ya = MOE__LDU256(ca + b * 8), yb = MOE__LDU256(cb + b * 8);
+            (void)ya; (void)yb;
+            MOE__QROWS(MOE__QY8)
+        } else {
+            __m256i y4 = MOE__LDU256(c4 + b * 8);
+            MOE__QROWS(MOE__QY4)
+        }
+    }
+    MOE__QROWS(MOE__QSUM)
+}
+#elif defined(MOE_SIMD_NEON)
+#if defined(__ARM_FEATURE_DOTPROD)
+#define MOE__SDOT(w0, x0, w1, x1) vdotq_s32(vdotq_s32(vdupq_n_s32(0), w0, x0), w1, x1)
+#else                               /* |products| <= 128*127: a pair of them fits in int16 */
+static int32x4_t moe__sdot(int8x16_t w0, int8x16_t x0, int8x16_t w1, int8x16_t x1)
+{
+    int16x8_t p0 = vmlal_s8(vmull_s8(vget_low_s8(w0), vget_low_s8(x0)), vget_high_s8(w0), vget_high_s8(x0));
+    int16x8_t p1 = vmlal_s8(vmull_s8(vget_low_s8(w1), vget_low_s8(x1)), vget_high_s8(w1), vget_high_s8(x1));
+    return vpadalq_s16(vpaddlq_s16(p0), p1);
+}
+#define MOE__SDOT(w0, x0, w1, x1) moe__sdot(w0, x0, w1, x1)
+#endif
+static void moe__qtile(moe_type t, int K, const unsigned char *qx, const unsigned char *const *w, size_t pfo, float *c)
+{
+    const int8_t *q1 = (const int8_t *)(const void *)qx, *q2 = q1 + K;
+    const float *d = (const float *)(const void *)(qx + 2 * (size_t)K);
+    const size_t bytes = t == MOE_TYPE_Q8_0 ? MOE__Q8_BYTES : MOE__Q4_BYTES;
+    const unsigned char *p[MOE__NRQ];
+    float32x4_t acc[MOE__NRQ];
+    int nb = K / MOE__QK, b, n;
+    for (n = 0; n < MOE__NRQ; n++) { p[n] = w[n]; acc[n] = vdupq_n_f32(0.0f); }
+    for (b = 0; b < nb; b++) {
+        int8x16_t x0 = vld1q_s8(q1 + b * MOE__QK), x1 = vld1q_s8(q1 + b * MOE__QK + 16);
+        int8x16_t y0 = vld1q_s8(q2 + b * MOE__QK), y1 = vld1q_s8(q2 + b * MOE__QK + 16);
+        float dx = d[b * 8];
+        for (n = 0; n < MOE__NRQ; n++) {
+            const unsigned char *r = p[n];
+            int32x4_t iv;
+            if (t == MOE_TYPE_Q8_0) {
+                int8x16_t w0 = vreinterpretq_s8_u8(vld1q_u8(r + 2)), w1 = vreinterpretq_s8_u8(vld1q_u8(r + 18));
+                iv = vaddq_s32(vshlq_n_s32(MOE__SDOT(w0, x0, w1, x1), 8), MOE__SDOT(w0, y0, w1, y1));
+            } else {
+                uint8x16_t bb = vld1q_u8(r + 2);
+                int8x16_t w0 = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(bb, vdupq_n_u8(15))), vdupq_n_s8(8));
+                int8x16_t w1 = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(bb, 4)), vdupq_n_s8(8));
+                iv = MOE__SDOT(w0, x0, w1, x1);
+            }
+            MOE__PREFETCH(r + pfo);
+            acc[n] = MOE__VFMA(vcvtq_f32_s32(iv), vdupq_n_f32(MOE__H2F_FAST(moe__rd16(r)) * dx), acc[n]);
+            p[n] = r + bytes;
+        }
+    }
+    for (n = 0; n < MOE__NRQ; n++) c[n] = MOE__VSUM(acc[n]) * (t == MOE_TYPE_Q8_0 ? 1.0f / 256.0f : 1.0f);
+}
+#else
+/* Written as unsigned x signed bytes (w + 128, or the nibble, against q) and corrected by the
+   sum of q: GCC 12 -O2 -march=native turns a plain (signed char) x (signed char) sum into
+   AVX-VNNI's unsigned x signed vpdpbusd and gets it wrong; this form is the one vpdpbusd does. */
+static void moe__qtile(moe_type t, int K, const unsigned char *qx, const unsigned char *const *w, size_t pfo, float *c)
+{
+    const signed char *q1 = (const signed char *)qx, *q2 = q1 + K;
+    const float *d = (const float *)(const void *)(qx + 2 * (size_t)K);
+    int nb = K / MOE__QK, b, n, i;
+    (void)pfo;
+    for (n = 0; n < MOE__NRQ; n++) {
+        const unsigned char *r = w[n];
+        float acc = 0.0f;
+        for (b = 0; b < nb; b++) {
+            const signed char *x1 = q1 + b * MOE__QK, *x2 = q2 + b * MOE__QK;
+            int32_t i1 = 0, i2 = 0, s1 = 0, s2 = 0;
+            if (t == MOE_TYPE_Q8_0) {
+                for (i = 0; i < MOE__QK; i++) {
+                    int32_t wu = (unsigned char)(r[2 + i] ^ 0x80);
+                    i1 += wu * x1[i]; s1 += x1[i];
+                    i2 += wu * x2[i]; s2 += x2[i];
+                }
+                i1 -= 128 * s1; i2 -= 128 * s2;
+                acc += (float)(i1 * 256 + i2) * (moe__h2f(moe__rd16(r)) * d[b * 8]);
+                r += MOE__Q8_BYTES;
+            } else {
+                for (i = 0; i < 16; i++) {
+                    i1 += (int32_t)(r[2 + i] & 15) * x1[i] + (int32_t)(r[2 + i] >> 4) * x1[16 + i];
+                    s1 += x1[i] + x1[16 + i];
+                }
+                i1 -= 8 * s1;
+                acc += (float)i1 * (moe__h2f(moe__rd16(r)) * d[b * 8]);
+                r += MOE__Q4_BYTES;
+            }
+        }
+        c[n] = t == MOE_TYPE_Q8_0 ? acc * (1.0f / 256.0f) : acc;
+    }
+}
+#endif
+
+/* c[n] = row n of W (nb rows of a Q type, stride bytes apart) . x, x given as its qx */
+static void moe__qgemv(moe_type t, int K, const unsigned char *qx, const unsigned char *w, size_t stride, int nb, float *c)
+{
+    const unsigned char *wp[MOE__NRQ];
+    float cc[MOE__NRQ];
+    int n0, n;
+    size_t grp = MOE__NRQ * stride, pfo = grp * ((MOE__GPF + grp - 1) / grp);   /* >= GPF bytes ahead */
+    for (n0 = 0; n0 < nb; n0 += MOE__NRQ) {
+        int nr = nb - n0 < MOE__NRQ ? nb - n0 : MOE__NRQ;
+        for (n = 0; n < MOE__NRQ; n++) wp[n] = w + (size_t)(n0 + (n < nr ? n : nr - 1)) * stride;
+        moe__qtile(t, K, qx, wp, pfo, cc);
+        for (n = 0; n < nr; n++) c[n0 + n] = cc[n];
+    }
+}
+
+static void moe__gemv(moe_type t, int K, const float *x, const unsigned char *qx, const unsigned char *w, size_t stride, int nb, float *c)
 {
     const unsigned char *wp[MOE__NR];
     const float *wf[MOE__NR];
     float cc[MOE__NR];
     int n0, n;
     MOE_ASSERT(moe__gemv_ok(t));
+    if (moe__isq(t)) { MOE_ASSERT(qx != NULL); moe__qgemv(t, K, qx, w, stride, nb, c); return; }
+    (void)qx;
     for (n0 = 0; n0 < nb; n0 += MOE__NR) {
         int nr = nb - n0 < MOE__NR ? nb - n0 : MOE__NR;
         for (n = 0; n < MOE__NR; n++) {
@@ -1101,7 +1435,9 @@ static int moe__nbo(int K)                    /* rows per unit, batched path: ~1
 }
 /* experts with at least this many tokens run the batched (outer-product) kernel */
 #define MOE__OMIN (MOE__VL > 1 ? MOE__VL : 2)
-static int moe__nbk(int K, int m) { return m >= MOE__OMIN ? moe__nbo(K) : MOE__NBD; }
+/* one token: longer units, so each stream of rows starts (and waits for DRAM) fewer times */
+#define MOE__NB1 192
+static int moe__nbk(int K, int m) { return m >= MOE__OMIN ? moe__nbo(K) : m == 1 ? MOE__NB1 : MOE__NBD; }
 /* most rows one unit decodes at a time: a batched unit's block, or NRD on the small-token path */
 static size_t moe__panel_rows(int K) { return (size_t)(moe__nbo(K) > MOE__NRD ? moe__nbo(K) : MOE__NRD); }
 
@@ -1227,7 +1563,7 @@ MOEDEF moe_status moe_layer_init(moe_layer *L, const moe_config *cfg, const moe_
 /* ================================== workspace plan ======================================= */
 typedef struct moe__plan {
     size_t logits, ids, wts, coef, pos, count, off, up, ug, ud, list, xoff, hoff, H, XY, scratch;
-    size_t per_worker, panel, tmp, score, total;
+    size_t per_worker, panel, tmp, score, qx, total;
 } moe__plan;
 
 static size_t moe__cap(size_t n, size_t most) { return n < most ? n : most; }
@@ -1271,11 +1607,19 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
         }
     }
     p->panel = pf;
-    /* gate/up tiles: up to OMIN-1 token rows of NBMAX (dot path) or NRO x G (batched path) */
-    p->tmp = (size_t)MOE__OMIN * MOE__NBMAX > (size_t)MOE__NRO * MOE__G ? (size_t)MOE__OMIN * MOE__NBMAX
-                                                                         : (size_t)MOE__NRO * MOE__G;
-    p->score = 5 * E;
-    ok = moe__mul(pf + 2 * p->tmp + p->score, sizeof(float), &t1) && moe__add(t1, MOE__ALIGN, &t1);
+    /* gate/up tiles: up to OMIN-1 token rows of NBMAX (dot path), NB1 rows (one token) or NRO x G
+       (batched path) */
+    p->tmp = (size_t)MOE__OMIN * MOE__NBMAX;
+    if (p->tmp < (size_t)MOE__NRO * MOE__G) p->tmp = (size_t)MOE__NRO * MOE__G;
+    if (p->tmp < (size_t)MOE__NB1) p->tmp = MOE__NB1;
+    p->score = (5 * E + 15) / 16 * 16;
+    if (L->any_quant) {              /* one token's quantised row (qx) and its 64-byte tag */
+        size_t kq = D > ff ? D : ff;
+        if (ffs > kq) kq = ffs;
+        if (!moe__mul(kq, 6, &p->qx)) return 0;
+        p->qx = 16 + (p->qx / 4 + 15) / 16 * 16;
+    }
+    ok = moe__mul(pf + 2 * p->tmp + p->score + p->qx, sizeof(float), &t1) && moe__add(t1, MOE__ALIGN, &t1);
     if (!ok) return 0;
     p->per_worker = t1 - t1 % MOE__ALIGN;
     ok = moe__seg(&p->logits, &t2, (size_t)T * E, sizeof(float))
@@ -1316,7 +1660,7 @@ typedef struct moe__ctx {
     int *ids, *pos, *count, *off, *up, *ug, *ud, *list;
     size_t *xoff, *hoff;
     unsigned char *scratch;
-    size_t per_worker, panel_floats, tmp_floats;
+    size_t per_worker, panel_floats, tmp_floats, qx_at;
     int nbr;
 } moe__ctx;
 
@@ -1535,6 +1879,20 @@ static void moe__unit_of(const moe__ctx *c, const int *units, int unit, int K, i
     u->lst = c->list + c->off[u->e];
 }
 
+/* The worker's quantised copy of x[K] (expert e's input in this phase): made on first use and
+   kept while the same worker goes on with units of the same expert and phase. */
+static const unsigned char *moe__qx_get(const moe__ctx *c, float *scr, int phase, int e, int K, const float *x)
+{
+    int *tag = (int *)(void *)(scr + c->qx_at);
+    unsigned char *qx = (unsigned char *)(void *)(tag + 16);
+    MOE_ASSERT(c->qx_at > 0);
+    if (tag[0] != phase || tag[1] != e) {
+        moe__qx_make(K, x, qx);
+        tag[0] = phase; tag[1] = e;
+    }
+    return qx;
+}
+
 /* One block of hidden rows of one expert for all its tokens: H = act(X G^T + bg, X U^T + bu). */
 static void moe__ph_gateup(moe__ctx *c, int unit, float *scr)
 {
@@ -1578,20 +1936,24 @@ static void moe__ph_gateup(moe__ctx *c, int unit, float *scr)
     }
     {                                   /* few tokens: dot-product tiles, rows streamed once */
         const float *xr[MOE__OMIN];
-        float *gr[MOE__OMIN], *ur[MOE__OMIN];
-        int mt = u.m;
+        int mt = u.m, mi;
         for (i = 0; i < mt; i++) xr[i] = X + (size_t)i * (size_t)D;
-        if (mt == 1 && (!gated || moe__gemv_ok(G->type)) && moe__gemv_ok(U->type)) {   /* one token */
-            if (gated) moe__gemv(G->type, D, X, moe__base(G, u.ee) + (size_t)u.n0 * G->row_stride, G->row_stride, u.nb, tg);
-            moe__gemv(U->type, D, X, moe__base(U, u.ee) + (size_t)u.n0 * U->row_stride, U->row_stride, u.nb, tu);
-        } else
-        for (r = 0; r < u.nb; r += MOE__NRD) {
-            int nr = u.nb - r < MOE__NRD ? u.nb - r : MOE__NRD;
-            if (gated) moe__rows(G, u.ee, u.n0 + r, nr, scr, wg + r);
-            moe__rows(U, u.ee, u.n0 + r, nr, scr + c->panel_floats / 2, wu + r);
-            for (i = 0; i < mt; i++) { gr[i] = tg + (size_t)i * MOE__NBMAX + r; ur[i] = tu + (size_t)i * MOE__NBMAX + r; }
-            if (gated) moe__gemm(D, xr, mt, wg + r, nr, gr);
-            moe__gemm(D, xr, mt, wu + r, nr, ur);
+        for (mi = gated ? 0 : 1; mi < 2; mi++) {  /* gate, then up: each by its own type */
+            const moe__matrix *M = mi ? U : G;
+            const float **wm = mi ? wu : wg;
+            float *tm = mi ? tu : tg, *panel = mi ? scr + c->panel_floats / 2 : scr;
+            if (mt == 1 && moe__gemv_ok(M->type)) {                          /* one token */
+                const unsigned char *qx = moe__isq(M->type) ? moe__qx_get(c, scr, MOE__PH_GATEUP, u.e, D, X) : NULL;
+                moe__gemv(M->type, D, X, qx, moe__base(M, u.ee) + (size_t)u.n0 * M->row_stride, M->row_stride, u.nb, tm);
+                continue;
+            }
+            for (r = 0; r < u.nb; r += MOE__NRD) {
+                int nr = u.nb - r < MOE__NRD ? u.nb - r : MOE__NRD;
+                float *orow[MOE__OMIN];
+                moe__rows(M, u.ee, u.n0 + r, nr, panel, wm);
+                for (i = 0; i < mt; i++) orow[i] = tm + (size_t)i * MOE__NBMAX + r;
+                moe__gemm(D, xr, mt, wm, nr, orow);
+            }
         }
         for (i = 0; i < mt; i++) {            /* tile row i: tg/tu + i * NBMAX */
             const float *gi = tg + (size_t)i * MOE__NBMAX, *ui = tu + (size_t)i * MOE__NBMAX;
@@ -1644,17 +2006,18 @@ static void moe__ph_down(moe__ctx *c, int unit, float *scr)
         int mt = u.m;
         if (mt == 1 && moe__gemv_ok(M->type)) {                          /* one token */
             float *o = Y + (size_t)u.lst[0] * (size_t)D + (size_t)u.n0;
-            moe__gemv(M->type, u.ff, H, moe__base(M, u.ee) + (size_t)u.n0 * M->row_stride, M->row_stride, u.nb, o);
+            const unsigned char *qx = moe__isq(M->type) ? moe__qx_get(c, scr, MOE__PH_DOWN, u.e, u.ff, H) : NULL;
+            moe__gemv(M->type, u.ff, H, qx, moe__base(M, u.ee) + (size_t)u.n0 * M->row_stride, M->row_stride, u.nb, o);
             if (bd) for (n = 0; n < u.nb; n++) o[n] += bd[u.n0 + n];
         } else
         for (r = 0; r < u.nb; r += MOE__NRD) {
             int nr = u.nb - r < MOE__NRD ? u.nb - r : MOE__NRD;
-            moe__rows(M, u.ee, u.n0 + r, nr, scr, wd + r);
+            moe__rows(M, u.ee, u.n0 + r, nr, scr, wd);
             for (i = 0; i < mt; i++) {
                 xr[i] = H + (size_t)i * (size_t)u.ff;
                 out[i] = Y + (size_t)u.lst[i] * (size_t)D + (size_t)(u.n0 + r);
             }
-            moe__gemm(u.ff, xr, mt, wd + r, nr, out);
+            moe__gemm(u.ff, xr, mt, wd, nr, out);
             if (bd) for (i = 0; i < mt; i++) for (n = 0; n < nr; n++) out[i][n] += bd[u.n0 + r + n];
         }
     }
@@ -1779,6 +2142,11 @@ static moe_status moe__run(const moe_layer *L, const float *x, int T, float *y, 
     c.XY = (float *)(void *)(base + p.XY);
     c.scratch = base + p.scratch;
     c.per_worker = p.per_worker; c.panel_floats = p.panel; c.tmp_floats = p.tmp;
+    c.qx_at = p.qx ? p.panel + 2 * p.tmp + p.score : 0;
+    if (p.qx) {                                   /* no worker holds a quantised row yet */
+        int wk;
+        for (wk = 0; wk < c.nt; wk++) ((int *)(void *)(c.scratch + (size_t)wk * c.per_worker + c.qx_at * sizeof(float)))[0] = -1;
+    }
     c.nbr = MOE__NBD;
 #ifdef _OPENMP
     if (!(o && o->parallel_for) && c.nt > 1) {
