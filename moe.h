@@ -876,15 +876,22 @@ static int moe__gemv_ok(moe_type t)
 #endif
 #if !defined(MOE_SIMD_SCALAR)
 #define MOE__GDECL(n)  moe__vec a##n = MOE__VZERO(); const unsigned char *p##n = w[n];
-#define MOE__GF16(n)   a##n = MOE__VFMA(MOE__WF16(p##n + 2 * (size_t)k), xv, a##n);
-#define MOE__GBF16(n)  a##n = MOE__VFMA(MOE__WBF16(p##n + 2 * (size_t)k), xv, a##n);
+#define MOE__GF32(n)   MOE__PREFETCH(p##n + pfo + 4 * (size_t)k); a##n = MOE__VFMA(MOE__VLOAD((const float *)(const void *)p##n + k), xv, a##n);
+#define MOE__GF16(n)   MOE__PREFETCH(p##n + pfo + 2 * (size_t)k); a##n = MOE__VFMA(MOE__WF16(p##n + 2 * (size_t)k), xv, a##n);
+#define MOE__GBF16(n)  MOE__PREFETCH(p##n + pfo + 2 * (size_t)k); a##n = MOE__VFMA(MOE__WBF16(p##n + 2 * (size_t)k), xv, a##n);
 #define MOE__GSUM(n)   c[n] = MOE__VSUM(a##n) + s[n];
-static void moe__gemv_tile(moe_type ty, int K, const float *x, const unsigned char *const *w, float *c)
+/* pfo: as in moe__qtile, from a row to the same place in the row the stream reaches next */
+static void moe__gemv_tile(moe_type ty, int K, const float *x, const unsigned char *const *w, size_t pfo, float *c)
 {
     MOE__EACH_N(MOE__GDECL)
     float s[MOE__NR] = { 0.0f };                  /* f16/bf16 tails shorter than a vector */
     int k = 0, n, j;
     switch (ty) {
+    case MOE_TYPE_F32:
+        for (; k + MOE__VL <= K; k += MOE__VL) { moe__vec xv = MOE__VLOAD(x + k); MOE__EACH_N(MOE__GF32) }
+        for (n = 0; n < MOE__NR; n++)
+            for (j = k; j < K; j++) s[n] += ((const float *)(const void *)w[n])[j] * x[j];
+        break;
 #ifdef MOE__WF16
     case MOE_TYPE_F16:
         for (; k + MOE__VL <= K; k += MOE__VL) { moe__vec xv = MOE__VLOAD(x + k); MOE__EACH_N(MOE__GF16) }
@@ -920,7 +927,7 @@ static void moe__gemv_tile(moe_type ty, int K, const float *x, const unsigned ch
    the corrections for the kernels' unsigned operand, -8 and -128 times the sum of each lane's
    4 q1, and -128 times that of its 4 q2). */
 #define MOE__QX_BYTES(K) (6 * (size_t)(K))
-#define MOE__GPF 4096          /* least prefetch distance in the quant rows, in stream order */
+#define MOE__GPF 4096          /* least prefetch distance of the one-token kernels, in stream order */
 static int moe__isq(moe_type t) { return t == MOE_TYPE_Q8_0 || t == MOE_TYPE_Q4_0; }
 
 /* the scalar quantiser of one block (the reference the vector ones match); returns dx */
@@ -1077,14 +1084,19 @@ static float moe__qhsum(__m256 v)
 /* [d0 x8 | d1 x8] as f16 from the two blocks' scales at p0, p1 */
 #define MOE__D2(p0, p1) _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16((short)moe__rd16(p0))), _mm_set1_epi16((short)moe__rd16(p1)), 1)
 /* one row n of the tile, per step: a##n accumulates, r##n walks the row */
-#define MOE__QZ8(n) { __m512i u = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(MOE__LDU256(r##n + 2)), MOE__LDU256(r##n + 36), 1), k80); \
+/* AVX-512: one masked load takes both blocks' 18 (Q4_0) or first 18 (Q8_0) 16-bit words, so
+   the scales come by one vpermw instead of broadcasts and inserts (port 5 is the limit here) */
+#define MOE__QZ8(n) { __m512i raw = _mm512_maskz_loadu_epi16(0x3ffff, r##n); \
+        __m512i u = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(MOE__LDU256(r##n + 2)), MOE__LDU256(r##n + 36), 1), k80); \
         __m512i iz = _mm512_add_epi32(_mm512_slli_epi32(_mm512_dpbusd_epi32(za, u, x1), 8), _mm512_dpbusd_epi32(zb, u, x2)); \
         MOE__PREFETCH(r##n + pfo); \
-        z##n = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iz), _mm512_mul_ps(_mm512_cvtph_ps(MOE__D2(r##n, r##n + 34)), dz), z##n); r##n += 2 * MOE__Q8_BYTES; }
-#define MOE__QZ4(n) { __m256i t2 = _mm256_inserti128_si256(_mm256_castsi128_si256(MOE__LDU128(r##n + 2)), MOE__LDU128(r##n + 20), 1); \
-        __m512i nz = _mm512_and_si512(_mm512_srlv_epi16(_mm512_permutexvar_epi64(idx, _mm512_castsi256_si512(t2)), sh), m4z); \
+        z##n = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iz), _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(ixd, raw))), dz), z##n); \
+        r##n += 2 * MOE__Q8_BYTES; }
+#define MOE__QZ4(n) { __m512i raw = _mm512_maskz_loadu_epi16(0x3ffff, r##n); \
+        __m512i nz = _mm512_and_si512(_mm512_srlv_epi16(_mm512_permutexvar_epi16(ixn, raw), sh), m4z); \
         MOE__PREFETCH(r##n + pfo); \
-        z##n = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(z4, nz, x1)), _mm512_mul_ps(_mm512_cvtph_ps(MOE__D2(r##n, r##n + 18)), dz), z##n); \
+        z##n = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(z4, nz, x1)), \
+                               _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(ixd, raw))), dz), z##n); \
         r##n += 2 * MOE__Q4_BYTES; }
 #define MOE__QY8(n) { __m256i wv = MOE__LDU256(r##n + 2); \
         __m256i iv = _mm256_add_epi32(_mm256_slli_epi32(MOE__DPQ8(ya, wv, x1), 8), MOE__DPQ8(yb, wv, x2)); \
@@ -1116,7 +1128,8 @@ static void moe__qtile(moe_type t, int K, const unsigned char *qx, const unsigne
 #ifdef MOE__QZMM
     MOE__QROWS(MOE__QDECLZ)
     if (t == MOE_TYPE_Q8_0) {
-        const __m512i k80 = _mm512_set1_epi8((char)0x80);
+        const __m512i k80 = _mm512_set1_epi8((char)0x80);   /* ixd: words 0 and 17 (the scales), 8 each */
+        const __m512i ixd = _mm512_setr_epi64(0, 0, 0x0011001100110011LL, 0x0011001100110011LL, 0, 0, 0, 0);
         for (; b + 2 <= nb; b += 2) {
             __m512i x1 = _mm512_loadu_si512((const void *)(q1 + b * MOE__QK)), x2 = _mm512_loadu_si512((const void *)(q2 + b * MOE__QK));
             __m512i za = _mm512_loadu_si512((const void *)(ca + b * 8)), zb = _mm512_loadu_si512((const void *)(cb + b * 8));
@@ -1124,7 +1137,11 @@ static void moe__qtile(moe_type t, int K, const unsigned char *qx, const unsigne
             MOE__QROWS(MOE__QZ8)
         }
     } else {
-        const __m512i idx = _mm512_setr_epi64(0, 1, 0, 1, 2, 3, 2, 3);
+        /* ixn: the quant words of block 0 twice, then block 1's twice (low and high nibbles);
+           ixd: words 0 and 9 (the scales), 8 each */
+        const __m512i ixn = _mm512_setr_epi64(0x0004000300020001LL, 0x0008000700060005LL, 0x0004000300020001LL, 0x0008000700060005LL,
+                                              0x000d000c000b000aLL, 0x00110010000f000eLL, 0x000d000c000b000aLL, 0x00110010000f000eLL);
+        const __m512i ixd = _mm512_setr_epi64(0, 0, 0x0009000900090009LL, 0x0009000900090009LL, 0, 0, 0, 0);
         const __m512i sh = _mm512_setr_epi64(0, 0, 0x0004000400040004LL, 0x0004000400040004LL, 0, 0, 0x0004000400040004LL, 0x0004000400040004LL);
         const __m512i m4z = _mm512_set1_epi8(15);
         for (; b + 2 <= nb; b += 2) {
@@ -1250,23 +1267,24 @@ static void moe__qgemv(moe_type t, int K, const unsigned char *qx, const unsigne
 static void moe__gemv(moe_type t, int K, const float *x, const unsigned char *qx, const unsigned char *w, size_t stride, int nb, float *c)
 {
     const unsigned char *wp[MOE__NR];
-    const float *wf[MOE__NR];
     float cc[MOE__NR];
+    size_t grp = MOE__NR * stride, pfo = grp * ((MOE__GPF + grp - 1) / grp);
     int n0, n;
     MOE_ASSERT(moe__gemv_ok(t));
     if (moe__isq(t)) { MOE_ASSERT(qx != NULL); moe__qgemv(t, K, qx, w, stride, nb, c); return; }
-    (void)qx;
+    (void)qx; (void)pfo;
     for (n0 = 0; n0 < nb; n0 += MOE__NR) {
         int nr = nb - n0 < MOE__NR ? nb - n0 : MOE__NR;
-        for (n = 0; n < MOE__NR; n++) {
-            wp[n] = w + (size_t)(n0 + (n < nr ? n : nr - 1)) * stride;
-            wf[n] = (const float *)(const void *)wp[n];
-        }
+        for (n = 0; n < MOE__NR; n++) wp[n] = w + (size_t)(n0 + (n < nr ? n : nr - 1)) * stride;
 #if !defined(MOE_SIMD_SCALAR)
-        if (t != MOE_TYPE_F32) moe__gemv_tile(t, K, x, wp, cc);
-        else
+        moe__gemv_tile(t, K, x, wp, pfo, cc);
+#else
+        {
+            const float *wf[MOE__NR];
+            for (n = 0; n < MOE__NR; n++) wf[n] = (const float *)(const void *)wp[n];
+            moe__tile1(K, x, wf, cc);
+        }
 #endif
-        moe__tile1(K, x, wf, cc);
         for (n = 0; n < nr; n++) c[n0 + n] = cc[n];
     }
 }
