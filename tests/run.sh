@@ -79,6 +79,7 @@ cross() { # name compiler qemu flags [extra sources]
 }
 cross aarch64-neon aarch64-linux-gnu-gcc qemu-aarch64 "" "$VS"
 cross aarch64-scalar aarch64-linux-gnu-gcc qemu-aarch64 "-DMOE_SIMD_SCALAR"
+cross aarch64-neon-dotprod aarch64-linux-gnu-gcc qemu-aarch64 "-march=armv8.2-a+dotprod" "$VS"
 cross armv7-neon arm-linux-gnueabihf-gcc qemu-arm "-mfpu=neon-vfpv4 -mfloat-abi=hard" "$VS"
 cross armv7-scalar arm-linux-gnueabihf-gcc qemu-arm "-mfpu=neon-vfpv4 -mfloat-abi=hard -DMOE_SIMD_SCALAR"
 
@@ -95,6 +96,10 @@ paths() { # name-prefix compiler-with-std
         else skip "$pre-avx2" "this CPU lacks avx2/fma/f16c"; fi
         if cpu_has avx512f avx512bw avx512vl avx512dq avx2 fma f16c; then add "$pre-avx512" "$cc -O2 $WARN $AVX512_FLAGS $SRC $VS $LIBS" "" ""
         else skip "$pre-avx512" "this CPU lacks avx512f/bw/vl/dq"; fi
+        if [ "$pre" = gcc-c99 ]; then   # the integer kernels' VNNI forms: AVX-VNNI on the AVX2 path
+            if cpu_has avx2 fma f16c avx_vnni; then add "$pre-avx2-vnni" "$cc -O2 $WARN $AVX2_FLAGS -mavxvnni $SRC $VS $LIBS" "" ""
+            else skip "$pre-avx2-vnni" "this CPU lacks avx_vnni"; fi
+        fi
     fi
     add "$pre-native" "$cc -O2 $WARN -march=native $SRC $VS $LIBS" "" ""
 }
