@@ -858,12 +858,12 @@ static void moe__tile1(int K, const float *x, const float *const *w, float *c)
    bytes apart: the product of ONE token, W streamed once. f32 rows go to moe__tile1 in place;
    f16/bf16 rows are decoded in registers and used at once, never stored (a decoded f32 panel
    costs a write and a re-read of 4 bytes per weight, more than the weights' own traffic);
-   Q8_0/Q4_0 rows go to the integer kernels below (moe__qgemv) with x quantised as qx. NR rows
-   at a time, a partial group repeating its last row. moe__gemv_ok(t) says whether this path
-   has a one-token kernel for t (every path has the integer ones; the scalar path, the readable
-   reference, and f16 without F16C or on ARMv7 keep the decoded panel for f16/bf16). */
+   (Q8_0/Q4_0 rows go to the integer kernels below, moe__qgemm, for up to MOE__QM tokens.) NR
+   rows at a time, a partial group repeating its last row. moe__gemv_ok(t) says whether this
+   path has a one-token kernel for t (the scalar path, the readable reference, and f16 without
+   F16C or on ARMv7 keep the decoded panel for f16/bf16). */
 #if defined(MOE_SIMD_SCALAR)
-static int moe__gemv_ok(moe_type t) { return t == MOE_TYPE_F32 || t == MOE_TYPE_Q8_0 || t == MOE_TYPE_Q4_0; }
+static int moe__gemv_ok(moe_type t) { return t == MOE_TYPE_F32; }
 #else
 static int moe__gemv_ok(moe_type t)
 {
@@ -1249,30 +1249,34 @@ static void moe__qtile(moe_type t, int K, const unsigned char *qx, const unsigne
 }
 #endif
 
-/* c[n] = row n of W (nb rows of a Q type, stride bytes apart) . x, x given as its qx */
-static void moe__qgemv(moe_type t, int K, const unsigned char *qx, const unsigned char *w, size_t stride, int nb, float *c)
+/* out[i][n] = row n of W (nb rows of a Q type, stride bytes apart) . token i, for mt tokens given
+   as their qx rows (QX_BYTES(K) apart). NRQ rows at a time; tokens after the first find the
+   rows in L1. */
+static void moe__qgemm(moe_type t, int K, const unsigned char *qx, int mt, const unsigned char *w, size_t stride,
+                       int nb, float *const *out)
 {
     const unsigned char *wp[MOE__NRQ];
     float cc[MOE__NRQ];
-    int n0, n;
+    int n0, n, i;
     size_t grp = MOE__NRQ * stride, pfo = grp * ((MOE__GPF + grp - 1) / grp);   /* >= GPF bytes ahead */
     for (n0 = 0; n0 < nb; n0 += MOE__NRQ) {
         int nr = nb - n0 < MOE__NRQ ? nb - n0 : MOE__NRQ;
         for (n = 0; n < MOE__NRQ; n++) wp[n] = w + (size_t)(n0 + (n < nr ? n : nr - 1)) * stride;
-        moe__qtile(t, K, qx, wp, pfo, cc);
-        for (n = 0; n < nr; n++) c[n0 + n] = cc[n];
+        for (i = 0; i < mt; i++) {
+            moe__qtile(t, K, qx + (size_t)i * MOE__QX_BYTES(K), wp, pfo, cc);
+            for (n = 0; n < nr; n++) out[i][n0 + n] = cc[n];
+        }
     }
 }
 
-static void moe__gemv(moe_type t, int K, const float *x, const unsigned char *qx, const unsigned char *w, size_t stride, int nb, float *c)
+static void moe__gemv(moe_type t, int K, const float *x, const unsigned char *w, size_t stride, int nb, float *c)
 {
     const unsigned char *wp[MOE__NR];
     float cc[MOE__NR];
     size_t grp = MOE__NR * stride, pfo = grp * ((MOE__GPF + grp - 1) / grp);
     int n0, n;
-    MOE_ASSERT(moe__gemv_ok(t));
-    if (moe__isq(t)) { MOE_ASSERT(qx != NULL); moe__qgemv(t, K, qx, w, stride, nb, c); return; }
-    (void)qx; (void)pfo;
+    MOE_ASSERT(moe__gemv_ok(t) && !moe__isq(t));
+    (void)pfo;
     for (n0 = 0; n0 < nb; n0 += MOE__NR) {
         int nr = nb - n0 < MOE__NR ? nb - n0 : MOE__NR;
         for (n = 0; n < MOE__NR; n++) wp[n] = w + (size_t)(n0 + (n < nr ? n : nr - 1)) * stride;
@@ -1455,7 +1459,12 @@ static int moe__nbo(int K)                    /* rows per unit, batched path: ~1
 #define MOE__OMIN (MOE__VL > 1 ? MOE__VL : 2)
 /* one token: longer units, so each stream of rows starts (and waits for DRAM) fewer times */
 #define MOE__NB1 192
-static int moe__nbk(int K, int m) { return m >= MOE__OMIN ? moe__nbo(K) : m == 1 ? MOE__NB1 : MOE__NBD; }
+/* Experts with at most QM tokens run Q8_0/Q4_0 matrices on the integer kernels, on every path
+   (so all paths agree). A layer with such matrices keeps those experts on the few-token path
+   (rows, not panels) even where OMIN is smaller: omin, the layer's threshold, is then QM + 1. */
+#define MOE__QM 8
+#define MOE__FEW (MOE__OMIN > MOE__QM + 1 ? MOE__OMIN : MOE__QM + 1)   /* bound on a layer's omin */
+static int moe__nbk(int K, int m, int omin) { return m >= omin ? moe__nbo(K) : m == 1 ? MOE__NB1 : MOE__NBD; }
 /* most rows one unit decodes at a time: a batched unit's block, or NRD on the small-token path */
 static size_t moe__panel_rows(int K) { return (size_t)(moe__nbo(K) > MOE__NRD ? moe__nbo(K) : MOE__NRD); }
 
@@ -1625,16 +1634,16 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
         }
     }
     p->panel = pf;
-    /* gate/up tiles: up to OMIN-1 token rows of NBMAX (dot path), NB1 rows (one token) or NRO x G
+    /* gate/up tiles: up to FEW-1 token rows of NBMAX (dot path), NB1 rows (one token) or NRO x G
        (batched path) */
-    p->tmp = (size_t)MOE__OMIN * MOE__NBMAX;
+    p->tmp = (size_t)MOE__FEW * MOE__NBMAX;
     if (p->tmp < (size_t)MOE__NRO * MOE__G) p->tmp = (size_t)MOE__NRO * MOE__G;
     if (p->tmp < (size_t)MOE__NB1) p->tmp = MOE__NB1;
     p->score = (5 * E + 15) / 16 * 16;
-    if (L->any_quant) {              /* one token's quantised row (qx) and its 64-byte tag */
+    if (L->any_quant) {              /* up to QM tokens' quantised rows (qx) and a 64-byte tag */
         size_t kq = D > ff ? D : ff;
         if (ffs > kq) kq = ffs;
-        if (!moe__mul(kq, 6, &p->qx)) return 0;
+        if (!moe__mul(kq, 6 * MOE__QM, &p->qx)) return 0;
         p->qx = 16 + (p->qx / 4 + 15) / 16 * 16;
     }
     ok = moe__mul(pf + 2 * p->tmp + p->score + p->qx, sizeof(float), &t1) && moe__add(t1, MOE__ALIGN, &t1);
@@ -1669,11 +1678,19 @@ MOEDEF size_t moe_workspace_size(const moe_layer *L, int n_tokens)
 }
 
 /* ==================================== forward pass ======================================= */
+static int moe__omin(const moe_layer *L)
+{
+    int g = moe__gated(L->cfg.act), q = (g && moe__isq(L->gate.type)) || moe__isq(L->up.type) || moe__isq(L->down.type);
+    if (L->cfg.n_shared > 0)
+        q = q || (g && moe__isq(L->sgate.type)) || moe__isq(L->sup.type) || moe__isq(L->sdown.type);
+    return q && MOE__OMIN <= MOE__QM ? MOE__QM + 1 : MOE__OMIN;
+}
+
 typedef struct moe__ctx {
     const moe_layer *L;
     const float *x;
     float *y;
-    int T, k, S, slots, E, phase, nt, bad_worker, capacity;
+    int T, k, S, slots, E, phase, nt, bad_worker, capacity, omin;
     float *logits, *wts, *coef, *H, *XY;
     int *ids, *pos, *count, *off, *up, *ug, *ud, *list;
     size_t *xoff, *hoff;
@@ -1823,13 +1840,13 @@ static void moe__dispatch(moe__ctx *c, int capacity)
     c->off[0] = 0; c->up[0] = 0; c->ug[0] = 0; c->ud[0] = 0;
     for (e = 0; e < ES; e++) {
         int m = c->count[e], ff = e < c->E ? cf->d_ff : cf->d_ff_shared;
-        int nbg = moe__nbk(D, m), nbd = moe__nbk(ff, m), grp = (m + MOE__G - 1) / MOE__G;
+        int nbg = moe__nbk(D, m, c->omin), nbd = moe__nbk(ff, m, c->omin), grp = (m + MOE__G - 1) / MOE__G;
         c->off[e + 1] = c->off[e] + m;
         c->up[e + 1] = c->up[e] + grp;
         c->ug[e + 1] = c->ug[e] + (m ? (ff + nbg - 1) / nbg : 0);
         c->ud[e + 1] = c->ud[e] + (m ? (D + nbd - 1) / nbd : 0);
-        c->xoff[e] = xo; xo += (size_t)(m >= MOE__OMIN ? grp * MOE__G : m) * (size_t)D;   /* panels are */
-        c->hoff[e] = h;  h += (size_t)(m >= MOE__OMIN ? grp * MOE__G : m) * (size_t)ff;   /* padded     */
+        c->xoff[e] = xo; xo += (size_t)(m >= c->omin ? grp * MOE__G : m) * (size_t)D;   /* panels are */
+        c->hoff[e] = h;  h += (size_t)(m >= c->omin ? grp * MOE__G : m) * (size_t)ff;   /* padded     */
     }
     for (t = 0; t < c->T; t++)
         for (j = 0; j < c->slots; j++) {
@@ -1863,7 +1880,7 @@ static void moe__ph_pack(moe__ctx *c, int unit)
         int s = c->list[c->off[e] + p], tok = s / c->slots, j = s % c->slots;
         const float *src = c->x + (size_t)tok * (size_t)D;
         float sc = (cf->weight_on_input && j < c->k) ? c->wts[(size_t)tok * (size_t)c->k + (size_t)j] : 1.0f;
-        if (m >= MOE__OMIN) {
+        if (m >= c->omin) {
             float *o = dst + (size_t)p0 * (size_t)D + (size_t)(p - p0);
             for (d = 0; d < D; d++) o[(size_t)d * MOE__G] = src[d] * sc;
         } else {
@@ -1871,7 +1888,7 @@ static void moe__ph_pack(moe__ctx *c, int unit)
             for (d = 0; d < D; d++) o[d] = src[d] * sc;
         }
     }
-    if (m >= MOE__OMIN && p1 - p0 < MOE__G) {               /* zero the padding lanes */
+    if (m >= c->omin && p1 - p0 < MOE__G) {               /* zero the padding lanes */
         float *o = dst + (size_t)p0 * (size_t)D;
         for (d = 0; d < D; d++)
             for (p = p1 - p0; p < MOE__G; p++) o[(size_t)d * MOE__G + (size_t)p] = 0.0f;
@@ -1891,21 +1908,21 @@ static void moe__unit_of(const moe__ctx *c, const int *units, int unit, int K, i
     u->ff = u->sh ? cf->d_ff_shared : cf->d_ff;
     if (K < 0) K = u->ff;
     if (rows < 0) rows = u->ff;
-    u->nb = moe__nbk(K, u->m);
+    u->nb = moe__nbk(K, u->m, c->omin);
     u->n0 = (unit - units[u->e]) * u->nb;
     if (u->nb > rows - u->n0) u->nb = rows - u->n0;
     u->lst = c->list + c->off[u->e];
 }
 
-/* The worker's quantised copy of x[K] (expert e's input in this phase): made on first use and
-   kept while the same worker goes on with units of the same expert and phase. */
-static const unsigned char *moe__qx_get(const moe__ctx *c, float *scr, int phase, int e, int K, const float *x)
+/* The worker's quantised copy of the mt rows x[mt][K] (expert e's input in this phase): made on
+   first use and kept while the same worker goes on with units of the same expert and phase. */
+static const unsigned char *moe__qx_get(const moe__ctx *c, float *scr, int phase, int e, int K, const float *x, int mt)
 {
-    int *tag = (int *)(void *)(scr + c->qx_at);
+    int *tag = (int *)(void *)(scr + c->qx_at), i;
     unsigned char *qx = (unsigned char *)(void *)(tag + 16);
-    MOE_ASSERT(c->qx_at > 0);
+    MOE_ASSERT(c->qx_at > 0 && mt <= MOE__QM);
     if (tag[0] != phase || tag[1] != e) {
-        moe__qx_make(K, x, qx);
+        for (i = 0; i < mt; i++) moe__qx_make(K, x + (size_t)i * (size_t)K, qx + (size_t)i * MOE__QX_BYTES(K));
         tag[0] = phase; tag[1] = e;
     }
     return qx;
@@ -1927,7 +1944,7 @@ static void moe__ph_gateup(moe__ctx *c, int unit, float *scr)
     X = c->XY + c->xoff[u.e]; H = c->H + c->hoff[u.e];
     if (!u.sh && L->gate_bias.p) { bg = L->gate_bias.p + (size_t)u.ee * L->gate_bias.expert_stride; bgs = L->gate_bias.stride; }
     if (!u.sh && L->up_bias.p)   { bu = L->up_bias.p + (size_t)u.ee * L->up_bias.expert_stride;     bus = L->up_bias.stride; }
-    if (u.m >= MOE__OMIN) {             /* batched: packed panels, tiles of NRO rows x G tokens */
+    if (u.m >= c->omin) {               /* batched: packed panels, tiles of NRO rows x G tokens */
         if (gated) moe__rows(G, u.ee, u.n0, u.nb, scr, wg);
         moe__rows(U, u.ee, u.n0, u.nb, scr + c->panel_floats / 2, wu);
         for (t0 = 0; t0 < u.m; t0 += MOE__G) {
@@ -1953,21 +1970,27 @@ static void moe__ph_gateup(moe__ctx *c, int unit, float *scr)
         return;
     }
     {                                   /* few tokens: dot-product tiles, rows streamed once */
-        const float *xr[MOE__OMIN];
+        const float *xr[MOE__FEW];
+        float *orow[MOE__FEW] = { NULL };
         int mt = u.m, mi;
         for (i = 0; i < mt; i++) xr[i] = X + (size_t)i * (size_t)D;
         for (mi = gated ? 0 : 1; mi < 2; mi++) {  /* gate, then up: each by its own type */
             const moe__matrix *M = mi ? U : G;
             const float **wm = mi ? wu : wg;
             float *tm = mi ? tu : tg, *panel = mi ? scr + c->panel_floats / 2 : scr;
+            const unsigned char *wb = moe__base(M, u.ee) + (size_t)u.n0 * M->row_stride;
+            if (moe__isq(M->type) && mt <= MOE__QM) {                      /* integer kernels */
+                const unsigned char *qx = moe__qx_get(c, scr, MOE__PH_GATEUP, u.e, D, X, mt);
+                for (i = 0; i < mt; i++) orow[i] = tm + (size_t)i * MOE__NBMAX;
+                moe__qgemm(M->type, D, qx, mt, wb, M->row_stride, u.nb, orow);
+                continue;
+            }
             if (mt == 1 && moe__gemv_ok(M->type)) {                          /* one token */
-                const unsigned char *qx = moe__isq(M->type) ? moe__qx_get(c, scr, MOE__PH_GATEUP, u.e, D, X) : NULL;
-                moe__gemv(M->type, D, X, qx, moe__base(M, u.ee) + (size_t)u.n0 * M->row_stride, M->row_stride, u.nb, tm);
+                moe__gemv(M->type, D, X, wb, M->row_stride, u.nb, tm);
                 continue;
             }
             for (r = 0; r < u.nb; r += MOE__NRD) {
                 int nr = u.nb - r < MOE__NRD ? u.nb - r : MOE__NRD;
-                float *orow[MOE__OMIN];
                 moe__rows(M, u.ee, u.n0 + r, nr, panel, wm);
                 for (i = 0; i < mt; i++) orow[i] = tm + (size_t)i * MOE__NBMAX + r;
                 moe__gemm(D, xr, mt, wm, nr, orow);
@@ -1997,7 +2020,7 @@ static void moe__ph_down(moe__ctx *c, int unit, float *scr)
     moe__unit_of(c, c->ud, unit, -1, D, &u);
     H = c->H + c->hoff[u.e];
     bd = (!u.sh && L->down_bias.p) ? L->down_bias.p + (size_t)u.ee * L->down_bias.expert_stride : NULL;
-    if (u.m >= MOE__OMIN) {
+    if (u.m >= c->omin) {
         moe__rows(u.sh ? &L->sdown : &L->down, u.ee, u.n0, u.nb, scr, wd);
         for (t0 = 0; t0 < u.m; t0 += MOE__G) {
             const float *hp = H + (size_t)t0 * (size_t)u.ff;
@@ -2018,14 +2041,19 @@ static void moe__ph_down(moe__ctx *c, int unit, float *scr)
         return;
     }
     {
-        const float *xr[MOE__OMIN];
-        float *out[MOE__OMIN];
+        const float *xr[MOE__FEW];
+        float *out[MOE__FEW] = { NULL };
         const moe__matrix *M = u.sh ? &L->sdown : &L->down;
+        const unsigned char *wb = moe__base(M, u.ee) + (size_t)u.n0 * M->row_stride;
         int mt = u.m;
-        if (mt == 1 && moe__gemv_ok(M->type)) {                          /* one token */
+        if (moe__isq(M->type) && mt <= MOE__QM) {                          /* integer kernels */
+            const unsigned char *qx = moe__qx_get(c, scr, MOE__PH_DOWN, u.e, u.ff, H, mt);
+            for (i = 0; i < mt; i++) out[i] = Y + (size_t)u.lst[i] * (size_t)D + (size_t)u.n0;
+            moe__qgemm(M->type, u.ff, qx, mt, wb, M->row_stride, u.nb, out);
+            if (bd) for (i = 0; i < mt; i++) for (n = 0; n < u.nb; n++) out[i][n] += bd[u.n0 + n];
+        } else if (mt == 1 && moe__gemv_ok(M->type)) {                   /* one token */
             float *o = Y + (size_t)u.lst[0] * (size_t)D + (size_t)u.n0;
-            const unsigned char *qx = moe__isq(M->type) ? moe__qx_get(c, scr, MOE__PH_DOWN, u.e, u.ff, H) : NULL;
-            moe__gemv(M->type, u.ff, H, qx, moe__base(M, u.ee) + (size_t)u.n0 * M->row_stride, M->row_stride, u.nb, o);
+            moe__gemv(M->type, u.ff, H, wb, M->row_stride, u.nb, o);
             if (bd) for (n = 0; n < u.nb; n++) o[n] += bd[u.n0 + n];
         } else
         for (r = 0; r < u.nb; r += MOE__NRD) {
@@ -2161,6 +2189,7 @@ static moe_status moe__run(const moe_layer *L, const float *x, int T, float *y, 
     c.scratch = base + p.scratch;
     c.per_worker = p.per_worker; c.panel_floats = p.panel; c.tmp_floats = p.tmp;
     c.qx_at = p.qx ? p.panel + 2 * p.tmp + p.score : 0;
+    c.omin = moe__omin(L);
     if (p.qx) {                                   /* no worker holds a quantised row yet */
         int wk;
         for (wk = 0; wk < c.nt; wk++) ((int *)(void *)(c.scratch + (size_t)wk * c.per_worker + c.qx_at * sizeof(float)))[0] = -1;
