@@ -1299,6 +1299,7 @@ static void moe__gemv(moe_type t, int K, const float *x, const unsigned char *w,
 #define MOE__G (2 * MOE__VL)
 #define MOE__ODECL(r)  moe__vec o##r##a = MOE__VZERO(), o##r##b = MOE__VZERO(); const float *q##r = w[r];
 #define MOE__OFMA(r)   { moe__vec bw = MOE__VBCAST(q##r + k); o##r##a = MOE__VFMA(bw, xa, o##r##a); o##r##b = MOE__VFMA(bw, xb, o##r##b); }
+#define MOE__OFMA1(r)  { moe__vec bw = MOE__VBCAST(q##r + k + 1); o##r##a = MOE__VFMA(bw, xa, o##r##a); o##r##b = MOE__VFMA(bw, xb, o##r##b); }
 #define MOE__OSTORE(r) MOE__VSTORE(c + r * MOE__G, o##r##a); MOE__VSTORE(c + r * MOE__G + MOE__VL, o##r##b);
 #define MOE__OPF(r)    MOE__PREFETCH(n##r + k);
 #define MOE__ONEXT(r)  const float *n##r = next ? next[r] : q##r + 256;
@@ -1311,9 +1312,17 @@ static void moe__otile(int K, const float *xp, const float *const *w, const floa
     int k = 0, k1;
     while (k < K) {
         MOE__EACH_RO(MOE__OPF)
-        for (k1 = K - k < 16 ? K : k + 16; k < k1; k++) {
+        k1 = K - k < 16 ? K : k + 16;
+        for (; k + 2 <= k1; k += 2) {                 /* two steps a turn: less loop overhead */
             moe__vec xa = MOE__VLOAD(xp + (size_t)k * MOE__G), xb = MOE__VLOAD(xp + (size_t)k * MOE__G + MOE__VL);
             MOE__EACH_RO(MOE__OFMA)
+            xa = MOE__VLOAD(xp + (size_t)(k + 1) * MOE__G); xb = MOE__VLOAD(xp + (size_t)(k + 1) * MOE__G + MOE__VL);
+            MOE__EACH_RO(MOE__OFMA1)
+        }
+        if (k < k1) {
+            moe__vec xa = MOE__VLOAD(xp + (size_t)k * MOE__G), xb = MOE__VLOAD(xp + (size_t)k * MOE__G + MOE__VL);
+            MOE__EACH_RO(MOE__OFMA)
+            k++;
         }
     }
     MOE__EACH_RO(MOE__OSTORE)
@@ -1464,7 +1473,14 @@ static int moe__nbo(int K)                    /* rows per unit, batched path: ~1
    (rows, not panels) even where OMIN is smaller: omin, the layer's threshold, is then QM + 1. */
 #define MOE__QM 8
 #define MOE__FEW (MOE__OMIN > MOE__QM + 1 ? MOE__OMIN : MOE__QM + 1)   /* bound on a layer's omin */
-static int moe__nbk(int K, int m, int omin) { return m >= omin ? moe__nbo(K) : m == 1 ? MOE__NB1 : MOE__NBD; }
+/* inplace: the batched path reads the matrices' rows where they are (f32), no decoded panel to
+   size, so units take NBMAX rows: the kernel prefetches the next tile of a unit, and a unit of
+   one tile (12 rows of 2048) would wait on DRAM at every start */
+static int moe__nbk(int K, int m, int omin, int inplace)
+{
+    if (m >= omin) return inplace ? MOE__NBMAX - MOE__NBMAX % MOE__NRO : moe__nbo(K);
+    return m == 1 ? MOE__NB1 : MOE__NBD;
+}
 /* most rows one unit decodes at a time: a batched unit's block, or NRD on the small-token path */
 static size_t moe__panel_rows(int K) { return (size_t)(moe__nbo(K) > MOE__NRD ? moe__nbo(K) : MOE__NRD); }
 
@@ -1636,14 +1652,14 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
     p->panel = pf;
     /* gate/up tiles: up to FEW-1 token rows of NBMAX (dot path), NB1 rows (one token) or NRO x G
        (batched path) */
-    p->tmp = (size_t)MOE__FEW * MOE__NBMAX;
+    p->tmp = moe__cap((size_t)MOE__FEW, (size_t)T) * MOE__NBMAX;
     if (p->tmp < (size_t)MOE__NRO * MOE__G) p->tmp = (size_t)MOE__NRO * MOE__G;
     if (p->tmp < (size_t)MOE__NB1) p->tmp = MOE__NB1;
     p->score = (5 * E + 15) / 16 * 16;
     if (L->any_quant) {              /* up to QM tokens' quantised rows (qx) and a 64-byte tag */
         size_t kq = D > ff ? D : ff;
         if (ffs > kq) kq = ffs;
-        if (!moe__mul(kq, 6 * MOE__QM, &p->qx)) return 0;
+        if (!moe__mul(kq, 6 * moe__cap((size_t)MOE__QM, (size_t)T), &p->qx)) return 0;
         p->qx = 16 + (p->qx / 4 + 15) / 16 * 16;
     }
     ok = moe__mul(pf + 2 * p->tmp + p->score + p->qx, sizeof(float), &t1) && moe__add(t1, MOE__ALIGN, &t1);
@@ -1824,6 +1840,14 @@ static void moe__ph_score(moe__ctx *c, int chunk, float *scr)
 /* Counting sort of the (token, slot) pairs by expert, in token order; capacity drops the
    late ones. Shared experts E..E+S-1 take every token. Serial: O(T*(k+S)). Then the work
    units of each phase, and where each expert's packed inputs and hidden rows live. */
+/* expert e's gate/up (down = 0) or down matrices are all f32, read in place */
+static int moe__inplace(const moe__ctx *c, int e, int down)
+{
+    const moe_layer *L = c->L;
+    int sh = e >= c->E;
+    if (down) return (sh ? L->sdown : L->down).type == MOE_TYPE_F32;
+    return (!moe__gated(L->cfg.act) || (sh ? L->sgate : L->gate).type == MOE_TYPE_F32) && (sh ? L->sup : L->up).type == MOE_TYPE_F32;
+}
 static void moe__dispatch(moe__ctx *c, int capacity)
 {
     const moe_config *cf = &c->L->cfg;
@@ -1840,7 +1864,7 @@ static void moe__dispatch(moe__ctx *c, int capacity)
     c->off[0] = 0; c->up[0] = 0; c->ug[0] = 0; c->ud[0] = 0;
     for (e = 0; e < ES; e++) {
         int m = c->count[e], ff = e < c->E ? cf->d_ff : cf->d_ff_shared;
-        int nbg = moe__nbk(D, m, c->omin), nbd = moe__nbk(ff, m, c->omin), grp = (m + MOE__G - 1) / MOE__G;
+        int nbg = moe__nbk(D, m, c->omin, moe__inplace(c, e, 0)), nbd = moe__nbk(ff, m, c->omin, moe__inplace(c, e, 1)), grp = (m + MOE__G - 1) / MOE__G;
         c->off[e + 1] = c->off[e] + m;
         c->up[e + 1] = c->up[e] + grp;
         c->ug[e + 1] = c->ug[e] + (m ? (ff + nbg - 1) / nbg : 0);
@@ -1908,7 +1932,7 @@ static void moe__unit_of(const moe__ctx *c, const int *units, int unit, int K, i
     u->ff = u->sh ? cf->d_ff_shared : cf->d_ff;
     if (K < 0) K = u->ff;
     if (rows < 0) rows = u->ff;
-    u->nb = moe__nbk(K, u->m, c->omin);
+    u->nb = moe__nbk(K, u->m, c->omin, moe__inplace(c, u->e, units == c->ud));
     u->n0 = (unit - units[u->e]) * u->nb;
     if (u->nb > rows - u->n0) u->nb = rows - u->n0;
     u->lst = c->list + c->off[u->e];
