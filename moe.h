@@ -926,7 +926,18 @@ static void moe__gemv_tile(moe_type ty, int K, const float *x, const unsigned ch
    dx for each 4-value lane (8 copies per block) | int32 c4[K/4], ca[K/4], cb[K/4] (x86 only:
    the corrections for the kernels' unsigned operand, -8 and -128 times the sum of each lane's
    4 q1, and -128 times that of its 4 q2). */
+#if defined(MOE_SIMD_AVX512) && defined(__AVX512VNNI__) && defined(__AVX512BW__)
+/* AVX-512 with VNNI: Q8_0 runs two blocks per zmm step, Q4_0 three, straight off the weights'
+   bytes: a 64-byte load of three Q4_0 blocks is 54 bytes of scales and quants, and every 4-byte
+   lane of it holds quants of one block only (the scales sit at bytes 0-1, 18-19 and 36-37). So
+   qx also holds, per group of three blocks, q1 laid out on those bytes: the low-nibble row xl
+   and the high-nibble row xh (zero at the scale bytes and past 54), the lanes' corrections
+   (-8 times the sum of xl and xh over the lane) and each lane's dx: 256 bytes per 96 values. */
+#define MOE__QZMM 1
+#define MOE__QX_BYTES(K) (9 * (size_t)(K))
+#else
 #define MOE__QX_BYTES(K) (6 * (size_t)(K))
+#endif
 #define MOE__GPF 4096          /* least prefetch distance of the one-token kernels, in stream order */
 static int moe__isq(moe_type t) { return t == MOE_TYPE_Q8_0 || t == MOE_TYPE_Q4_0; }
 
@@ -1048,6 +1059,27 @@ static void moe__qx_make(int K, const float *x, unsigned char *qx)
         float dx = moe__qx_block(x + b * MOE__QK, q1 + b * MOE__QK, q2 + b * MOE__QK, c4 + b * 8, ca + b * 8, cb + b * 8);
         for (i = 0; i < 8; i++) d[b * 8 + i] = dx;
     }
+#ifdef MOE__QZMM
+    for (b = 0; b + 3 <= K / MOE__QK; b += 3) {              /* the Q4_0 three-block groups */
+        unsigned char *g = qx + 6 * (size_t)K + (size_t)(b / 3) * 256;
+        signed char *xl = (signed char *)g, *xh = xl + 64;
+        int32_t *cl = (int32_t *)(void *)(g + 128);
+        float *dl = (float *)(void *)(g + 192);
+        int j, l;
+        memset(g, 0, 128);
+        for (j = 0; j < 3; j++)
+            for (i = 0; i < 16; i++) {
+                xl[18 * j + 2 + i] = q1[(b + j) * MOE__QK + i];
+                xh[18 * j + 2 + i] = q1[(b + j) * MOE__QK + 16 + i];
+            }
+        for (l = 0; l < 16; l++) {
+            int32_t s = 0;
+            for (i = 0; i < 4; i++) s += xl[4 * l + i] + xh[4 * l + i];
+            cl[l] = -8 * s;
+            dl[l] = l < 5 ? d[b * 8] : l < 9 ? d[(b + 1) * 8] : l < 14 ? d[(b + 2) * 8] : 0.0f;
+        }
+    }
+#endif
 }
 
 /* moe__qtile: c[n] = sum over blocks of dw*dx * (qw . qx) for MOE__NRQ rows of type t. */
@@ -1069,9 +1101,6 @@ static void moe__qx_make(int K, const float *x, unsigned char *qx)
 #define MOE__DPQ8(c, w, x) _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w)), _mm256_set1_epi16(1))
 #define MOE__DPQ4(c, n, x) _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(n, x), _mm256_set1_epi16(1)), c)
 #endif
-#if defined(MOE_SIMD_AVX512) && defined(__AVX512VNNI__) && defined(__AVX512BW__)
-#define MOE__QZMM 1               /* two blocks per zmm step */
-#endif
 static float moe__qhsum(__m256 v)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -1092,12 +1121,13 @@ static float moe__qhsum(__m256 v)
         MOE__PREFETCH(r##n + pfo); \
         z##n = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iz), _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(ixd, raw))), dz), z##n); \
         r##n += 2 * MOE__Q8_BYTES; }
-#define MOE__QZ4(n) { __m512i raw = _mm512_maskz_loadu_epi16(0x3ffff, r##n); \
-        __m512i nz = _mm512_and_si512(_mm512_srlv_epi16(_mm512_permutexvar_epi16(ixn, raw), sh), m4z); \
+#define MOE__QZ4(n) { __m512i raw = _mm512_maskz_loadu_epi16(0x7ffffff, r##n); \
+        __m512i iz = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zc, _mm512_and_si512(raw, m4z), xl), \
+                                         _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4z), xh); \
         MOE__PREFETCH(r##n + pfo); \
-        z##n = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(z4, nz, x1)), \
+        z##n = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iz), \
                                _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(ixd, raw))), dz), z##n); \
-        r##n += 2 * MOE__Q4_BYTES; }
+        r##n += 3 * MOE__Q4_BYTES; }
 #define MOE__QY8(n) { __m256i wv = MOE__LDU256(r##n + 2); \
         __m256i iv = _mm256_add_epi32(_mm256_slli_epi32(MOE__DPQ8(ya, wv, x1), 8), MOE__DPQ8(yb, wv, x2)); \
         MOE__PREFETCH(r##n + pfo); \
@@ -1137,16 +1167,15 @@ static void moe__qtile(moe_type t, int K, const unsigned char *qx, const unsigne
             MOE__QROWS(MOE__QZ8)
         }
     } else {
-        /* ixn: the quant words of block 0 twice, then block 1's twice (low and high nibbles);
-           ixd: words 0 and 9 (the scales), 8 each */
-        const __m512i ixn = _mm512_setr_epi64(0x0004000300020001LL, 0x0008000700060005LL, 0x0004000300020001LL, 0x0008000700060005LL,
-                                              0x000d000c000b000aLL, 0x00110010000f000eLL, 0x000d000c000b000aLL, 0x00110010000f000eLL);
-        const __m512i ixd = _mm512_setr_epi64(0, 0, 0x0009000900090009LL, 0x0009000900090009LL, 0, 0, 0, 0);
-        const __m512i sh = _mm512_setr_epi64(0, 0, 0x0004000400040004LL, 0x0004000400040004LL, 0, 0, 0x0004000400040004LL, 0x0004000400040004LL);
+        /* ixd: per lane, the scale word of the lane's block (words 0, 9, 18; lanes 14-15 hold no
+           quants and take block 0's) */
+        const __m512i ixd = _mm512_setr_epi64(0, 0x0009000900090000LL, 0x0012001200120009LL, 0x0000000000120012LL, 0, 0, 0, 0);
         const __m512i m4z = _mm512_set1_epi8(15);
-        for (; b + 2 <= nb; b += 2) {
-            __m512i x1 = _mm512_loadu_si512((const void *)(q1 + b * MOE__QK)), z4 = _mm512_loadu_si512((const void *)(c4 + b * 8));
-            __m512 dz = _mm512_loadu_ps(d + b * 8);
+        for (; b + 3 <= nb; b += 3) {
+            const unsigned char *g = qx + 6 * (size_t)K + (size_t)(b / 3) * 256;
+            __m512i xl = _mm512_loadu_si512((const void *)g), xh = _mm512_loadu_si512((const void *)(g + 64));
+            __m512i zc = _mm512_loadu_si512((const void *)(g + 128));
+            __m512 dz = _mm512_loadu_ps((const float *)(const void *)(g + 192));
             MOE__QROWS(MOE__QZ4)
         }
     }
@@ -1659,7 +1688,7 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
     if (L->any_quant) {              /* up to QM tokens' quantised rows (qx) and a 64-byte tag */
         size_t kq = D > ff ? D : ff;
         if (ffs > kq) kq = ffs;
-        if (!moe__mul(kq, 6 * moe__cap((size_t)MOE__QM, (size_t)T), &p->qx)) return 0;
+        if (!moe__mul(kq, MOE__QX_BYTES(1), &p->qx) || !moe__mul(p->qx, moe__cap((size_t)MOE__QM, (size_t)T), &p->qx)) return 0;
         p->qx = 16 + (p->qx / 4 + 15) / 16 * 16;
     }
     ok = moe__mul(pf + 2 * p->tmp + p->score + p->qx, sizeof(float), &t1) && moe__add(t1, MOE__ALIGN, &t1);
