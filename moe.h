@@ -66,6 +66,16 @@ THREAD SAFETY AND MEMORY
    of tokens (16 with AVX-512, 8 AVX2, 4 NEON, 2 scalar) runs the batched kernel, one with fewer
    the dot-product kernel, and the two round differently (both within f32 tolerance).
 
+QUANTISED WEIGHTS (Q8_0, Q4_0)
+   An expert with at most 8 tokens in the call runs its Q8_0/Q4_0 matrices as integer dot
+   products: each token's input (and hidden) row is quantised once to 8-bit blocks of 32 with an
+   f32 scale. Q4_0 uses those 8 bits, as ggml does (the layer's output moves by about 1 % of
+   its magnitude against exact activations); Q8_0 adds a second byte of residual (about 3e-5).
+   Experts with more tokens decode the weights to f32 and stay exact to the dequantised
+   weights. The same rule and quantiser run on every kernel path. VNNI (-mavx512vnni with
+   -mavx512bw -mavx512vl, or -mavxvnni) and the AArch64 dotprod extension are used when the
+   compiler enables them.
+
 VERSION HISTORY
    0.1.0 (2026-11-23)  first release: f32/f16/bf16/q8_0/q4_0 weights, scalar/AVX2/AVX-512/NEON
                        kernels, softmax/sigmoid routing, groups, biases, shared experts
