@@ -311,11 +311,16 @@ MOEDEF const char *moe_simd_name(void);       /* "scalar", "avx2", "avx512" or "
 /* a hint that never faults, so it may point past the end of a row */
 #if defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)
 #define MOE__PREFETCH(p) _mm_prefetch((const char *)(const void *)(p), _MM_HINT_T0)
+#define MOE__PREFETCH2(p) _mm_prefetch((const char *)(const void *)(p), _MM_HINT_T1)
 #elif defined(__GNUC__) || defined(__clang__)
 #define MOE__PREFETCH(p) __builtin_prefetch(p)
+#define MOE__PREFETCH2(p) __builtin_prefetch(p, 0, 2)
 #else
 #define MOE__PREFETCH(p) ((void)(p))
+#define MOE__PREFETCH2(p) ((void)(p))
 #endif
+/* PREFETCH2: to L2 only, for lines needed a whole tile later (measured on the batched kernel:
+   about +10 % on 2 threads; a far-ahead stream of T0 prefetches holds the L1's miss buffers) */
 #define MOE__ALIGN 64
 #define MOE__MC    64            /* tokens per chunk inside one work unit                    */
 #define MOE__NBMAX 96            /* most matrix rows in one work unit                        */
@@ -1340,7 +1345,7 @@ static void moe__gemv(moe_type t, int K, const float *x, const unsigned char *w,
 #define MOE__OFMA(r)   { moe__vec bw = MOE__VBCAST(q##r + k); o##r##a = MOE__VFMA(bw, xa, o##r##a); o##r##b = MOE__VFMA(bw, xb, o##r##b); }
 #define MOE__OFMA1(r)  { moe__vec bw = MOE__VBCAST(q##r + k + 1); o##r##a = MOE__VFMA(bw, xa, o##r##a); o##r##b = MOE__VFMA(bw, xb, o##r##b); }
 #define MOE__OSTORE(r) MOE__VSTORE(c + r * MOE__G, o##r##a); MOE__VSTORE(c + r * MOE__G + MOE__VL, o##r##b);
-#define MOE__OPF(r)    MOE__PREFETCH(n##r + k);
+#define MOE__OPF(r)    MOE__PREFETCH2(n##r + k);
 #define MOE__ONEXT(r)  const float *n##r = next ? next[r] : q##r + 256;
 /* next: the rows the following call will use; they are fetched while this tile computes,
    one cache line per row per 16 steps, so they arrive just in time and no earlier. */
