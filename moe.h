@@ -570,6 +570,15 @@ MOEDEF moe_status moe_dequantize(moe_type t, const void *src, float *dst, size_t
 /* Each path defines a vector type and five operations on it, the tile shape (MOE__NR rows of
    W against 4 tokens, chosen to fit the register file), and moe__decode_row. The tile kernels
    below are written once on top of these. */
+#if defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)
+static float moe__hsum256(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+#endif
 #if defined(MOE_SIMD_AVX512)
 #define MOE__SIMD_NAME "avx512"
 typedef __m512 moe__vec;
@@ -637,13 +646,6 @@ typedef __m256 moe__vec;
 #define MOE__NR 3
 #define MOE__EACH_N(M) M(0) M(1) M(2)
 #define MOE__EACH_IN(M, i) M(i, 0) M(i, 1) M(i, 2)
-static float moe__hsum256(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
-}
 
 /* Decoders: one vector of W from 8 f16 (F16C only) / bf16 values, and the 4 vectors of one
    32-value block of quants, unscaled (q, or nibble - 8). */
@@ -943,7 +945,6 @@ static float moe__qx_scalar(const float *x, signed char *q1, signed char *q2, fl
 }
 
 #if defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)
-#define MOE__QX_LANESUMS 1
 static __m256i moe__qx_pack(__m256i i0, __m256i i1, __m256i i2, __m256i i3)   /* 32 int32 -> int8, in order */
 {
     __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
@@ -1084,17 +1085,8 @@ static void moe__qx_make(int K, const float *x, unsigned char *qx)
 #define MOE__DPQ8(c, w, x) _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w)), _mm256_set1_epi16(1))
 #define MOE__DPQ4(c, n, x) _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(n, x), _mm256_set1_epi16(1)), c)
 #endif
-static float moe__qhsum(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
-}
 #define MOE__LDU128(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
 #define MOE__LDU256(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
-/* [d0 x8 | d1 x8] as f16 from the two blocks' scales at p0, p1 */
-#define MOE__D2(p0, p1) _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16((short)moe__rd16(p0))), _mm_set1_epi16((short)moe__rd16(p1)), 1)
 /* one row n of the tile, per step: a##n accumulates, r##n walks the row */
 /* AVX-512: one masked load takes both blocks' 18 (Q4_0) or first 18 (Q8_0) 16-bit words, so
    the scales come by one vpermw instead of broadcasts and inserts (port 5 is the limit here) */
@@ -1125,9 +1117,9 @@ static float moe__qhsum(__m256 v)
 #define MOE__QZ8R(n) MOE__QZ8(n, z##n, x10, x20, za0, zb0, dz0)
 #define MOE__QZ4R(n) MOE__QZ4(n, z##n, xl0, xh0, zc0, dz0)
 #ifdef MOE__QZMM
-#define MOE__QSUM(n) c[n] = (_mm512_reduce_add_ps(z##n) + moe__qhsum(a##n)) * sc;
+#define MOE__QSUM(n) c[n] = (_mm512_reduce_add_ps(z##n) + moe__hsum256(a##n)) * sc;
 #else
-#define MOE__QSUM(n) c[n] = moe__qhsum(a##n) * sc;
+#define MOE__QSUM(n) c[n] = moe__hsum256(a##n) * sc;
 #endif
 /* pfo: from a row to where the prefetches go, the same place some rows further on (the rows
    are streamed NRQ at a time, so "next in the stream" is that far away, not the next bytes).
@@ -1687,6 +1679,14 @@ MOEDEF moe_status moe_layer_init(moe_layer *L, const moe_config *cfg, const moe_
 }
 
 /* ================================== workspace plan ======================================= */
+/* some expert matrix is Q8_0/Q4_0: the layer uses the integer kernels (and their qx rows) */
+static int moe__expert_q(const moe_layer *L)
+{
+    int g = moe__gated(L->cfg.act), q = (g && moe__isq(L->gate.type)) || moe__isq(L->up.type) || moe__isq(L->down.type);
+    if (L->cfg.n_shared > 0)
+        q = q || (g && moe__isq(L->sgate.type)) || moe__isq(L->sup.type) || moe__isq(L->sdown.type);
+    return q;
+}
 typedef struct moe__plan {
     size_t logits, ids, wts, coef, pos, count, off, up, ug, ud, list, xoff, hoff, H, XY, scratch;
     size_t per_worker, panel, tmp, score, qx, total;
@@ -1739,7 +1739,7 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
     if (p->tmp < (size_t)MOE__NRO * MOE__G) p->tmp = (size_t)MOE__NRO * MOE__G;
     if (p->tmp < (size_t)MOE__NB1) p->tmp = MOE__NB1;
     p->score = (5 * E + 15) / 16 * 16;
-    if (L->any_quant) {              /* up to QM tokens' quantised rows (qx) and a 64-byte tag */
+    if (moe__expert_q(L)) {          /* up to QM tokens' quantised rows (qx) and a 64-byte tag */
         size_t kq = D > ff ? D : ff;
         if (ffs > kq) kq = ffs;
         if (!moe__mul(kq, MOE__QX_BYTES(1), &p->qx) || !moe__mul(p->qx, moe__cap((size_t)MOE__QM, (size_t)T), &p->qx)) return 0;
@@ -1779,10 +1779,7 @@ MOEDEF size_t moe_workspace_size(const moe_layer *L, int n_tokens)
 /* ==================================== forward pass ======================================= */
 static int moe__omin(const moe_layer *L)
 {
-    int g = moe__gated(L->cfg.act), q = (g && moe__isq(L->gate.type)) || moe__isq(L->up.type) || moe__isq(L->down.type);
-    if (L->cfg.n_shared > 0)
-        q = q || (g && moe__isq(L->sgate.type)) || moe__isq(L->sup.type) || moe__isq(L->sdown.type);
-    return q && MOE__OMIN <= MOE__QM ? MOE__QM + 1 : MOE__OMIN;
+    return moe__expert_q(L) && MOE__OMIN <= MOE__QM ? MOE__QM + 1 : MOE__OMIN;
 }
 
 typedef struct moe__ctx {
