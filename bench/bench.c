@@ -1453,9 +1453,8 @@ static void cross_check(bench_layer *L, const moe_layer *lib, const moe_layer *l
     (void)bl;
 #endif
     /* the library may compute quantised types with q8 activations (as ggml) or f32 ones: it
-       passes when it matches either naive form, the f32-activation one within the error the
-       issue allows for activation quantisation (Q8_0 1e-2, Q4_0 3e-2) */
-    if (L->type == MOE_TYPE_Q8_0) tol = 1e-2;
+       passes when it matches either naive form; Q4_0's 8-bit activations (about 1e-2 from exact)
+       are held to the bound issue 5 allows for activation quantisation, 3e-2 */
     if (L->type == MOE_TYPE_Q4_0) tol = 3e-2;
     ok_lib = (e_lib < tol || (e_lib_q >= 0 && e_lib_q < tol)) && (e_one < tol || (e_one_q >= 0 && e_one_q < tol));
     ok_sc = e_sc < 0 || e_sc < tol || (e_sc_q >= 0 && e_sc_q < tol);
