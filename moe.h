@@ -12,10 +12,10 @@ USAGE
 
        moe_config cfg = moe_config_default();          // Mixtral semantics: softmax, top-2, renorm
        cfg.d_model = 64; cfg.d_ff = 96; cfg.n_experts = 8;
-       moe_weights w = {0};                             // row-major [out][in], experts stacked
+       moe_weights w = moe_weights_default();           // row-major [out][in], experts stacked
        w.router.data = router; w.gate.data = gate; w.up.data = up; w.down.data = down;
        moe_layer layer;
-       if (moe_layer_init(&layer, &cfg, &w) != MOE_OK) return 1;
+       if (moe_layer_init(&layer, &cfg, &w) != MOE_OK) { puts(moe_layer_error(&layer)); return 1; }
        size_t n = moe_workspace_size(&layer, n_tokens);  // 0 means: bad layer or n_tokens
        void *work = malloc(n);                           // or a static arena: moe.h never allocates
        moe_status s = moe_forward(&layer, x, n_tokens, y, work, n);
@@ -49,11 +49,12 @@ OPTIONS (#define before including)
    MOE_ASSERT(x)        your assert; default assert() from <assert.h>. Only internal invariants
                         are asserted: bad input is reported through moe_status, never asserted.
    MOE_SIMD_SCALAR      portable C kernels
-   MOE_SIMD_AVX2        AVX2 + FMA (+ F16C) kernels  (needs -mavx2 -mfma -mf16c or /arch:AVX2)
+   MOE_SIMD_AVX2        AVX2 kernels, + FMA and F16C where enabled (-mavx2 -mfma -mf16c, /arch:AVX2);
+                        -mavx2 alone works (a multiply and an add instead of each FMA)
    MOE_SIMD_AVX512      AVX-512F kernels             (needs -mavx512f -mavx512bw -mf16c ...)
    MOE_SIMD_NEON        ARM NEON kernels (AArch64, or ARMv7 with -mfpu=neon-vfpv4)
                         With none defined the compiler's macros choose: __AVX512F__, then
-                        __AVX2__ and __FMA__, then __ARM_NEON, else scalar. Asking for a path the
+                        __AVX2__ (with FMA when -mfma), then __ARM_NEON, else scalar. Asking for a path the
                         compiler cannot build is an #error. moe_simd_name() says what was built.
    Threads: compiled with OpenMP (-fopenmp), moe_forward runs on cfg.n_threads threads; without
    it, pass your own thread pool through moe_forward_ex (moe_run_opts.parallel_for).
@@ -115,7 +116,9 @@ typedef enum moe_status {
     MOE_ERR_ARG,        /* a bad argument: n_tokens < 1, capacity < 0, ...                    */
     MOE_ERR_WORKSPACE,  /* the workspace is smaller than moe_workspace_size() asks for        */
     MOE_ERR_LAYER,      /* the layer was not initialised by moe_layer_init                    */
-    MOE_ERR_THREADS     /* more threads asked for than the layer was sized for                */
+    MOE_ERR_THREADS,    /* more threads asked for than the layer was sized for                */
+    MOE_ERR_ALIGN,      /* a float array (x, y, ids/weights out, a bias) is not 4-byte aligned */
+    MOE_ERR_RANGE       /* moe_quantize: a finite value the type cannot hold (f16 overflow)   */
 } moe_status;
 MOEDEF const char *moe_status_string(moe_status s);      /* never NULL */
 
@@ -182,6 +185,14 @@ typedef struct moe_weights {
     moe_tensor shared_down;        /* [n_shared][d_model][d_ff_shared]                    */
     const float *shared_gate_w;    /* [n_shared][d_model]: scale each shared output by sigmoid(x.g) */
 } moe_weights;
+/* Every tensor absent, every bias NULL: start here, then set what the layer has. Valid in C and
+   C++ alike (`moe_weights w = {0};` is not valid C++). */
+MOEDEF moe_weights moe_weights_default(void);
+
+/* Largest d_model, d_ff and d_ff_shared, and most experts (n_experts + n_shared), that
+   moe_layer_init accepts: beyond them some count inside a forward pass would not fit an int. */
+#define MOE_MAX_DIM     (1 << 26)
+#define MOE_MAX_EXPERTS (1 << 16)
 
 /* The layer: public so it can live on the stack or in a struct; its fields are private. */
 typedef struct moe__matrix {
@@ -202,9 +213,14 @@ typedef struct moe_layer {
     const float *router_bias, *selection_bias, *shared_gate_w;
     int n_threads;
     int any_quant;                  /* some matrix needs decoding to f32 panels          */
+    char error[128];                /* why moe_layer_init failed: see moe_layer_error     */
 } moe_layer;
 
 MOEDEF moe_status moe_layer_init(moe_layer *layer, const moe_config *cfg, const moe_weights *w);
+/* After moe_layer_init failed: a short message that names the culprit (a config field or a
+   tensor, and why), e.g. "weights.up: q4_0 rows are blocks of 32 values; columns: 100". "" after
+   a successful init; never NULL. It lives in the layer: no globals, nothing allocated. */
+MOEDEF const char *moe_layer_error(const moe_layer *layer);
 /* Bytes of workspace moe_forward needs for n_tokens; 0 for a bad layer, n_tokens < 1 or overflow. */
 MOEDEF size_t     moe_workspace_size(const moe_layer *layer, int n_tokens);
 /* y = MoE(x). x, y: [n_tokens][d_model]. y may be x itself (in place), but no other overlap. */
@@ -284,7 +300,7 @@ MOEDEF const char *moe_simd_name(void);       /* "scalar", "avx2", "avx512" or "
 #if !defined(MOE_SIMD_SCALAR) && !defined(MOE_SIMD_AVX2) && !defined(MOE_SIMD_AVX512) && !defined(MOE_SIMD_NEON)
 #if defined(__AVX512F__)
 #define MOE_SIMD_AVX512
-#elif defined(__AVX2__) && (defined(__FMA__) || defined(_MSC_VER))
+#elif defined(__AVX2__)
 #define MOE_SIMD_AVX2
 #elif defined(__ARM_NEON) || defined(__ARM_NEON__) || defined(__aarch64__) || defined(_M_ARM64)
 #define MOE_SIMD_NEON
@@ -295,14 +311,21 @@ MOEDEF const char *moe_simd_name(void);       /* "scalar", "avx2", "avx512" or "
 #if defined(MOE_SIMD_AVX512) && !defined(__AVX512F__)
 #error "moe.h: MOE_SIMD_AVX512 needs AVX-512F enabled in the compiler (-mavx512f, /arch:AVX512)"
 #endif
-#if defined(MOE_SIMD_AVX2) && !(defined(__AVX2__) && (defined(__FMA__) || defined(_MSC_VER)))
-#error "moe.h: MOE_SIMD_AVX2 needs AVX2 and FMA enabled in the compiler (-mavx2 -mfma, /arch:AVX2)"
+#if defined(MOE_SIMD_AVX2) && !defined(__AVX2__)
+#error "moe.h: MOE_SIMD_AVX2 needs AVX2 enabled in the compiler (-mavx2 -mfma, /arch:AVX2)"
 #endif
 #if defined(MOE_SIMD_NEON) && !(defined(__ARM_NEON) || defined(__ARM_NEON__) || defined(__aarch64__) || defined(_M_ARM64))
 #error "moe.h: MOE_SIMD_NEON needs an ARM target with NEON (AArch64, or -mfpu=neon-vfpv4 on ARMv7)"
 #endif
 #if defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)
 #include <immintrin.h>
+/* a*b + c on 8 floats: one FMA where the compiler may emit it (-mfma; MSVC's /arch:AVX2 implies
+   it), else a multiply and an add: -mavx2 alone still builds the AVX2 path, rounding twice */
+#if defined(__FMA__) || defined(_MSC_VER) || defined(MOE_SIMD_AVX512)
+#define MOE__FMA256(a, b, c) _mm256_fmadd_ps(a, b, c)
+#else
+#define MOE__FMA256(a, b, c) _mm256_add_ps(_mm256_mul_ps(a, b), c)
+#endif
 #elif defined(MOE_SIMD_NEON)
 #include <arm_neon.h>
 #endif
@@ -333,12 +356,14 @@ MOEDEF const char *moe_status_string(moe_status s)
     case MOE_OK:            return "ok";
     case MOE_ERR_NULL:      return "a required pointer is NULL";
     case MOE_ERR_CONFIG:    return "invalid config: a field is out of range or inconsistent";
-    case MOE_ERR_WEIGHTS:   return "invalid weights: a tensor is missing, misaligned, or its type/shape is unsupported";
-    case MOE_ERR_OVERFLOW:  return "a size overflows: the layer or batch is too large";
-    case MOE_ERR_ARG:       return "invalid argument (n_tokens < 1, capacity < 0, non-finite value to quantise, ...)";
+    case MOE_ERR_WEIGHTS:   return "invalid weights: a tensor is missing, ambiguous, misaligned, or its type/shape is unsupported";
+    case MOE_ERR_OVERFLOW:  return "a size overflows: the layer, batch or array is too large";
+    case MOE_ERR_ARG:       return "invalid argument: a count, type or option is out of range for this function";
     case MOE_ERR_WORKSPACE: return "workspace too small: see moe_workspace_size()";
     case MOE_ERR_LAYER:     return "layer not initialised by moe_layer_init()";
     case MOE_ERR_THREADS:   return "more threads than the layer was sized for, or a worker number out of range";
+    case MOE_ERR_ALIGN:     return "a float array is not 4-byte aligned";
+    case MOE_ERR_RANGE:     return "a value is out of range for the weight type (NaN, Inf, or too large to encode)";
     }
     return "unknown moe_status";
 }
@@ -354,6 +379,16 @@ MOEDEF const char *moe_type_name(moe_type t)
     case MOE_TYPE_COUNT: break;
     }
     return "unknown";
+}
+
+MOEDEF moe_weights moe_weights_default(void)
+{
+    moe_weights w;
+    memset(&w, 0, sizeof w);           /* NULL pointers: every platform moe.h targets has all-zero NULL */
+    w.router.type = w.gate.type = w.up.type = w.down.type = w.gate_up.type = MOE_TYPE_F32;
+    w.shared_gate.type = w.shared_up.type = w.shared_down.type = MOE_TYPE_F32;
+    w.gate_up_layout = MOE_GATE_UP_HALVES;
+    return w;
 }
 
 MOEDEF moe_config moe_config_default(void)
@@ -390,6 +425,40 @@ static int moe__add(size_t a, size_t b, size_t *r)
 /* 0 <= v <= last, for enums read from caller memory; as unsigned, so it stays meaningful (and
    warning-free) where enums are unsigned or short (-fshort-enums on arm-none-eabi) */
 static int moe__enum_ok(int v, int last) { return (unsigned)v <= (unsigned)last; }
+
+/* ================================= error messages ======================================== */
+/* "who: what[ num]" into the layer's buffer, cut to fit; no stdio, so a tiny formatter. */
+static size_t moe__cat(char *buf, size_t at, size_t cap, const char *s)
+{
+    while (*s && at + 1 < cap) buf[at++] = *s++;
+    buf[at] = 0;
+    return at;
+}
+static moe_status moe__fail(moe_layer *L, moe_status st, const char *who, const char *what, int has_num, long num)
+{
+    char digits[24];
+    size_t at = moe__cat(L->error, 0, sizeof L->error, who), n = 0;
+    unsigned long u = num < 0 ? 0ul - (unsigned long)num : (unsigned long)num;
+    at = moe__cat(L->error, at, sizeof L->error, ": ");
+    at = moe__cat(L->error, at, sizeof L->error, what);
+    if (has_num) {
+        digits[sizeof digits - 1] = 0;
+        do { digits[sizeof digits - 2 - n++] = (char)('0' + u % 10); u /= 10; } while (u && n < sizeof digits - 2);
+        if (num < 0) digits[sizeof digits - 2 - n++] = '-';
+        at = moe__cat(L->error, at, sizeof L->error, " ");
+        moe__cat(L->error, at, sizeof L->error, digits + sizeof digits - 1 - n);
+    }
+    L->magic = 0;
+    return st;
+}
+#define MOE__FAIL(st, who, what) moe__fail(L, st, who, what, 0, 0)
+#define MOE__FAILN(st, who, what, num) moe__fail(L, st, who, what, 1, (long)(num))
+
+MOEDEF const char *moe_layer_error(const moe_layer *L)
+{
+    if (!L) return "layer: NULL";
+    return L->error[0] ? L->error : "";
+}
 
 /* ============================ half / bfloat16 conversions ================================ */
 static float moe__bits_f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
@@ -455,8 +524,8 @@ MOEDEF size_t moe_type_row_size(moe_type t, size_t n)
     case MOE_TYPE_F32:  if (!moe__mul(n, 4, &r)) return 0; return r;
     case MOE_TYPE_F16:
     case MOE_TYPE_BF16: if (!moe__mul(n, 2, &r)) return 0; return r;
-    case MOE_TYPE_Q8_0: if (n % MOE__QK) return 0; return (n / MOE__QK) * MOE__Q8_BYTES;
-    case MOE_TYPE_Q4_0: if (n % MOE__QK) return 0; return (n / MOE__QK) * MOE__Q4_BYTES;
+    case MOE_TYPE_Q8_0: if (n % MOE__QK || !moe__mul(n / MOE__QK, MOE__Q8_BYTES, &r)) return 0; return r;
+    case MOE_TYPE_Q4_0: if (n % MOE__QK || !moe__mul(n / MOE__QK, MOE__Q4_BYTES, &r)) return 0; return r;
     case MOE_TYPE_COUNT: break;
     }
     return 0;
@@ -498,12 +567,20 @@ static void moe__decode_scalar(moe_type t, const unsigned char *src, size_t i0, 
 }
 
 /* Block quantisers, round to nearest as ggml does: Q8_0 d = amax/127, q = round(x/d);
-   Q4_0 d = m/-8 with m the value of largest magnitude, q = min(15, trunc(x/d + 8.5)). */
+   Q4_0 d = m/-8 with m the value of largest magnitude, q = min(15, trunc(x/d + 8.5)).
+   The callers have checked that d fits f16 (moe__quant_range). */
+static int moe__finite(float f) { return (moe__f_bits(f) & 0x7f800000u) != 0x7f800000u; }  /* bits: -ffast-math proof */
+static float moe__amax(const float *x, int n)
+{
+    float amax = 0.0f;
+    int i;
+    for (i = 0; i < n; i++) { float a = fabsf(x[i]); if (a > amax) amax = a; }
+    return amax;
+}
 static void moe__quant_q8_0(const float *x, unsigned char *blk)
 {
-    float amax = 0.0f, d, id;
+    float amax = moe__amax(x, MOE__QK), d, id;
     int i;
-    for (i = 0; i < MOE__QK; i++) { float a = fabsf(x[i]); if (a > amax) amax = a; }
     d = amax / 127.0f; id = d != 0.0f ? 1.0f / d : 0.0f;
     moe__wr16(blk, moe__f2h(d));
     for (i = 0; i < MOE__QK; i++) {
@@ -531,15 +608,32 @@ static void moe__quant_q4_0(const float *x, unsigned char *blk)
     }
 }
 
+/* Can type t hold these n values? Blocks hold no NaN or Inf, and their f16 scale must stay finite
+   (Q8_0: amax/127, Q4_0: amax/8 at most 65504); f16 rounds values from 65520 up to Inf. */
+static int moe__quant_range(moe_type t, const float *x, size_t n)
+{
+    size_t i;
+    float lim = t == MOE_TYPE_F16 ? 65519.996f : t == MOE_TYPE_Q8_0 ? 65504.0f * 127.0f
+              : t == MOE_TYPE_Q4_0 ? 65504.0f * 8.0f : 3.402823466e38f;
+    if (t == MOE_TYPE_F32 || t == MOE_TYPE_BF16) return 1;      /* bf16 rounds like f32: no new Inf */
+    for (i = 0; i < n; i++) {
+        if (t != MOE_TYPE_F16 && !moe__finite(x[i])) return 0;
+        if (moe__finite(x[i]) && fabsf(x[i]) > lim) return 0;
+    }
+    return 1;
+}
+
 MOEDEF moe_status moe_quantize(moe_type t, const float *src, void *dst, size_t n_rows, size_t n_cols)
 {
-    size_t rb = moe_type_row_size(t, n_cols), r, i, total;
+    size_t rb, r, i, total, fb;
     unsigned char *out = (unsigned char *)dst;
     if (!src || !dst) return MOE_ERR_NULL;
-    if (!moe__enum_ok((int)t, MOE_TYPE_COUNT - 1) || n_rows == 0 || rb == 0) return MOE_ERR_ARG;
-    if (!moe__mul(rb, n_rows, &total) || !moe__mul(n_rows, n_cols, &total)) return MOE_ERR_OVERFLOW;
-    if (t == MOE_TYPE_Q8_0 || t == MOE_TYPE_Q4_0)      /* blocks cannot hold NaN or Inf */
-        for (i = 0; i < total; i++) if (!(fabsf(src[i]) <= 3.402823466e38f)) return MOE_ERR_ARG;
+    if (!moe__enum_ok((int)t, MOE_TYPE_COUNT - 1) || n_rows == 0 || n_cols == 0) return MOE_ERR_ARG;
+    rb = moe_type_row_size(t, n_cols);
+    if (rb == 0) return (n_cols % MOE__QK && (t == MOE_TYPE_Q8_0 || t == MOE_TYPE_Q4_0)) ? MOE_ERR_ARG : MOE_ERR_OVERFLOW;
+    if (!moe__mul(rb, n_rows, &total) || !moe__mul(n_rows, n_cols, &total) || !moe__mul(total, sizeof(float), &fb))
+        return MOE_ERR_OVERFLOW;
+    if (!moe__quant_range(t, src, total)) return MOE_ERR_RANGE;
     for (r = 0; r < n_rows; r++) {
         const float *x = src + r * n_cols;
         unsigned char *o = out + r * rb;
@@ -557,10 +651,13 @@ MOEDEF moe_status moe_quantize(moe_type t, const float *src, void *dst, size_t n
 
 MOEDEF moe_status moe_dequantize(moe_type t, const void *src, float *dst, size_t n_rows, size_t n_cols)
 {
-    size_t rb = moe_type_row_size(t, n_cols), r, total;
+    size_t rb, r, total, fb;
     if (!src || !dst) return MOE_ERR_NULL;
-    if (!moe__enum_ok((int)t, MOE_TYPE_COUNT - 1) || n_rows == 0 || rb == 0) return MOE_ERR_ARG;
-    if (!moe__mul(rb, n_rows, &total) || !moe__mul(n_rows, n_cols, &total)) return MOE_ERR_OVERFLOW;
+    if (!moe__enum_ok((int)t, MOE_TYPE_COUNT - 1) || n_rows == 0 || n_cols == 0) return MOE_ERR_ARG;
+    rb = moe_type_row_size(t, n_cols);
+    if (rb == 0) return (n_cols % MOE__QK && (t == MOE_TYPE_Q8_0 || t == MOE_TYPE_Q4_0)) ? MOE_ERR_ARG : MOE_ERR_OVERFLOW;
+    if (!moe__mul(rb, n_rows, &total) || !moe__mul(n_rows, n_cols, &total) || !moe__mul(total, sizeof(float), &fb))
+        return MOE_ERR_OVERFLOW;
     for (r = 0; r < n_rows; r++)
         moe__decode_scalar(t, (const unsigned char *)src + r * rb, 0, n_cols, dst + r * n_cols);
     return MOE_OK;
@@ -628,7 +725,7 @@ typedef __m256 moe__vec;
 #define MOE__VL 8
 #define MOE__VZERO() _mm256_setzero_ps()
 #define MOE__VLOAD(p) _mm256_loadu_ps(p)
-#define MOE__VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define MOE__VFMA(a, b, c) MOE__FMA256(a, b, c)
 #define MOE__VSUM(v) moe__hsum256(v)
 #define MOE__VBCAST(p) _mm256_broadcast_ss(p)
 #define MOE__VSET1(f) _mm256_set1_ps(f)
@@ -953,18 +1050,20 @@ static __m256i moe__qx_pack(__m256i i0, __m256i i1, __m256i i2, __m256i i3)   /*
 #define MOE__QXR(n) r##n = _mm256_mul_ps(_mm256_sub_ps(v##n, _mm256_cvtepi32_ps(i##n)), k256); j##n = _mm256_cvtps_epi32(r##n);
 static float moe__qx_block(const float *x, signed char *q1, signed char *q2, int32_t *c4, int32_t *ca, int32_t *cb)
 {
-    const __m256 nz = _mm256_set1_ps(-0.0f), zero = _mm256_setzero_ps(), k256 = _mm256_set1_ps(256.0f);
+    const __m256 nz = _mm256_set1_ps(-0.0f), k256 = _mm256_set1_ps(256.0f);
     const __m256i one8 = _mm256_set1_epi8(1), one16 = _mm256_set1_epi16(1);
     __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8), v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
     __m256 a = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(nz, v0), _mm256_andnot_ps(nz, v1)),
                              _mm256_max_ps(_mm256_andnot_ps(nz, v2), _mm256_andnot_ps(nz, v3)));
-    __m256 f = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(v0, zero), _mm256_mul_ps(v1, zero)),
-                             _mm256_add_ps(_mm256_mul_ps(v2, zero), _mm256_mul_ps(v3, zero)));   /* NaN iff any non-finite */
+    /* non-finite: exponent bits all ones, tested on the bits (no NaN compare -ffast-math could fold) */
+    const __m256i ex = _mm256_set1_epi32(0x7f800000);
+#define MOE__QXNF(v) _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(v), ex), ex)
+    __m256i nf = _mm256_or_si256(_mm256_or_si256(MOE__QXNF(v0), MOE__QXNF(v1)), _mm256_or_si256(MOE__QXNF(v2), MOE__QXNF(v3)));
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
     __m256i i0, i1, i2, i3, j0, j1, j2, j3, p1, p2, s1, s2;
     __m256 r0, r1, r2, r3, vid;
     float amax;
-    int bad = _mm256_movemask_ps(_mm256_cmp_ps(f, f, _CMP_UNORD_Q)) != 0;
+    int bad = !_mm256_testz_si256(nf, nf);
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
     m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
     amax = _mm_cvtss_f32(m);
@@ -990,17 +1089,18 @@ static float moe__qx_block(const float *x, signed char *q1, signed char *q2, int
 #elif defined(MOE_SIMD_NEON) && (defined(__aarch64__) || defined(_M_ARM64))
 static float moe__qx_block(const float *x, signed char *q1, signed char *q2, int32_t *c4, int32_t *ca, int32_t *cb)
 {
-    float32x4_t v[8], a = vdupq_n_f32(0.0f), f = vdupq_n_f32(0.0f), vid;
+    float32x4_t v[8], a = vdupq_n_f32(0.0f), vid;
+    uint32x4_t nf = vdupq_n_u32(0), ex = vdupq_n_u32(0x7f800000u);   /* non-finite, on the bits */
     float amax;
     int i, bad;
     (void)c4; (void)ca; (void)cb;
     for (i = 0; i < 8; i++) {
         v[i] = vld1q_f32(x + 4 * i);
         a = vmaxq_f32(a, vabsq_f32(v[i]));
-        f = vaddq_f32(f, vmulq_f32(v[i], vdupq_n_f32(0.0f)));
+        nf = vorrq_u32(nf, vceqq_u32(vandq_u32(vreinterpretq_u32_f32(v[i]), ex), ex));
     }
     amax = vmaxvq_f32(a);
-    bad = vminvq_u32(vceqq_f32(f, f)) == 0;
+    bad = vmaxvq_u32(nf) != 0;
     if (bad || !(amax >= 7.5231638e-37f)) return moe__qx_scalar(x, q1, q2, amax, bad);
     vid = vdupq_n_f32(127.0f / amax);
     for (i = 0; i < 8; i += 2) {
@@ -1023,7 +1123,7 @@ static float moe__qx_block(const float *x, signed char *q1, signed char *q2, int
     (void)c4; (void)ca; (void)cb;
     for (i = 0; i < MOE__QK; i++) {
         float a = fabsf(x[i]);
-        if (!(a <= 3.402823466e38f)) bad = 1;
+        if (!moe__finite(x[i])) bad = 1;
         else if (a > amax) amax = a;
     }
     return moe__qx_scalar(x, q1, q2, amax, bad);
@@ -1106,11 +1206,11 @@ static void moe__qx_make(int K, const float *x, unsigned char *qx)
 #define MOE__QY8(n) { __m256i wv = MOE__LDU256(r##n + 2); \
         __m256i iv = _mm256_add_epi32(_mm256_slli_epi32(MOE__DPQ8(ya, wv, x1), 8), MOE__DPQ8(yb, wv, x2)); \
         MOE__PREFETCH(r##n + pfo); \
-        a##n = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iv), _mm256_set1_ps(MOE__H2F_FAST(moe__rd16(r##n)) * dx), a##n); r##n += MOE__Q8_BYTES; }
+        a##n = MOE__FMA256(_mm256_cvtepi32_ps(iv), _mm256_set1_ps(MOE__H2F_FAST(moe__rd16(r##n)) * dx), a##n); r##n += MOE__Q8_BYTES; }
 #define MOE__QY4(n) { __m128i bb = MOE__LDU128(r##n + 2); \
         __m256i nv = _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(bb), _mm_srli_epi16(bb, 4), 1), m4); \
         MOE__PREFETCH(r##n + pfo); \
-        a##n = _mm256_fmadd_ps(_mm256_cvtepi32_ps(MOE__DPQ4(y4, nv, x1)), _mm256_set1_ps(MOE__H2F_FAST(moe__rd16(r##n)) * dx), a##n); r##n += MOE__Q4_BYTES; }
+        a##n = MOE__FMA256(_mm256_cvtepi32_ps(MOE__DPQ4(y4, nv, x1)), _mm256_set1_ps(MOE__H2F_FAST(moe__rd16(r##n)) * dx), a##n); r##n += MOE__Q4_BYTES; }
 #define MOE__QROWS(M) M(0) M(1) M(2) M(3)
 #define MOE__QDECL(n) const unsigned char *r##n = w[n]; __m256 a##n = _mm256_setzero_ps();
 #define MOE__QDECLZ(n) __m512 z##n = _mm512_setzero_ps();
@@ -1559,27 +1659,32 @@ static int moe__nbk(int K, int m, int omin, int inplace)
 /* most rows one unit decodes at a time: a batched unit's block, or NRD on the small-token path */
 static size_t moe__panel_rows(int K) { return (size_t)(moe__nbo(K) > MOE__NRD ? moe__nbo(K) : MOE__NRD); }
 
-/* rows x cols matrices, n_exp of them, from a tensor. part: 0 whole, 1/2 gate/up half of a fused one */
-static moe_status moe__matrix_init(moe__matrix *m, const moe_tensor *t, int n_exp, int rows, int cols,
-                                   int part, moe_gate_up_layout lay)
+/* rows x cols matrices, n_exp of them, from a tensor. part: 0 whole, 1/2 gate/up half of a fused one.
+   name: the tensor's field in moe_weights, for the error message. */
+static moe_status moe__matrix_init(moe_layer *L, moe__matrix *m, const moe_tensor *t, const char *name, int n_exp,
+                                   int rows, int cols, int part, moe_gate_up_layout lay)
 {
     size_t rb, per, tmp;
     int e;
     memset(m, 0, sizeof *m);
-    if (!moe__enum_ok((int)t->type, MOE_TYPE_COUNT - 1)) return MOE_ERR_WEIGHTS;
+    if (!moe__enum_ok((int)t->type, MOE_TYPE_COUNT - 1)) return MOE__FAILN(MOE_ERR_WEIGHTS, name, "unknown moe_type", (int)t->type);
+    if (t->data && t->expert_data) return MOE__FAIL(MOE_ERR_WEIGHTS, name, "both data and expert_data are set; give one");
     rb = moe_type_row_size(t->type, (size_t)cols);
-    if (rb == 0) return MOE_ERR_WEIGHTS;                   /* quantised: cols not whole blocks */
+    if (rb == 0)                                            /* quantised: cols not whole blocks */
+        return MOE__FAILN(MOE_ERR_WEIGHTS, name, t->type == MOE_TYPE_Q8_0 ? "q8_0 rows are blocks of 32 values; columns:"
+                                                                          : "q4_0 rows are blocks of 32 values; columns:", cols);
     if (!moe__mul(rb, (size_t)rows * (part ? 2u : 1u), &per) || !moe__mul(per, (size_t)n_exp, &tmp))
-        return MOE_ERR_OVERFLOW;
-    if (t->type == MOE_TYPE_F32) {                          /* read as float: must be aligned */
-        if (t->data && ((uintptr_t)t->data % sizeof(float))) return MOE_ERR_WEIGHTS;
-        if (!t->data)
-            for (e = 0; e < n_exp; e++)
-                if ((uintptr_t)t->expert_data[e] % sizeof(float)) return MOE_ERR_WEIGHTS;
-    }
+        return MOE__FAIL(MOE_ERR_OVERFLOW, name, "its size in bytes overflows size_t");
     if (!t->data)
         for (e = 0; e < n_exp; e++)
-            if (!t->expert_data[e]) return MOE_ERR_WEIGHTS;
+            if (!t->expert_data[e]) return MOE__FAILN(MOE_ERR_WEIGHTS, name, "expert_data[e] is NULL for e =", e);
+    if (t->type == MOE_TYPE_F32) {                          /* read as float: must be aligned */
+        if (t->data && ((uintptr_t)t->data % sizeof(float))) return MOE__FAIL(MOE_ERR_ALIGN, name, "f32 data is not 4-byte aligned");
+        if (!t->data)
+            for (e = 0; e < n_exp; e++)
+                if ((uintptr_t)t->expert_data[e] % sizeof(float))
+                    return MOE__FAILN(MOE_ERR_ALIGN, name, "f32 expert_data[e] is not 4-byte aligned, e =", e);
+    }
     m->type = t->type;
     m->data = (const unsigned char *)t->data;
     m->expert_data = t->data ? NULL : t->expert_data;
@@ -1596,54 +1701,114 @@ static const unsigned char *moe__base(const moe__matrix *m, int e)
     if (m->expert_data) return (const unsigned char *)m->expert_data[e] + m->row_offset;
     return m->data + (size_t)e * m->expert_stride + m->row_offset;
 }
+static int moe__misaligned(const float *p) { return p && (uintptr_t)p % sizeof(float) != 0; }
+static int moe__dim_ok(int v) { return v >= 1 && v <= MOE_MAX_DIM; }
+/* work units of one phase for n experts of hidden width ff (and d_model D), at worst: a unit
+   holds at least NRO rows (moe__nbk) */
+static size_t moe__units(size_t n, int ff, int D)
+{
+    size_t mx = (size_t)(ff > D ? ff : D);
+    return n * ((mx + MOE__NRO - 1) / MOE__NRO);            /* n <= 2^16, mx <= 2^26: no overflow */
+}
+
+/* The config's checks, each with the field it names. Fields the layer does not use (d_ff_shared
+   without shared experts, topk_group without groups, the SWIGLU_OAI constants for other
+   activations) are not checked, and are zeroed in the layer's copy. */
+static moe_status moe__config_check(moe_layer *L, moe_config *c)
+{
+    int E = c->n_experts;
+    if (!moe__dim_ok(c->d_model)) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.d_model", "must be in [1, MOE_MAX_DIM]; got", c->d_model);
+    if (!moe__dim_ok(c->d_ff)) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.d_ff", "must be in [1, MOE_MAX_DIM]; got", c->d_ff);
+    if (E < 1 || E > MOE_MAX_EXPERTS) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.n_experts", "must be in [1, MOE_MAX_EXPERTS]; got", E);
+    if (c->top_k < 1 || c->top_k > E) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.top_k", "must be in [1, n_experts]; got", c->top_k);
+    if (!moe__enum_ok((int)c->act, MOE_ACT_SWIGLU_OAI)) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.act", "unknown moe_act", (int)c->act);
+    if (!moe__enum_ok((int)c->score, MOE_SCORE_SOFTMAX_TOPK)) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.score", "unknown moe_score", (int)c->score);
+    if (!moe__finite(c->routed_scale)) return MOE__FAIL(MOE_ERR_CONFIG, "cfg.routed_scale", "is NaN or Inf");
+    if (c->routed_scale == 0.0f)
+        return MOE__FAIL(MOE_ERR_CONFIG, "cfg.routed_scale", "is 0, so every routed output is 0 (start from moe_config_default())");
+    if (c->act == MOE_ACT_SWIGLU_OAI) {
+        if (!moe__finite(c->oai_alpha)) return MOE__FAIL(MOE_ERR_CONFIG, "cfg.oai_alpha", "is NaN or Inf");
+        if (!moe__finite(c->oai_limit) || !(c->oai_limit >= 0.0f)) return MOE__FAIL(MOE_ERR_CONFIG, "cfg.oai_limit", "must be finite and >= 0");
+    } else {
+        c->oai_alpha = 0.0f; c->oai_limit = 0.0f;
+    }
+    if (c->n_threads < 0 || c->n_threads > 4096) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.n_threads", "must be in [0, 4096]; got", c->n_threads);
+    if (c->n_group < 0) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.n_group", "must be >= 0; got", c->n_group);
+    if (c->n_group > 1) {
+        int gs = E / c->n_group;
+        if (E % c->n_group) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.n_group", "must divide n_experts; got", c->n_group);
+        if (c->topk_group < 1 || c->topk_group > c->n_group)
+            return MOE__FAILN(MOE_ERR_CONFIG, "cfg.topk_group", "must be in [1, n_group]; got", c->topk_group);
+        if (c->top_k > c->topk_group * gs)
+            return MOE__FAILN(MOE_ERR_CONFIG, "cfg.top_k", "exceeds the experts of topk_group groups:", c->topk_group * gs);
+        if (!moe__enum_ok((int)c->group_score, MOE_GROUP_TOP2_SUM))
+            return MOE__FAILN(MOE_ERR_CONFIG, "cfg.group_score", "unknown moe_group_score", (int)c->group_score);
+        if (c->group_score == MOE_GROUP_TOP2_SUM && gs < 2)
+            return MOE__FAIL(MOE_ERR_CONFIG, "cfg.group_score", "MOE_GROUP_TOP2_SUM needs groups of at least 2 experts");
+    } else {
+        c->n_group = 0; c->topk_group = 0; c->group_score = MOE_GROUP_MAX;
+    }
+    if (c->n_shared < 0) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.n_shared", "must be >= 0; got", c->n_shared);
+    if (c->n_shared > MOE_MAX_EXPERTS - E)
+        return MOE__FAILN(MOE_ERR_CONFIG, "cfg.n_shared", "n_experts + n_shared exceeds MOE_MAX_EXPERTS; n_shared:", c->n_shared);
+    if (c->n_shared > 0 && !moe__dim_ok(c->d_ff_shared))
+        return MOE__FAILN(MOE_ERR_CONFIG, "cfg.d_ff_shared", "must be in [1, MOE_MAX_DIM] with shared experts; got", c->d_ff_shared);
+    if (c->n_shared == 0) c->d_ff_shared = 0;
+    /* one token's work units must count in an int (moe__make_plan checks each batch) */
+    if (moe__units((size_t)c->top_k, c->d_ff, c->d_model) + moe__units((size_t)c->n_shared, c->d_ff_shared, c->d_model) > (size_t)INT_MAX / 2)
+        return MOE__FAIL(MOE_ERR_OVERFLOW, "cfg", "top_k x d_ff is too large: one token's work units overflow an int");
+    return MOE_OK;
+}
 
 MOEDEF moe_status moe_layer_init(moe_layer *L, const moe_config *cfg, const moe_weights *w)
 {
     moe_config c;
     moe_status s;
     int E, gated, fused;
-    if (!L || !cfg || !w) return MOE_ERR_NULL;
+    if (!L) return MOE_ERR_NULL;
     memset(L, 0, sizeof *L);
+    if (!cfg || !w) return MOE__FAIL(MOE_ERR_NULL, cfg ? "weights" : "cfg", "is NULL");
     c = *cfg;
+    if ((s = moe__config_check(L, &c))) return s;
     E = c.n_experts;
-    if (c.d_model < 1 || c.d_ff < 1 || E < 1 || c.top_k < 1 || c.top_k > E) return MOE_ERR_CONFIG;
-    if (!moe__enum_ok((int)c.act, MOE_ACT_SWIGLU_OAI)) return MOE_ERR_CONFIG;
-    if (!moe__enum_ok((int)c.score, MOE_SCORE_SOFTMAX_TOPK)) return MOE_ERR_CONFIG;
-    if (!moe__enum_ok((int)c.group_score, MOE_GROUP_TOP2_SUM)) return MOE_ERR_CONFIG;
-    if (!moe__enum_ok((int)w->gate_up_layout, MOE_GATE_UP_INTERLEAVED)) return MOE_ERR_CONFIG;
-    if (!(fabsf(c.routed_scale) <= 3.402823466e38f)) return MOE_ERR_CONFIG;
-    if (!(fabsf(c.oai_alpha) <= 3.402823466e38f) || !(c.oai_limit >= 0.0f && c.oai_limit <= 3.402823466e38f))
-        return MOE_ERR_CONFIG;
-    if (c.n_group < 0 || c.topk_group < 0 || c.n_shared < 0 || c.n_threads < 0 || c.n_threads > 4096)
-        return MOE_ERR_CONFIG;
-    if (c.n_group > 1) {
-        int gs = E / c.n_group;
-        if (E % c.n_group || c.topk_group < 1 || c.topk_group > c.n_group) return MOE_ERR_CONFIG;
-        if (c.top_k > c.topk_group * gs) return MOE_ERR_CONFIG;
-        if (c.group_score == MOE_GROUP_TOP2_SUM && gs < 2) return MOE_ERR_CONFIG;
-    }
-    if (c.n_shared > 0 && c.d_ff_shared < 1) return MOE_ERR_CONFIG;
-    if ((size_t)c.top_k + (size_t)c.n_shared > (size_t)INT_MAX / 2) return MOE_ERR_CONFIG;
+    if (!moe__enum_ok((int)w->gate_up_layout, MOE_GATE_UP_INTERLEAVED))
+        return MOE__FAILN(MOE_ERR_CONFIG, "weights.gate_up_layout", "unknown moe_gate_up_layout", (int)w->gate_up_layout);
     gated = moe__gated(c.act);
-    fused = !moe__has(&w->up) && moe__has(&w->gate_up);
-    if (!moe__has(&w->router) || !moe__has(&w->down)) return MOE_ERR_WEIGHTS;
-    if (!fused && (!moe__has(&w->up) || (gated && !moe__has(&w->gate)))) return MOE_ERR_WEIGHTS;
-    if (!w->router.data) return MOE_ERR_WEIGHTS;                 /* the router is one matrix */
-    if ((s = moe__matrix_init(&L->router, &w->router, 1, E, c.d_model, 0, MOE_GATE_UP_HALVES))) return s;
+    fused = moe__has(&w->gate_up);
+    if (!moe__has(&w->router)) return MOE__FAIL(MOE_ERR_WEIGHTS, "weights.router", "is missing");
+    if (!w->router.data) return MOE__FAIL(MOE_ERR_WEIGHTS, "weights.router", "must be one stacked matrix (data), not expert_data");
+    if (!moe__has(&w->down)) return MOE__FAIL(MOE_ERR_WEIGHTS, "weights.down", "is missing");
+    if (fused && (moe__has(&w->gate) || moe__has(&w->up)))
+        return MOE__FAIL(MOE_ERR_WEIGHTS, "weights.gate_up", "is given together with weights.gate or weights.up; give one form");
+    if (!fused && !moe__has(&w->up)) return MOE__FAIL(MOE_ERR_WEIGHTS, "weights.up", "is missing (and no weights.gate_up)");
+    if (!fused && gated && !moe__has(&w->gate))
+        return MOE__FAIL(MOE_ERR_WEIGHTS, "weights.gate", "is missing: the activation is gated (and no weights.gate_up)");
+    if (w->gate_up_bias && (w->gate_bias || w->up_bias))
+        return MOE__FAIL(MOE_ERR_WEIGHTS, "weights.gate_up_bias", "is given together with gate_bias or up_bias; give one form");
+    if (moe__misaligned(w->router_bias)) return MOE__FAIL(MOE_ERR_ALIGN, "weights.router_bias", "is not 4-byte aligned");
+    if (moe__misaligned(w->selection_bias)) return MOE__FAIL(MOE_ERR_ALIGN, "weights.selection_bias", "is not 4-byte aligned");
+    if (moe__misaligned(w->gate_bias)) return MOE__FAIL(MOE_ERR_ALIGN, "weights.gate_bias", "is not 4-byte aligned");
+    if (moe__misaligned(w->up_bias)) return MOE__FAIL(MOE_ERR_ALIGN, "weights.up_bias", "is not 4-byte aligned");
+    if (moe__misaligned(w->gate_up_bias)) return MOE__FAIL(MOE_ERR_ALIGN, "weights.gate_up_bias", "is not 4-byte aligned");
+    if (moe__misaligned(w->down_bias)) return MOE__FAIL(MOE_ERR_ALIGN, "weights.down_bias", "is not 4-byte aligned");
+    if ((s = moe__matrix_init(L, &L->router, &w->router, "weights.router", 1, E, c.d_model, 0, MOE_GATE_UP_HALVES))) return s;
     if (fused) {
-        if ((s = moe__matrix_init(&L->gate, &w->gate_up, E, c.d_ff, c.d_model, 1, w->gate_up_layout))) return s;
-        if ((s = moe__matrix_init(&L->up, &w->gate_up, E, c.d_ff, c.d_model, 2, w->gate_up_layout))) return s;
+        if ((s = moe__matrix_init(L, &L->gate, &w->gate_up, "weights.gate_up", E, c.d_ff, c.d_model, 1, w->gate_up_layout))) return s;
+        if ((s = moe__matrix_init(L, &L->up, &w->gate_up, "weights.gate_up", E, c.d_ff, c.d_model, 2, w->gate_up_layout))) return s;
     } else {
-        if (gated && (s = moe__matrix_init(&L->gate, &w->gate, E, c.d_ff, c.d_model, 0, MOE_GATE_UP_HALVES))) return s;
-        if ((s = moe__matrix_init(&L->up, &w->up, E, c.d_ff, c.d_model, 0, MOE_GATE_UP_HALVES))) return s;
+        if (gated && (s = moe__matrix_init(L, &L->gate, &w->gate, "weights.gate", E, c.d_ff, c.d_model, 0, MOE_GATE_UP_HALVES))) return s;
+        if ((s = moe__matrix_init(L, &L->up, &w->up, "weights.up", E, c.d_ff, c.d_model, 0, MOE_GATE_UP_HALVES))) return s;
     }
-    if ((s = moe__matrix_init(&L->down, &w->down, E, c.d_model, c.d_ff, 0, MOE_GATE_UP_HALVES))) return s;
-    if (c.n_shared > 0) {
-        if (!moe__has(&w->shared_up) || !moe__has(&w->shared_down) || (gated && !moe__has(&w->shared_gate)))
-            return MOE_ERR_WEIGHTS;
-        if (gated && (s = moe__matrix_init(&L->sgate, &w->shared_gate, c.n_shared, c.d_ff_shared, c.d_model, 0, MOE_GATE_UP_HALVES))) return s;
-        if ((s = moe__matrix_init(&L->sup, &w->shared_up, c.n_shared, c.d_ff_shared, c.d_model, 0, MOE_GATE_UP_HALVES))) return s;
-        if ((s = moe__matrix_init(&L->sdown, &w->shared_down, c.n_shared, c.d_model, c.d_ff_shared, 0, MOE_GATE_UP_HALVES))) return s;
+    if ((s = moe__matrix_init(L, &L->down, &w->down, "weights.down", E, c.d_model, c.d_ff, 0, MOE_GATE_UP_HALVES))) return s;
+    if (c.n_shared > 0) {                          /* without shared experts their fields are ignored */
+        if (!moe__has(&w->shared_up)) return MOE__FAIL(MOE_ERR_WEIGHTS, "weights.shared_up", "is missing (cfg.n_shared > 0)");
+        if (!moe__has(&w->shared_down)) return MOE__FAIL(MOE_ERR_WEIGHTS, "weights.shared_down", "is missing (cfg.n_shared > 0)");
+        if (gated && !moe__has(&w->shared_gate))
+            return MOE__FAIL(MOE_ERR_WEIGHTS, "weights.shared_gate", "is missing (cfg.n_shared > 0, gated activation)");
+        if (moe__misaligned(w->shared_gate_w)) return MOE__FAIL(MOE_ERR_ALIGN, "weights.shared_gate_w", "is not 4-byte aligned");
+        if (gated && (s = moe__matrix_init(L, &L->sgate, &w->shared_gate, "weights.shared_gate", c.n_shared, c.d_ff_shared, c.d_model, 0, MOE_GATE_UP_HALVES))) return s;
+        if ((s = moe__matrix_init(L, &L->sup, &w->shared_up, "weights.shared_up", c.n_shared, c.d_ff_shared, c.d_model, 0, MOE_GATE_UP_HALVES))) return s;
+        if ((s = moe__matrix_init(L, &L->sdown, &w->shared_down, "weights.shared_down", c.n_shared, c.d_model, c.d_ff_shared, 0, MOE_GATE_UP_HALVES))) return s;
     }
     /* biases: [E][d_ff] each, or one fused [E][2*d_ff] in the gate_up layout */
     if (w->gate_up_bias) {
@@ -1672,6 +1837,7 @@ MOEDEF moe_status moe_layer_init(moe_layer *L, const moe_config *cfg, const moe_
         L->n_threads = 1;
 #endif
         if (L->n_threads < 1) L->n_threads = 1;
+        if (L->n_threads > 4096) L->n_threads = 4096;
     }
     L->cfg = c;
     L->magic = MOE__MAGIC;
@@ -1709,10 +1875,14 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
     const moe_config *c = &L->cfg;
     size_t E = (size_t)c->n_experts, k = (size_t)c->top_k, S = (size_t)c->n_shared, slots = k + S;
     size_t G = MOE__G, D = (size_t)c->d_model, ff = (size_t)c->d_ff, ffs = (size_t)c->d_ff_shared;
-    size_t tslots, hr, hs, xy, y, pf = 0, t1 = 0, t2 = 0;
+    size_t tslots, hr, hs, xy, y, pf = 0, t1 = 0, t2 = 0, b;
     int ok;
     memset(p, 0, sizeof *p);
     if (!moe__mul((size_t)T, slots, &tslots) || tslots > (size_t)INT_MAX / 2) return 0;
+    /* work units of the gate/up and down phases count in an int: at most min(E, T*k) experts
+       with tokens, plus the shared ones */
+    if (moe__units(moe__cap((size_t)T * k, E), c->d_ff, c->d_model) + moe__units(S, c->d_ff_shared, c->d_model) > (size_t)INT_MAX / 2)
+        return 0;
     /* Only experts with >= OMIN tokens are padded, to whole groups of G = 2*OMIN tokens: at most
        G-1 rows each, and at most as many rows as they have tokens. */
     ok = moe__mul(moe__cap((size_t)T * k + E * G, 2 * (size_t)T * k), ff, &hr)
@@ -1721,16 +1891,17 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
     if (!ok) return 0;
     if (y > xy) xy = y;
     if (L->any_quant) {                 /* decoded weight panels: gate + up, or down; a unit */
-        size_t b, gu = ff > ffs ? ff : ffs; /* never holds more rows than its matrix has      */
-        pf = 2 * moe__cap(moe__panel_rows(c->d_model), gu) * D;
-        b = moe__cap((size_t)MOE__NBD, E) * D;                               /* router */
-        if (b > pf) pf = b;
-        b = moe__cap(moe__panel_rows(c->d_ff), D) * ff;
-        if (b > pf) pf = b;
+        size_t gu = ff > ffs ? ff : ffs;    /* never holds more rows than its matrix has      */
+        ok = moe__mul(2 * moe__cap(moe__panel_rows(c->d_model), gu), D, &pf);
+        ok = ok && moe__mul(moe__cap((size_t)MOE__NBD, E), D, &b);           /* router */
+        if (ok && b > pf) pf = b;
+        ok = ok && moe__mul(moe__cap(moe__panel_rows(c->d_ff), D), ff, &b);
+        if (ok && b > pf) pf = b;
         if (S) {
-            b = moe__cap(moe__panel_rows(c->d_ff_shared), D) * ffs;
-            if (b > pf) pf = b;
+            ok = ok && moe__mul(moe__cap(moe__panel_rows(c->d_ff_shared), D), ffs, &b);
+            if (ok && b > pf) pf = b;
         }
+        if (!ok) return 0;
     }
     p->panel = pf;
     /* gate/up tiles: up to FEW-1 token rows of NBMAX (dot path), NB1 rows (one token) or NRO x G
@@ -1745,7 +1916,8 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
         if (!moe__mul(kq, MOE__QX_BYTES(1), &p->qx) || !moe__mul(p->qx, moe__cap((size_t)MOE__QM, (size_t)T), &p->qx)) return 0;
         p->qx = 16 + (p->qx / 4 + 15) / 16 * 16;
     }
-    ok = moe__mul(pf + 2 * p->tmp + p->score + p->qx, sizeof(float), &t1) && moe__add(t1, MOE__ALIGN, &t1);
+    ok = moe__add(pf, 2 * p->tmp + p->score, &t1) && moe__add(t1, p->qx, &t1)
+      && moe__mul(t1, sizeof(float), &t1) && moe__add(t1, MOE__ALIGN, &t1);
     if (!ok) return 0;
     p->per_worker = t1 - t1 % MOE__ALIGN;
     ok = moe__seg(&p->logits, &t2, (size_t)T * E, sizeof(float))
@@ -1813,7 +1985,18 @@ static void moe__rows(const moe__matrix *m, int e, int n0, int nb, float *panel,
     }
 }
 
-static float moe__key(float v) { return v == v ? v : -HUGE_VALF; }   /* NaN ranks lowest */
+/* Ranking key of a score: unsigned, in the order of the floats, with NaN below everything
+   (-Inf included) and -0 equal to +0. Integer keys keep the tie rule (strict >, the lower
+   index wins) and the NaN rule exact under -ffast-math, where float comparisons and
+   max-reductions may be reordered or assume no NaN. */
+static uint32_t moe__okey(float v)
+{
+    uint32_t u = moe__f_bits(v);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return 0;               /* NaN ranks lowest */
+    if ((u & 0x7fffffffu) == 0) u = 0;                             /* -0 ties with +0 */
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+#define MOE__FMAX 3.402823466e38f        /* a finite start for max scans (-ffast-math folds Inf) */
 
 static void moe__ph_router(moe__ctx *c, int unit, float *panel)
 {
@@ -1838,66 +2021,74 @@ static void moe__ph_score(moe__ctx *c, int chunk, float *scr)
 {
     const moe_layer *L = c->L;
     const moe_config *cf = &L->cfg;
+    const float *sb = L->selection_bias;
     int E = c->E, k = c->k, D = cf->d_model, t, e, j, g;
     int t1 = (chunk + 1) * MOE__TS < c->T ? (chunk + 1) * MOE__TS : c->T;
-    float *score = scr, *sel = scr + E, *flag = scr + 2 * E;   /* flag: 1 allowed, 2 taken */
-    float *gsc = scr + 3 * E, *gkeep = scr + 4 * E;             /* per group: score, kept */
+    float *score = scr, sum;
+    uint32_t *key = (uint32_t *)(void *)(scr + E), *flag = key + E;    /* flag: 1 allowed, 2 taken */
+    uint32_t *gkey = key + 2 * E, *gkeep = key + 3 * E;                 /* per group: key, kept */
     for (t = chunk * MOE__TS; t < t1; t++) {
         const float *lg = c->logits + (size_t)t * (size_t)E;
         const float *xt = c->x + (size_t)t * (size_t)D;
         int *id = c->ids + (size_t)t * (size_t)k;
-        float *wt = c->wts + (size_t)t * (size_t)k, sum;
+        float *wt = c->wts + (size_t)t * (size_t)k;
+        /* exp, sigmoid and divisions go one element at a time through a volatile, so equal
+           logits get equal scores: -ffast-math would otherwise vectorise these loops (glibc
+           then gives libmvec's expf to the first 8 experts and libm's to the rest, 1 ulp apart),
+           and exact ties would no longer go to the lower index */
         for (e = 0; e < E; e++) score[e] = lg[e] + (L->router_bias ? L->router_bias[e] : 0.0f);
         if (cf->score == MOE_SCORE_SOFTMAX) {
-            float mx = -HUGE_VALF;
+            float mx = -MOE__FMAX;
             for (e = 0; e < E; e++) if (score[e] > mx) mx = score[e];
             sum = 0.0f;
-            for (e = 0; e < E; e++) { score[e] = expf(score[e] - mx); sum += score[e]; }
-            for (e = 0; e < E; e++) score[e] /= sum;
+            for (e = 0; e < E; e++) { volatile float v = score[e] - mx; score[e] = expf(v); sum += score[e]; }
+            for (e = 0; e < E; e++) { volatile float v = score[e]; score[e] = v / sum; }
         } else if (cf->score == MOE_SCORE_SIGMOID) {
-            for (e = 0; e < E; e++) score[e] = moe__sigmoid(score[e]);
+            for (e = 0; e < E; e++) { volatile float v = score[e]; score[e] = moe__sigmoid(v); }
         }                                   /* SOFTMAX_TOPK: select on the logits themselves */
         for (e = 0; e < E; e++) {
-            sel[e] = moe__key(score[e] + (L->selection_bias ? L->selection_bias[e] : 0.0f));
-            flag[e] = 1.0f;
+            key[e] = moe__okey(score[e] + (sb ? sb[e] : 0.0f));
+            flag[e] = 1;
         }
         if (cf->n_group > 1) {              /* keep the topk_group best groups */
             int gs = E / cf->n_group, kept;
             for (g = 0; g < cf->n_group; g++) {
-                float b1 = -HUGE_VALF, b2 = -HUGE_VALF;
+                int b1 = -1, b2 = -1;       /* the group's best two experts by key */
                 for (e = g * gs; e < (g + 1) * gs; e++) {
-                    if (sel[e] > b1) { b2 = b1; b1 = sel[e]; }
-                    else if (sel[e] > b2) b2 = sel[e];
+                    if (b1 < 0 || key[e] > key[b1]) { b2 = b1; b1 = e; }
+                    else if (b2 < 0 || key[e] > key[b2]) b2 = e;
                 }
-                gsc[g] = cf->group_score == MOE_GROUP_MAX ? b1 : moe__key(b1 + b2);
-                gkeep[g] = 0.0f;
+                gkey[g] = key[b1];
+                if (cf->group_score == MOE_GROUP_TOP2_SUM)
+                    gkey[g] = (key[b1] && key[b2]) ? moe__okey(score[b1] + (sb ? sb[b1] : 0.0f) + score[b2] + (sb ? sb[b2] : 0.0f)) : 0;
+                gkeep[g] = 0;
             }
             for (kept = 0; kept < cf->topk_group; kept++) {
                 int best = -1;
                 for (g = 0; g < cf->n_group; g++)
-                    if (gkeep[g] == 0.0f && (best < 0 || gsc[g] > gsc[best])) best = g;
-                gkeep[best] = 1.0f;
+                    if (gkeep[g] == 0 && (best < 0 || gkey[g] > gkey[best])) best = g;
+                gkeep[best] = 1;
             }
             for (e = 0; e < E; e++) flag[e] = gkeep[e / gs];
         }
         for (j = 0; j < k; j++) {           /* top-k: strict >, so the lower index wins ties */
             int best = -1;
             for (e = 0; e < E; e++)
-                if (flag[e] == 1.0f && (best < 0 || sel[e] > sel[best])) best = e;
+                if (flag[e] == 1 && (best < 0 || key[e] > key[best])) best = e;
             MOE_ASSERT(best >= 0);
             id[j] = best;
-            flag[best] = 2.0f;
+            flag[best] = 2;
         }
         if (cf->score == MOE_SCORE_SOFTMAX_TOPK) {
-            float mx = -HUGE_VALF;
+            float mx = -MOE__FMAX;
             for (j = 0; j < k; j++) if (score[id[j]] > mx) mx = score[id[j]];
             sum = 0.0f;
-            for (j = 0; j < k; j++) { wt[j] = expf(score[id[j]] - mx); sum += wt[j]; }
-            for (j = 0; j < k; j++) wt[j] /= sum;
+            for (j = 0; j < k; j++) { volatile float v = score[id[j]] - mx; wt[j] = expf(v); sum += wt[j]; }
+            for (j = 0; j < k; j++) { volatile float v = wt[j]; wt[j] = v / sum; }
         } else {
             sum = 0.0f;
             for (j = 0; j < k; j++) { wt[j] = score[id[j]]; sum += wt[j]; }
-            if (cf->norm_topk && sum > 0.0f) for (j = 0; j < k; j++) wt[j] /= sum;
+            if (cf->norm_topk && sum > 0.0f) for (j = 0; j < k; j++) { volatile float v = wt[j]; wt[j] = v / sum; }
         }
         for (j = 0; j < k; j++) wt[j] *= cf->routed_scale;
         /* combine coefficients; Llama 4 scales the input instead (in the pack phase) */
@@ -2265,6 +2456,8 @@ static moe_status moe__run(const moe_layer *L, const float *x, int T, float *y, 
     if (L->magic != MOE__MAGIC) return MOE_ERR_LAYER;
     if (!x || !work || (y == NULL && ids_out == NULL && w_out == NULL)) return MOE_ERR_NULL;
     if (T < 1 || (o && (o->capacity < 0 || o->n_threads < 0))) return MOE_ERR_ARG;
+    if (moe__misaligned(x) || moe__misaligned(y) || moe__misaligned(w_out) || ((uintptr_t)ids_out % sizeof(int)))
+        return MOE_ERR_ALIGN;
     if (o && o->n_threads > L->n_threads) return MOE_ERR_THREADS;
     if (!moe__make_plan(L, T, &p)) return MOE_ERR_OVERFLOW;
     if (work_size < p.total) return MOE_ERR_WORKSPACE;

@@ -50,7 +50,7 @@ int main() {
     moe_config cfg = moe_config_default();   // Mixtral semantics: softmax, top-2, renormalised
     cfg.d_model = d_model; cfg.d_ff = d_ff; cfg.n_experts = n_experts;
 
-    moe_weights w = {};                      // every optional tensor absent, types MOE_TYPE_F32
+    moe_weights w = moe_weights_default();   // every optional tensor absent, types MOE_TYPE_F32
     w.router.data = router.data();
     w.gate.data = gate.data();
     w.up.data = up.data();

@@ -43,14 +43,14 @@ int main(void) {
     /* --- the header's example ------------------------------------------------------------ */
     moe_config cfg = moe_config_default();          /* Mixtral semantics: softmax, top-2, renorm */
     cfg.d_model = D_MODEL; cfg.d_ff = D_FF; cfg.n_experts = N_EXPERTS;
-    moe_weights w = {0};                             /* type 0 = MOE_TYPE_F32 */
+    moe_weights w = moe_weights_default();           /* all absent; row-major [out][in], f32 */
     w.router.data = router; w.gate.data = gate; w.up.data = up; w.down.data = down;
     moe_layer layer;
     moe_status s;
     size_t n;
     if (!router || !gate || !up || !down || !x) { fprintf(stderr, "out of memory\n"); goto done; }
     s = moe_layer_init(&layer, &cfg, &w);
-    if (s != MOE_OK) { fprintf(stderr, "moe_layer_init: %s\n", moe_status_string(s)); goto done; }
+    if (s != MOE_OK) { fprintf(stderr, "moe_layer_init: %s\n", moe_layer_error(&layer)); goto done; }
     n = moe_workspace_size(&layer, N_TOKENS);        /* 0 means: bad layer or n_tokens */
     work = malloc(n);                                /* or a static arena: moe.h never allocates */
     if (n == 0 || !work) { fprintf(stderr, "no workspace\n"); goto done; }
