@@ -282,6 +282,7 @@ MOEDEF const char *moe_simd_name(void);       /* "scalar", "avx2", "avx512" or "
 #endif
 
 #include <string.h>
+#include <stdarg.h>
 #include <math.h>
 #include <limits.h>
 #include <stdint.h>
@@ -368,19 +369,6 @@ MOEDEF const char *moe_status_string(moe_status s)
     return "unknown moe_status";
 }
 
-MOEDEF const char *moe_type_name(moe_type t)
-{
-    switch (t) {
-    case MOE_TYPE_F32:  return "f32";
-    case MOE_TYPE_F16:  return "f16";
-    case MOE_TYPE_BF16: return "bf16";
-    case MOE_TYPE_Q8_0: return "q8_0";
-    case MOE_TYPE_Q4_0: return "q4_0";
-    case MOE_TYPE_COUNT: break;
-    }
-    return "unknown";
-}
-
 MOEDEF moe_weights moe_weights_default(void)
 {
     moe_weights w;
@@ -427,32 +415,53 @@ static int moe__add(size_t a, size_t b, size_t *r)
 static int moe__enum_ok(int v, int last) { return (unsigned)v <= (unsigned)last; }
 
 /* ================================= error messages ======================================== */
-/* "who: what[ num]" into the layer's buffer, cut to fit; no stdio, so a tiny formatter. */
+/* Messages into a caller-owned buffer, cut to fit; no stdio, so a tiny formatter that knows
+   %s (const char *), %d (int), %ld (long) and %zu (size_t). */
 static size_t moe__cat(char *buf, size_t at, size_t cap, const char *s)
 {
     while (*s && at + 1 < cap) buf[at++] = *s++;
     buf[at] = 0;
     return at;
 }
-static moe_status moe__fail(moe_layer *L, moe_status st, const char *who, const char *what, int has_num, long num)
+static size_t moe__catu(char *buf, size_t at, size_t cap, unsigned long long u, int neg)
 {
-    char digits[24];
-    size_t at = moe__cat(L->error, 0, sizeof L->error, who), n = 0;
-    unsigned long u = num < 0 ? 0ul - (unsigned long)num : (unsigned long)num;
-    at = moe__cat(L->error, at, sizeof L->error, ": ");
-    at = moe__cat(L->error, at, sizeof L->error, what);
-    if (has_num) {
-        digits[sizeof digits - 1] = 0;
-        do { digits[sizeof digits - 2 - n++] = (char)('0' + u % 10); u /= 10; } while (u && n < sizeof digits - 2);
-        if (num < 0) digits[sizeof digits - 2 - n++] = '-';
-        at = moe__cat(L->error, at, sizeof L->error, " ");
-        moe__cat(L->error, at, sizeof L->error, digits + sizeof digits - 1 - n);
+    char d[24];
+    size_t n = sizeof d - 1;
+    d[n] = 0;
+    do { d[--n] = (char)('0' + (int)(u % 10)); u /= 10; } while (u);
+    if (neg) d[--n] = '-';
+    return moe__cat(buf, at, cap, d + n);
+}
+static void moe__vfmt(char *buf, size_t cap, const char *f, va_list ap)
+{
+    size_t at = 0;
+    char one[2] = { 0, 0 };
+    buf[0] = 0;
+    for (; *f; f++) {
+        long v;
+        if (*f != '%') { one[0] = *f; at = moe__cat(buf, at, cap, one); continue; }
+        f++;
+        if (*f == 's') at = moe__cat(buf, at, cap, va_arg(ap, const char *));
+        else if (*f == 'd' || (*f == 'l' && f[1] == 'd')) {
+            v = *f == 'd' ? (long)va_arg(ap, int) : va_arg(ap, long);
+            if (*f == 'l') f++;
+            at = moe__catu(buf, at, cap, v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v, v < 0);
+        } else if (*f == 'z' && f[1] == 'u') { f++; at = moe__catu(buf, at, cap, (unsigned long long)va_arg(ap, size_t), 0); }
+        else { MOE_ASSERT(0 && "moe__vfmt: unknown conversion"); return; }
     }
+}
+/* the layer failed: keep why, and leave it unusable */
+static moe_status moe__failf(moe_layer *L, moe_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    moe__vfmt(L->error, sizeof L->error, fmt, ap);
+    va_end(ap);
     L->magic = 0;
     return st;
 }
-#define MOE__FAIL(st, who, what) moe__fail(L, st, who, what, 0, 0)
-#define MOE__FAILN(st, who, what, num) moe__fail(L, st, who, what, 1, (long)(num))
+#define MOE__FAIL(st, who, what) moe__failf(L, st, "%s: %s", who, what)
+#define MOE__FAILN(st, who, what, num) moe__failf(L, st, "%s: %s %d", who, what, (int)(num))
 
 MOEDEF const char *moe_layer_error(const moe_layer *L)
 {
@@ -516,56 +525,6 @@ static uint16_t moe__f2bf(float f)
 #define MOE__Q8_BYTES 34
 #define MOE__Q4_BYTES 18
 
-MOEDEF size_t moe_type_row_size(moe_type t, size_t n)
-{
-    size_t r = 0;
-    if (n == 0) return 0;
-    switch (t) {
-    case MOE_TYPE_F32:  if (!moe__mul(n, 4, &r)) return 0; return r;
-    case MOE_TYPE_F16:
-    case MOE_TYPE_BF16: if (!moe__mul(n, 2, &r)) return 0; return r;
-    case MOE_TYPE_Q8_0: if (n % MOE__QK || !moe__mul(n / MOE__QK, MOE__Q8_BYTES, &r)) return 0; return r;
-    case MOE_TYPE_Q4_0: if (n % MOE__QK || !moe__mul(n / MOE__QK, MOE__Q4_BYTES, &r)) return 0; return r;
-    case MOE_TYPE_COUNT: break;
-    }
-    return 0;
-}
-
-/* One row of n values, scalar. Also the tail and fallback of the SIMD decoders. */
-static void moe__decode_scalar(moe_type t, const unsigned char *src, size_t i0, size_t n, float *dst)
-{
-    size_t i, b;
-    switch (t) {
-    case MOE_TYPE_F32:
-        memcpy(dst, src + 4 * i0, 4 * n);
-        break;
-    case MOE_TYPE_F16:
-        for (i = 0; i < n; i++) dst[i] = moe__h2f(moe__rd16(src + 2 * (i0 + i)));
-        break;
-    case MOE_TYPE_BF16:
-        for (i = 0; i < n; i++) dst[i] = moe__bf2f(moe__rd16(src + 2 * (i0 + i)));
-        break;
-    case MOE_TYPE_Q8_0:                                          /* i0, n: whole blocks */
-        for (b = 0; b < n / MOE__QK; b++) {
-            const unsigned char *blk = src + (i0 / MOE__QK + b) * MOE__Q8_BYTES;
-            float d = moe__h2f(moe__rd16(blk));
-            for (i = 0; i < MOE__QK; i++) dst[b * MOE__QK + i] = (float)(signed char)blk[2 + i] * d;
-        }
-        break;
-    case MOE_TYPE_Q4_0:
-        for (b = 0; b < n / MOE__QK; b++) {
-            const unsigned char *blk = src + (i0 / MOE__QK + b) * MOE__Q4_BYTES;
-            float d = moe__h2f(moe__rd16(blk));
-            for (i = 0; i < 16; i++) {
-                dst[b * MOE__QK + i]      = (float)((int)(blk[2 + i] & 0x0f) - 8) * d;
-                dst[b * MOE__QK + 16 + i] = (float)((int)(blk[2 + i] >> 4) - 8) * d;
-            }
-        }
-        break;
-    case MOE_TYPE_COUNT: break;
-    }
-}
-
 /* Block quantisers, round to nearest as ggml does: Q8_0 d = amax/127, q = round(x/d);
    Q4_0 d = m/-8 with m the value of largest magnitude, q = min(15, trunc(x/d + 8.5)).
    The callers have checked that d fits f16 (moe__quant_range). */
@@ -608,44 +567,137 @@ static void moe__quant_q4_0(const float *x, unsigned char *blk)
     }
 }
 
-/* Can type t hold these n values? Blocks hold no NaN or Inf, and their f16 scale must stay finite
-   (Q8_0: amax/127, Q4_0: amax/8 at most 65504); f16 rounds values from 65520 up to Inf. */
-static int moe__quant_range(moe_type t, const float *x, size_t n)
+/* Scalar decoders and encoders of nb blocks (for f32/f16/bf16 a block is one value). The
+   scalar decoders are the reference every SIMD decoder matches, and the tail and fallback of
+   moe__decode_row. */
+static void moe__dec_f32(const unsigned char *s, size_t nb, float *d) { memcpy(d, s, 4 * nb); }
+static void moe__dec_f16(const unsigned char *s, size_t nb, float *d)
 {
     size_t i;
-    float lim = t == MOE_TYPE_F16 ? 65519.996f : t == MOE_TYPE_Q8_0 ? 65504.0f * 127.0f
-              : t == MOE_TYPE_Q4_0 ? 65504.0f * 8.0f : 3.402823466e38f;
-    if (t == MOE_TYPE_F32 || t == MOE_TYPE_BF16) return 1;      /* bf16 rounds like f32: no new Inf */
+    for (i = 0; i < nb; i++) d[i] = moe__h2f(moe__rd16(s + 2 * i));
+}
+static void moe__dec_bf16(const unsigned char *s, size_t nb, float *d)
+{
+    size_t i;
+    for (i = 0; i < nb; i++) d[i] = moe__bf2f(moe__rd16(s + 2 * i));
+}
+static void moe__dec_q8_0(const unsigned char *s, size_t nb, float *d)
+{
+    size_t b, i;
+    for (b = 0; b < nb; b++, s += MOE__Q8_BYTES, d += MOE__QK) {
+        float sc = moe__h2f(moe__rd16(s));
+        for (i = 0; i < MOE__QK; i++) d[i] = (float)(signed char)s[2 + i] * sc;
+    }
+}
+static void moe__dec_q4_0(const unsigned char *s, size_t nb, float *d)
+{
+    size_t b, i;
+    for (b = 0; b < nb; b++, s += MOE__Q4_BYTES, d += MOE__QK) {
+        float sc = moe__h2f(moe__rd16(s));
+        for (i = 0; i < 16; i++) {
+            d[i]      = (float)((int)(s[2 + i] & 0x0f) - 8) * sc;
+            d[16 + i] = (float)((int)(s[2 + i] >> 4) - 8) * sc;
+        }
+    }
+}
+static void moe__enc_f32(const float *x, size_t nb, unsigned char *o) { memcpy(o, x, 4 * nb); }
+static void moe__enc_f16(const float *x, size_t nb, unsigned char *o)
+{
+    size_t i;
+    for (i = 0; i < nb; i++) moe__wr16(o + 2 * i, moe__f2h(x[i]));
+}
+static void moe__enc_bf16(const float *x, size_t nb, unsigned char *o)
+{
+    size_t i;
+    for (i = 0; i < nb; i++) moe__wr16(o + 2 * i, moe__f2bf(x[i]));
+}
+static void moe__enc_q8_0(const float *x, size_t nb, unsigned char *o)
+{
+    size_t b;
+    for (b = 0; b < nb; b++) moe__quant_q8_0(x + b * MOE__QK, o + b * MOE__Q8_BYTES);
+}
+static void moe__enc_q4_0(const float *x, size_t nb, unsigned char *o)
+{
+    size_t b;
+    for (b = 0; b < nb; b++) moe__quant_q4_0(x + b * MOE__QK, o + b * MOE__Q4_BYTES);
+}
+
+/* ---- the type table: a weight type is one row ---------------------------------------------
+   Everything generic about a type lives here (ggml's type_traits pattern): moe_type_name,
+   moe_type_row_size, moe_quantize, moe_dequantize and the scalar decoder read it. What is
+   type-specific beyond it: the SIMD decoders (moe__decode_row; optional, the scalar decoder
+   covers a missing one), the one-token GEMV (moe__gemv_ok says which types have one), and for
+   a type with an integer-dot family the integer kernels (moe__qtile, which asserts the
+   families it handles). A new type is a row here plus its kernels. */
+typedef enum moe__idot {
+    MOE__IDOT_NONE,   /* f32 kernels on f32 (decoded) weights                                 */
+    MOE__IDOT_Q8_0,   /* int8 weights . 8-bit activations + a residual byte, blocks of 32     */
+    MOE__IDOT_Q4_0    /* 4-bit weights (nibble - 8) . 8-bit activations, blocks of 32         */
+} moe__idot;
+typedef struct moe__type_traits {
+    const char *name;
+    size_t blck, bytes;          /* values and bytes per block (1 and the size for plain types) */
+    float max_abs;               /* moe_quantize refuses finite values of larger magnitude      */
+    int finite_only;             /* blocks cannot hold NaN or Inf                               */
+    moe__idot idot;
+    void (*to_float)(const unsigned char *src, size_t n_blocks, float *dst);
+    void (*from_float)(const float *src, size_t n_blocks, unsigned char *dst);
+} moe__type_traits;
+/* max_abs. f16: 65520 and above round to Inf; bf16: above 0x7f7f7fff (3.3961773e38) round to
+   Inf. Q8_0, Q4_0: the block's f16 scale, amax/127 or
+   amax/8, must stay finite (at most 65504). */
+static const moe__type_traits moe__traits[MOE_TYPE_COUNT] = {
+    /* MOE_TYPE_F32  */ { "f32",  1, 4, 3.402823466e38f, 0, MOE__IDOT_NONE, moe__dec_f32, moe__enc_f32 },
+    /* MOE_TYPE_F16  */ { "f16",  1, 2, 65519.996f, 0, MOE__IDOT_NONE, moe__dec_f16, moe__enc_f16 },
+    /* MOE_TYPE_BF16 */ { "bf16", 1, 2, 3.39617733e38f, 0, MOE__IDOT_NONE, moe__dec_bf16, moe__enc_bf16 },
+    /* MOE_TYPE_Q8_0 */ { "q8_0", MOE__QK, MOE__Q8_BYTES, 65504.0f * 127.0f, 1, MOE__IDOT_Q8_0, moe__dec_q8_0, moe__enc_q8_0 },
+    /* MOE_TYPE_Q4_0 */ { "q4_0", MOE__QK, MOE__Q4_BYTES, 65504.0f * 8.0f, 1, MOE__IDOT_Q4_0, moe__dec_q4_0, moe__enc_q4_0 }
+};
+/* a row for every type, or this does not compile */
+typedef char moe__traits_rows[(sizeof moe__traits / sizeof moe__traits[0] == MOE_TYPE_COUNT) ? 1 : -1];
+
+static int moe__type_ok(moe_type t) { return moe__enum_ok((int)t, MOE_TYPE_COUNT - 1); }
+MOEDEF const char *moe_type_name(moe_type t) { return moe__type_ok(t) ? moe__traits[t].name : "unknown"; }
+
+MOEDEF size_t moe_type_row_size(moe_type t, size_t n)
+{
+    size_t r;
+    if (n == 0 || !moe__type_ok(t) || n % moe__traits[t].blck) return 0;
+    return moe__mul(n / moe__traits[t].blck, moe__traits[t].bytes, &r) ? r : 0;
+}
+
+/* values i0 .. i0+n of a row of type t, scalar; i0 and n whole blocks */
+static void moe__decode_scalar(moe_type t, const unsigned char *src, size_t i0, size_t n, float *dst)
+{
+    const moe__type_traits *tr = &moe__traits[t];
+    tr->to_float(src + i0 / tr->blck * tr->bytes, n / tr->blck, dst);
+}
+static int moe__isq(moe_type t) { return moe__traits[t].idot != MOE__IDOT_NONE; }
+
+/* Can type t hold these n values? (the row's max_abs and finite_only) */
+static int moe__quant_range(moe_type t, const float *x, size_t n)
+{
+    const moe__type_traits *tr = &moe__traits[t];
+    size_t i;
     for (i = 0; i < n; i++) {
-        if (t != MOE_TYPE_F16 && !moe__finite(x[i])) return 0;
-        if (moe__finite(x[i]) && fabsf(x[i]) > lim) return 0;
+        if (!moe__finite(x[i])) { if (tr->finite_only) return 0; }
+        else if (fabsf(x[i]) > tr->max_abs) return 0;
     }
     return 1;
 }
 
 MOEDEF moe_status moe_quantize(moe_type t, const float *src, void *dst, size_t n_rows, size_t n_cols)
 {
-    size_t rb, r, i, total, fb;
+    size_t rb, r, total, fb;
     unsigned char *out = (unsigned char *)dst;
     if (!src || !dst) return MOE_ERR_NULL;
-    if (!moe__enum_ok((int)t, MOE_TYPE_COUNT - 1) || n_rows == 0 || n_cols == 0) return MOE_ERR_ARG;
-    rb = moe_type_row_size(t, n_cols);
-    if (rb == 0) return (n_cols % MOE__QK && (t == MOE_TYPE_Q8_0 || t == MOE_TYPE_Q4_0)) ? MOE_ERR_ARG : MOE_ERR_OVERFLOW;
+    if (!moe__type_ok(t) || n_rows == 0 || n_cols == 0 || n_cols % moe__traits[t].blck) return MOE_ERR_ARG;
+    if ((rb = moe_type_row_size(t, n_cols)) == 0) return MOE_ERR_OVERFLOW;
     if (!moe__mul(rb, n_rows, &total) || !moe__mul(n_rows, n_cols, &total) || !moe__mul(total, sizeof(float), &fb))
         return MOE_ERR_OVERFLOW;
     if (!moe__quant_range(t, src, total)) return MOE_ERR_RANGE;
-    for (r = 0; r < n_rows; r++) {
-        const float *x = src + r * n_cols;
-        unsigned char *o = out + r * rb;
-        switch (t) {
-        case MOE_TYPE_F32:  memcpy(o, x, rb); break;
-        case MOE_TYPE_F16:  for (i = 0; i < n_cols; i++) moe__wr16(o + 2 * i, moe__f2h(x[i])); break;
-        case MOE_TYPE_BF16: for (i = 0; i < n_cols; i++) moe__wr16(o + 2 * i, moe__f2bf(x[i])); break;
-        case MOE_TYPE_Q8_0: for (i = 0; i < n_cols / MOE__QK; i++) moe__quant_q8_0(x + i * MOE__QK, o + i * MOE__Q8_BYTES); break;
-        case MOE_TYPE_Q4_0: for (i = 0; i < n_cols / MOE__QK; i++) moe__quant_q4_0(x + i * MOE__QK, o + i * MOE__Q4_BYTES); break;
-        case MOE_TYPE_COUNT: break;
-        }
-    }
+    for (r = 0; r < n_rows; r++)
+        moe__traits[t].from_float(src + r * n_cols, n_cols / moe__traits[t].blck, out + r * rb);
     return MOE_OK;
 }
 
@@ -653,9 +705,8 @@ MOEDEF moe_status moe_dequantize(moe_type t, const void *src, float *dst, size_t
 {
     size_t rb, r, total, fb;
     if (!src || !dst) return MOE_ERR_NULL;
-    if (!moe__enum_ok((int)t, MOE_TYPE_COUNT - 1) || n_rows == 0 || n_cols == 0) return MOE_ERR_ARG;
-    rb = moe_type_row_size(t, n_cols);
-    if (rb == 0) return (n_cols % MOE__QK && (t == MOE_TYPE_Q8_0 || t == MOE_TYPE_Q4_0)) ? MOE_ERR_ARG : MOE_ERR_OVERFLOW;
+    if (!moe__type_ok(t) || n_rows == 0 || n_cols == 0 || n_cols % moe__traits[t].blck) return MOE_ERR_ARG;
+    if ((rb = moe_type_row_size(t, n_cols)) == 0) return MOE_ERR_OVERFLOW;
     if (!moe__mul(rb, n_rows, &total) || !moe__mul(n_rows, n_cols, &total) || !moe__mul(total, sizeof(float), &fb))
         return MOE_ERR_OVERFLOW;
     for (r = 0; r < n_rows; r++)
@@ -894,7 +945,7 @@ static void moe__decode_row(moe_type t, const unsigned char *src, int n, float *
             MOE__EACH_QV(MOE__DSTORE)
         }
         break;
-    default: break;
+    default: break;                /* no SIMD decoder: the scalar one below does the row */
     }
     if (i < n) moe__decode_scalar(t, src, (size_t)i, (size_t)(n - i), dst + i);
 }
@@ -979,13 +1030,12 @@ static void moe__tile1(int K, const float *x, const float *const *w, float *c)
 #if defined(MOE_SIMD_SCALAR)
 static int moe__gemv_ok(moe_type t) { return t == MOE_TYPE_F32; }
 #else
-static int moe__gemv_ok(moe_type t)
+static int moe__gemv_ok(moe_type t)            /* the types moe__gemv_row has a case for */
 {
-#ifndef MOE__WF16
-    if (t == MOE_TYPE_F16) return 0;
+#ifdef MOE__WF16
+    if (t == MOE_TYPE_F16) return 1;
 #endif
-    (void)t;
-    return 1;
+    return t == MOE_TYPE_F32 || t == MOE_TYPE_BF16;
 }
 #endif
 
@@ -1018,7 +1068,6 @@ static int moe__gemv_ok(moe_type t)
 #define MOE__QX_BYTES(K) (6 * (size_t)(K))
 #endif
 #define MOE__GPF 4096          /* least prefetch distance of the one-token kernels, in stream order */
-static int moe__isq(moe_type t) { return t == MOE_TYPE_Q8_0 || t == MOE_TYPE_Q4_0; }
 
 /* the scalar quantiser of one block (the reference the vector ones match); returns dx */
 static float moe__qx_scalar(const float *x, signed char *q1, signed char *q2, float amax, int bad)
@@ -1386,6 +1435,8 @@ static void moe__qgemm(moe_type t, int K, const unsigned char *qx, int mt, const
     const unsigned char *wp[MOE__NRQ];
     float cc[MOE__NRQ];
     int n0, n, i;
+    /* the families moe__qtile is written for: its branches take "not Q8_0" as Q4_0 */
+    MOE_ASSERT(moe__traits[t].idot == MOE__IDOT_Q8_0 || moe__traits[t].idot == MOE__IDOT_Q4_0);
 #if defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)
     if (mt == 1) {                                    /* rows one after another */
         size_t pfo = stride * ((MOE__GPF + stride - 1) / stride);
@@ -1442,7 +1493,7 @@ static float moe__gemv_row(moe_type ty, int K, const float *x, const unsigned ch
         MOE__GROW(MOE__LBF16)
         for (j = k; j < K; j++) s += moe__bf2f(moe__rd16(w + 2 * (size_t)j)) * x[j];
         break;
-    default: break;
+    default: MOE_ASSERT(0 && "moe__gemv_row: a type moe__gemv_ok does not list"); break;
     }
     return MOE__VSUM(MOE__VADD(MOE__VADD(a0, a1), MOE__VADD(a2, a3))) + s;
 }
@@ -1671,8 +1722,8 @@ static moe_status moe__matrix_init(moe_layer *L, moe__matrix *m, const moe_tenso
     if (t->data && t->expert_data) return MOE__FAIL(MOE_ERR_WEIGHTS, name, "both data and expert_data are set; give one");
     rb = moe_type_row_size(t->type, (size_t)cols);
     if (rb == 0)                                            /* quantised: cols not whole blocks */
-        return MOE__FAILN(MOE_ERR_WEIGHTS, name, t->type == MOE_TYPE_Q8_0 ? "q8_0 rows are blocks of 32 values; columns:"
-                                                                          : "q4_0 rows are blocks of 32 values; columns:", cols);
+        return moe__failf(L, MOE_ERR_WEIGHTS, "%s: %s rows are whole blocks of %zu values; columns: %d",
+                          name, moe_type_name(t->type), moe__traits[t->type].blck, cols);
     if (!moe__mul(rb, (size_t)rows * (part ? 2u : 1u), &per) || !moe__mul(per, (size_t)n_exp, &tmp))
         return MOE__FAIL(MOE_ERR_OVERFLOW, name, "its size in bytes overflows size_t");
     if (!t->data)
