@@ -2274,6 +2274,15 @@ static const unsigned char *moe__qx_get(const moe__ctx *c, float *scr, int phase
     return qx;
 }
 
+/* p[i] = rows[i] for i < nr, then rows[nr - 1]: the NRO row pointers of a tile, a partial
+   tile repeating its last row */
+static void moe__tile_rows(const float *const *rows, int nr, const float **p)
+{
+    int i;
+    for (i = 0; i < nr; i++) p[i] = rows[i];
+    for (; i < MOE__NRO; i++) p[i] = rows[nr - 1];
+}
+
 /* One block of hidden rows of one expert for all its tokens: H = act(X G^T + bg, X U^T + bu). */
 static void moe__ph_gateup(moe__ctx *c, int unit, float *scr)
 {
@@ -2300,10 +2309,9 @@ static void moe__ph_gateup(moe__ctx *c, int unit, float *scr)
                 const float *pg[MOE__NRO], *pu[MOE__NRO], *png[MOE__NRO];
                 int nr = u.nb - r < MOE__NRO ? u.nb - r : MOE__NRO, rn = r + MOE__NRO < u.nb ? r + MOE__NRO : r;
                 int nrn = u.nb - rn < MOE__NRO ? u.nb - rn : MOE__NRO;
-                for (i = 0; i < MOE__NRO; i++) {
-                    pg[i] = wg[r + (i < nr ? i : nr - 1)]; pu[i] = wu[r + (i < nr ? i : nr - 1)];
-                    png[i] = (gated ? wg : wu)[rn + (i < nrn ? i : nrn - 1)];
-                }
+                if (gated) moe__tile_rows(wg + r, nr, pg);
+                moe__tile_rows(wu + r, nr, pu);
+                moe__tile_rows((gated ? wg : wu) + rn, nrn, png);
                 if (gated) moe__otile(D, xp, pg, pu, tg);
                 moe__otile(D, xp, pu, png, tu);
                 for (i = 0; i < nr; i++) {
@@ -2376,7 +2384,8 @@ static void moe__ph_down(moe__ctx *c, int unit, float *scr)
                 int nr = u.nb - r < MOE__NRO ? u.nb - r : MOE__NRO;
                 const float *pn[MOE__NRO];
                 int rn = r + MOE__NRO < u.nb ? r + MOE__NRO : r, nrn = u.nb - rn < MOE__NRO ? u.nb - rn : MOE__NRO;
-                for (i = 0; i < MOE__NRO; i++) { pd[i] = wd[r + (i < nr ? i : nr - 1)]; pn[i] = wd[rn + (i < nrn ? i : nrn - 1)]; }
+                moe__tile_rows(wd + r, nr, pd);
+                moe__tile_rows(wd + rn, nrn, pn);
                 moe__otile(u.ff, hp, pd, pn, tc);
                 for (n = 0; n < gt; n++) {
                     float *o = Y + (size_t)u.lst[t0 + n] * (size_t)D + (size_t)(u.n0 + r);
