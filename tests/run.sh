@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # tests/run.sh - build and run tests/test_moe.c across the matrix: x86-64 SIMD paths, compilers
-# and language standards, OpenMP, sanitizers, valgrind, qemu (AArch64, ARMv7) and a Cortex-M
-# compile check. One line per configuration:
-#     [PASS] gcc-c99-avx2 (5490 passed)
-#     [FAIL] clang-c11-native (3 failed, 5487 passed; log: build/tests/clang-c11-native.log)
+# and language standards, -O3 builds (with their compile time), -ffast-math, OpenMP,
+# sanitizers, valgrind, qemu (AArch64, ARMv7), a Cortex-M compile check and the README's usage
+# snippet compiled as C99 and C++11. Each configuration prints its line as soon as it is done:
+#     [PASS] gcc-c99-avx2 (4540 passed; build 6.2s, run 1.3s)
+#     [FAIL] clang-c11-native (3 failed, 4067 passed; exit status 1; build 7.1s; log: build/tests/clang-c11-native.log)
 #     [SKIP] aarch64-neon: aarch64-linux-gnu-gcc not installed
-# then, as the very last line, the sum over every run: "N passed, N failed, N skipped".
-# Exit status 1 when any configuration failed.
+# then the whole matrix again in order and, as the very last line, the sum over every run:
+# "N passed, N failed, N skipped". Exit status 1 when any configuration failed.
+#
+#     bash tests/run.sh            the whole matrix (make test; about 14 minutes on 2 cores)
+#     bash tests/run.sh --check    the quick check (make check; about a minute): one -march=native
+#                                  build also compared with the scalar path, run with --quick,
+#                                  and the README snippet compiled as C99 and C++11
 #
 # Environment: BUILD (default build), TEST_JOBS (parallel jobs, default: number of cores),
-# TEST_TIMEOUT (seconds per run, default 480), TEST_ONLY (a regex: run matching names only).
+# TEST_TIMEOUT (seconds per run, default 480), TEST_ONLY (a regex: run matching names only),
+# CC / CXX (the compilers of --check; default cc / c++).
 set -u
 cd "$(dirname "$0")/.." || exit 2
 
@@ -23,6 +30,12 @@ JOBS="${TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 TMO="${TEST_TIMEOUT:-480}"
 ONLY="${TEST_ONLY:-}"
 START=$(date +%s)
+MODE=full
+case "${1:-}" in
+"") ;;
+--check) MODE=check ;;
+*) echo "usage: $0 [--check]" >&2; exit 2 ;;
+esac
 
 have() { command -v "$1" >/dev/null 2>&1; }
 cpu_has() { # all named flags in /proc/cpuinfo
@@ -43,6 +56,17 @@ add() {
     CMD[$name]=$2
     RUN[$name]="$3|$4"
 }
+# add_sh NAME TOOL 'BASH SCRIPT' "RUN PREFIX" "RUN ARGS": a build that is a small script (several
+# compile steps, or a generated source); it runs with $EXE set to the executable (or, compile
+# only, the object) to produce. Skipped when TOOL is not installed.
+add_sh() {
+    local name=$1 tool=$2
+    if [ -n "$ONLY" ] && ! [[ $name =~ $ONLY ]]; then return; fi
+    NAMES+=("$name")
+    if ! have "$tool"; then SKIP[$name]="$tool not installed"; return; fi
+    CMD[$name]="sh:$3"
+    RUN[$name]="$4|$5"
+}
 skip() {
     local name=$1
     if [ -n "$ONLY" ] && ! [[ $name =~ $ONLY ]]; then return; fi
@@ -52,24 +76,150 @@ skip() {
 
 AVX2_FLAGS="-DMOE_SIMD_AVX2 -mavx2 -mfma -mf16c"
 AVX512_FLAGS="-DMOE_SIMD_AVX512 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c"
-
-# ---- long runs first, so two cores stay busy to the end ----------------------------------
-if have valgrind; then
-    if is_x86; then
-        add valgrind-scalar "gcc -std=c99 -O1 -g $WARN -DMOE_SIMD_SCALAR $SRC $LIBS" valgrind --quick
-        if cpu_has avx2 fma f16c; then
-            add valgrind-avx2 "gcc -std=c99 -O1 -g $WARN $AVX2_FLAGS $SRC $LIBS" valgrind --quick
-        else
-            skip valgrind-avx2 "this CPU lacks avx2/fma/f16c"
-        fi
-    else
-        add valgrind-scalar "gcc -std=c99 -O1 -g $WARN -DMOE_SIMD_SCALAR $SRC $LIBS" valgrind --quick
-        skip valgrind-avx2 "not an x86-64 host"
-    fi
-else
-    skip valgrind-scalar "valgrind not installed"
-    skip valgrind-avx2 "valgrind not installed"
+HAVE_AVX2=0; HAVE_AVX512=0
+if is_x86; then
+    cpu_has avx2 fma f16c && HAVE_AVX2=1
+    cpu_has avx512f avx512bw avx512vl avx512dq avx2 fma f16c && HAVE_AVX512=1
 fi
+
+# ---- the README's usage snippet (between <!-- snippet:begin --> and <!-- snippet:end -->, one
+# ```c block), wrapped in a function that declares what it uses, compiled as C99 and C++11 -----
+SNIP="$B/readme_snippet.c"
+SNIP_ERR=""
+make_snippet() {
+    local body first
+    rm -f "$SNIP" "$SNIP.err"
+    if ! grep -q '^<!-- snippet:begin -->' README.md || ! grep -q '^<!-- snippet:end -->' README.md; then
+        SNIP_ERR="README.md has no '<!-- snippet:begin -->' ... '<!-- snippet:end -->' markers around its usage snippet"
+        return
+    fi
+    body=$(awk '/^<!-- snippet:begin -->/ { on = 1; next } /^<!-- snippet:end -->/ { on = 0 }
+                on && /^```/ { fence++; next } on && fence == 1 { print }' README.md)
+    first=$(awk '/^<!-- snippet:begin -->/ { on = 1; next } on && /^```/ { print NR + 1; exit }' README.md)
+    if [ -z "$body" ]; then
+        SNIP_ERR="README.md: no \`\`\`c block between the snippet markers"
+        return
+    fi
+    {
+        echo '/* generated by tests/run.sh from README.md: the usage snippet, wrapped in a function */'
+        echo '#include <stdio.h>'
+        echo '#include <stdlib.h>'
+        echo '#define MOE_IMPLEMENTATION'
+        echo '#include "moe.h"'
+        echo 'int moe_readme_snippet(const float *router, const float *gate, const float *up, const float *down,'
+        echo '                       const float *x, float *y, int n_tokens);'
+        echo 'int moe_readme_snippet(const float *router, const float *gate, const float *up, const float *down,'
+        echo '                       const float *x, float *y, int n_tokens)'
+        echo '{'
+        echo '    (void)router; (void)gate; (void)up; (void)down; (void)x; (void)y; (void)n_tokens;'
+        echo '    {'
+        echo "#line ${first:-1} \"README.md\""
+        printf '%s\n' "$body"
+        echo '    }'
+        echo '    return 0;'
+        echo '}'
+    } >"$SNIP"
+}
+snippet_cfg() { # name compiler-with-std
+    if [ -n "$SNIP_ERR" ]; then
+        printf 'error: %s\n' "$SNIP_ERR" >"$SNIP.err"
+        add_sh "$1" "${2%% *}" "cat '$SNIP.err' >&2; exit 1" - ""
+    else
+        add_sh "$1" "${2%% *}" "$2 -O1 $WARN -I. -c $SNIP -o \$EXE" - ""
+    fi
+}
+
+# ---- -ffast-math: the implementation alone (tests/impl_tu.c) is built with it; test_moe.c
+# (-DMOE_TEST_EXTERN_IMPL) is not, as its float64 reference and isnan checks cannot run under it ----
+fastmath_cfg() { # name compiler flags
+    local cc=$2 fl=$3
+    add_sh "$1" "$cc" "$cc -std=c99 -O2 $WARN $fl -ffast-math -c tests/impl_tu.c -o \$EXE.impl.o && \
+$cc -std=c99 -O2 $WARN $fl -DMOE_TEST_EXTERN_IMPL -c $SRC -o \$EXE.test.o && $cc \$EXE.test.o \$EXE.impl.o -o \$EXE $LIBS" "" ""
+}
+
+quick_matrix() {
+    local cc=${CC:-cc} cxx=${CXX:-c++} vs=""
+    is_x86 || [ "$(uname -m)" = aarch64 ] && vs=$VS
+    make_snippet
+    add check-native "$cc -std=c99 -O2 $WARN -march=native $SRC $vs $LIBS" "" --quick
+    snippet_cfg readme-snippet-c99 "$cc -std=c99"
+    snippet_cfg readme-snippet-c++11 "$cxx -x c++ -std=c++11"
+}
+
+full_matrix() {
+    make_snippet
+    # ---- long runs first, so two cores stay busy to the end ------------------------------
+    if have valgrind; then
+        add valgrind-scalar "gcc -std=c99 -O1 -g $WARN -DMOE_SIMD_SCALAR $SRC $LIBS" valgrind --quick
+        if [ $HAVE_AVX2 = 1 ]; then
+            add valgrind-avx2 "gcc -std=c99 -O1 -g $WARN $AVX2_FLAGS $SRC $LIBS" valgrind --quick
+        elif is_x86; then skip valgrind-avx2 "this CPU lacks avx2/fma/f16c"
+        else skip valgrind-avx2 "not an x86-64 host"; fi
+    else
+        skip valgrind-scalar "valgrind not installed"
+        skip valgrind-avx2 "valgrind not installed"
+    fi
+
+    cross aarch64-neon aarch64-linux-gnu-gcc qemu-aarch64 "" "$VS"
+    cross aarch64-scalar aarch64-linux-gnu-gcc qemu-aarch64 "-DMOE_SIMD_SCALAR"
+    cross aarch64-neon-dotprod aarch64-linux-gnu-gcc qemu-aarch64 "-march=armv8.2-a+dotprod" "$VS"
+    cross armv7-neon arm-linux-gnueabihf-gcc qemu-arm "-mfpu=neon-vfpv4 -mfloat-abi=hard" "$VS"
+    cross armv7-scalar arm-linux-gnueabihf-gcc qemu-arm "-mfpu=neon-vfpv4 -mfloat-abi=hard -DMOE_SIMD_SCALAR"
+
+    # ---- sanitizers ----------------------------------------------------------------------
+    add gcc-asan-ubsan-native "gcc -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all $WARN -march=native $SRC $VS $LIBS" "" ""
+    add gcc-asan-ubsan-scalar "gcc -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all $WARN -DMOE_SIMD_SCALAR $SRC $LIBS" "" ""
+
+    # ---- x86-64 SIMD paths x compilers / standards ----------------------------------------
+    local cc cxx
+    for cc in gcc clang; do
+        paths "$cc-c99" "$cc -std=c99"
+        add "$cc-c11-native" "$cc -std=c11 -O2 $WARN -march=native $SRC $LIBS" "" ""
+        add "$cc-c99-2tu" "$cc -std=c99 -O2 $WARN -march=native -DMOE_TEST_TU2 $SRC tests/tu2.c $LIBS" "" --quick
+        add "$cc-c99-static" "$cc -std=c99 -O2 $WARN -march=native -DMOE_STATIC $SRC $LIBS" "" --quick
+    done
+    for cxx in g++ clang++; do
+        paths "$cxx-c++11" "$cxx -x c++ -std=c++11"
+    done
+    # AVX2 without FMA (-mavx2 alone): the AVX2 path with separate multiply and add
+    if [ $HAVE_AVX2 = 1 ]; then add gcc-c99-avx2-nofma "gcc -std=c99 -O2 $WARN -mavx2 $SRC $VS $LIBS" "" ""
+    else skip gcc-c99-avx2-nofma "this CPU lacks avx2 (or is not x86-64)"; fi
+
+    # ---- -O3 builds: their lines report the compile time (no threshold) -------------------
+    for cc in gcc clang; do
+        if [ $HAVE_AVX2 = 1 ]; then add "$cc-c99-O3-avx2" "$cc -std=c99 -O3 $WARN $AVX2_FLAGS $SRC $LIBS" "" ""
+        else skip "$cc-c99-O3-avx2" "this CPU lacks avx2/fma/f16c (or is not x86-64)"; fi
+        if [ $HAVE_AVX512 = 1 ]; then add "$cc-c99-O3-avx512" "$cc -std=c99 -O3 $WARN $AVX512_FLAGS $SRC $LIBS" "" ""
+        else skip "$cc-c99-O3-avx512" "this CPU lacks avx512f/bw/vl/dq (or is not x86-64)"; fi
+        add "$cc-c99-O3-native" "$cc -std=c99 -O3 $WARN -march=native $SRC $LIBS" "" ""
+    done
+
+    # ---- -ffast-math (the implementation's translation unit only) -------------------------
+    for cc in gcc clang; do
+        fastmath_cfg "$cc-fastmath-native" "$cc" "-march=native"
+        if [ $HAVE_AVX512 = 1 ]; then fastmath_cfg "$cc-fastmath-avx512" "$cc" "$AVX512_FLAGS"
+        else skip "$cc-fastmath-avx512" "this CPU lacks avx512f/bw/vl/dq (or is not x86-64)"; fi
+    done
+
+    # ---- OpenMP --------------------------------------------------------------------------
+    add gcc-openmp-native "gcc -std=c99 -O2 $WARN -march=native -fopenmp $SRC $LIBS" "" ""
+    add gcc-openmp-scalar "gcc -std=c99 -O2 $WARN -DMOE_SIMD_SCALAR -fopenmp $SRC $LIBS" "" ""
+    if ! have clang; then
+        skip clang-openmp-native "clang not installed"
+    else
+        printf '#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n' > "$B/omp_probe.c"
+        if clang -fopenmp "$B/omp_probe.c" -o "$B/omp_probe" >/dev/null 2>&1 && "$B/omp_probe"; then
+            add clang-openmp-native "clang -std=c11 -O2 $WARN -march=native -fopenmp $SRC $LIBS" "" ""
+        else
+            skip clang-openmp-native "clang -fopenmp does not link (libomp-dev missing?)"
+        fi
+    fi
+
+    # ---- compile-only: Cortex-M, the README snippet ------------------------------------------
+    add cortex-m4-compile "arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -std=c99 -O2 $WARN -c tests/cortexm.c" - ""
+    snippet_cfg readme-snippet-c99 "gcc -std=c99"
+    snippet_cfg readme-snippet-c++11 "g++ -x c++ -std=c++11"
+}
 
 cross() { # name compiler qemu flags [extra sources]
     local name=$1 cc=$2 qemu=$3 flags=$4 extra=${5:-}
@@ -77,24 +227,13 @@ cross() { # name compiler qemu flags [extra sources]
     elif ! have "$qemu"; then skip "$name" "$qemu not installed"
     else add "$name" "$cc -static -O2 -std=c99 $WARN $flags $SRC $extra $LIBS" "$qemu" --quick; fi
 }
-cross aarch64-neon aarch64-linux-gnu-gcc qemu-aarch64 "" "$VS"
-cross aarch64-scalar aarch64-linux-gnu-gcc qemu-aarch64 "-DMOE_SIMD_SCALAR"
-cross aarch64-neon-dotprod aarch64-linux-gnu-gcc qemu-aarch64 "-march=armv8.2-a+dotprod" "$VS"
-cross armv7-neon arm-linux-gnueabihf-gcc qemu-arm "-mfpu=neon-vfpv4 -mfloat-abi=hard" "$VS"
-cross armv7-scalar arm-linux-gnueabihf-gcc qemu-arm "-mfpu=neon-vfpv4 -mfloat-abi=hard -DMOE_SIMD_SCALAR"
-
-# ---- sanitizers ----------------------------------------------------------------------------
-add gcc-asan-ubsan-native "gcc -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all $WARN -march=native $SRC $VS $LIBS" "" ""
-add gcc-asan-ubsan-scalar "gcc -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all $WARN -DMOE_SIMD_SCALAR $SRC $LIBS" "" ""
-
-# ---- x86-64 SIMD paths × compilers / standards ----------------------------------------------
 paths() { # name-prefix compiler-with-std
     local pre=$1 cc=$2
     add "$pre-scalar" "$cc -O2 $WARN -DMOE_SIMD_SCALAR $SRC $LIBS" "" ""
     if is_x86; then
-        if cpu_has avx2 fma f16c; then add "$pre-avx2" "$cc -O2 $WARN $AVX2_FLAGS $SRC $VS $LIBS" "" ""
+        if [ $HAVE_AVX2 = 1 ]; then add "$pre-avx2" "$cc -O2 $WARN $AVX2_FLAGS $SRC $VS $LIBS" "" ""
         else skip "$pre-avx2" "this CPU lacks avx2/fma/f16c"; fi
-        if cpu_has avx512f avx512bw avx512vl avx512dq avx2 fma f16c; then add "$pre-avx512" "$cc -O2 $WARN $AVX512_FLAGS $SRC $VS $LIBS" "" ""
+        if [ $HAVE_AVX512 = 1 ]; then add "$pre-avx512" "$cc -O2 $WARN $AVX512_FLAGS $SRC $VS $LIBS" "" ""
         else skip "$pre-avx512" "this CPU lacks avx512f/bw/vl/dq"; fi
         if [ "$pre" = gcc-c99 ]; then   # the integer kernels' VNNI forms: AVX-VNNI on the AVX2 path
             if cpu_has avx2 fma f16c avx_vnni; then add "$pre-avx2-vnni" "$cc -O2 $WARN $AVX2_FLAGS -mavxvnni $SRC $VS $LIBS" "" ""
@@ -103,74 +242,78 @@ paths() { # name-prefix compiler-with-std
     fi
     add "$pre-native" "$cc -O2 $WARN -march=native $SRC $VS $LIBS" "" ""
 }
-for cc in gcc clang; do
-    paths "$cc-c99" "$cc -std=c99"
-    add "$cc-c11-native" "$cc -std=c11 -O2 $WARN -march=native $SRC $LIBS" "" ""
-    add "$cc-c99-2tu" "$cc -std=c99 -O2 $WARN -march=native -DMOE_TEST_TU2 $SRC tests/tu2.c $LIBS" "" --quick
-    add "$cc-c99-static" "$cc -std=c99 -O2 $WARN -march=native -DMOE_STATIC $SRC $LIBS" "" --quick
-done
-for cxx in g++ clang++; do
-    paths "$cxx-c++11" "$cxx -x c++ -std=c++11"
-done
 
-# ---- OpenMP ------------------------------------------------------------------------------------
-add gcc-openmp-native "gcc -std=c99 -O2 $WARN -march=native -fopenmp $SRC $LIBS" "" ""
-add gcc-openmp-scalar "gcc -std=c99 -O2 $WARN -DMOE_SIMD_SCALAR -fopenmp $SRC $LIBS" "" ""
-if ! have clang; then
-    skip clang-openmp-native "clang not installed"
-else
-    printf '#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n' > "$B/omp_probe.c"
-    if clang -fopenmp "$B/omp_probe.c" -o "$B/omp_probe" >/dev/null 2>&1 && "$B/omp_probe"; then
-        add clang-openmp-native "clang -std=c11 -O2 $WARN -march=native -fopenmp $SRC $LIBS" "" ""
-    else
-        skip clang-openmp-native "clang -fopenmp does not link (libomp-dev missing?)"
-    fi
-fi
+if [ "$MODE" = check ]; then quick_matrix; else full_matrix; fi
 
-# ---- Cortex-M compile-only check -------------------------------------------------------------
-add cortex-m4-compile "arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -std=c99 -O2 $WARN -c tests/cortexm.c" - ""
+now_ms() { local t; t=$(date +%s%N 2>/dev/null); case "$t" in *N|"") echo $(( $(date +%s) * 1000 )) ;; *) echo $(( t / 1000000 )) ;; esac; }
+secs() { printf '%d.%ds' $(( $1 / 1000 )) $(( $1 % 1000 / 100 )); }   # milliseconds -> "12.3s"
 
-# ---- one configuration: build, run, summarise into $B/NAME.res ---------------------------------
+# ---- one configuration: build, run, summarise into $B/NAME.res, print its line --------------------
+build_cmd() { # name exe: run the configuration's build, output into its log
+    local name=$1 exe=$2 c=${CMD[$1]}
+    if [[ $c == sh:* ]]; then EXE=$exe bash -c "${c#sh:}"
+    else $c -o "$exe"; fi
+}
 one() {
-    local name=$1 exe="$B/test_moe-$1" log="$B/$1.log" res="$B/$1.res" prefix args line p=0 f=0 rc t0 t1
+    local name=$1 exe="$B/test_moe-$1" log="$B/$1.log" res="$B/$1.res" prefix args line p=0 f=0 rc t0 tb t1
     prefix=${RUN[$name]%%|*}
     args=${RUN[$name]#*|}
-    t0=$(date +%s)
-    rm -f "$res" "$exe" "$exe.o"
+    t0=$(now_ms)
+    rm -f "$res" "$exe" "$exe.o" "$exe".*.o
     if [ "$prefix" = "-" ]; then
-        if ${CMD[$name]} -o "$exe.o" >"$log" 2>&1; then echo "PASS 1 0 compiled" >"$res"
+        if build_cmd "$name" "$exe.o" >"$log" 2>&1; then echo "PASS 1 0 compiled in $(secs $(( $(now_ms) - t0 )))" >"$res"
         else echo "FAIL 0 1 compile failed" >"$res"; fi
+        print_line "$name"
         return
     fi
-    if ! ${CMD[$name]} -o "$exe" >"$log" 2>&1; then
+    if ! build_cmd "$name" "$exe" >"$log" 2>&1; then
         echo "FAIL 0 1 build failed" >"$res"
+        print_line "$name"
         return
     fi
+    tb=$(now_ms)
     case "$prefix" in
     valgrind) timeout "$TMO" valgrind --error-exitcode=1 --leak-check=full --log-file="$B/$name.valgrind" \
                   "$exe" $args >>"$log" 2>&1; rc=$? ;;
     "")       timeout "$TMO" "$exe" $args >>"$log" 2>&1; rc=$? ;;
     *)        timeout "$TMO" $prefix "$exe" $args >>"$log" 2>&1; rc=$? ;;
     esac
-    t1=$(date +%s)
+    t1=$(now_ms)
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
     if [ -n "$line" ]; then
         p=${line%% passed*}
         f=${line#*passed, }; f=${f%% failed*}
     fi
     if [ "$rc" -eq 0 ] && [ -n "$line" ] && [ "$f" -eq 0 ]; then
-        echo "PASS $p 0 $((t1 - t0))s" >"$res"
+        echo "PASS $p 0 build $(secs $(( tb - t0 ))), run $(secs $(( t1 - tb )))" >"$res"
     else
         local why="exit status $rc"
         [ "$rc" -eq 124 ] && why="timed out after ${TMO}s"
         [ -z "$line" ] && why="$why, no summary line"
         [ "$prefix" = valgrind ] && [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && why="$why, valgrind errors: $B/$name.valgrind"
         [ "$f" -eq 0 ] && f=1
-        echo "FAIL $p $f $why" >"$res"
+        echo "FAIL $p $f $why; build $(secs $(( tb - t0 )))" >"$res"
+    fi
+    print_line "$name"
+}
+# The result line of one configuration (a failure adds up to 5 lines from its log), written
+# with one printf so that lines of parallel jobs do not interleave.
+print_line() {
+    local name=$1 st p f rest out
+    if [ -n "${SKIP[$name]+x}" ]; then printf '[SKIP] %s: %s\n' "$name" "${SKIP[$name]}"; return; fi
+    if [ ! -r "$B/$name.res" ]; then printf '[FAIL] %s (no result; log: %s)\n' "$name" "$B/$name.log"; return; fi
+    read -r st p f rest <"$B/$name.res"
+    if [ "$st" = PASS ]; then
+        printf '[PASS] %s (%s passed%s)\n' "$name" "$p" "${rest:+; $rest}"
+    else
+        out=$(printf '[FAIL] %s (%s failed, %s passed; %s; log: %s)' "$name" "$f" "$p" "$rest" "$B/$name.log")
+        out="$out$(grep -E '^FAIL |^ERROR |error:|runtime error' "$B/$name.log" | head -n 5 | sed 's/^/\n         /')"
+        printf '%s\n' "$out"
     fi
 }
 
-# ---- run the matrix, JOBS at a time ----------------------------------------------------------------
+# ---- run the matrix, JOBS at a time; each line is printed when its configuration is done ----------
+echo "moe.h tests ($MODE): ${#NAMES[@]} configurations, $JOBS parallel jobs"
 for name in "${NAMES[@]}"; do
     [ -n "${SKIP[$name]+x}" ] && continue
     while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n 2>/dev/null || sleep 0.2; done
@@ -178,28 +321,16 @@ for name in "${NAMES[@]}"; do
 done
 wait
 
-# ---- report ---------------------------------------------------------------------------------------
+# ---- report: every configuration in order, then the totals --------------------------------------
+echo "---- summary"
 tp=0; tf=0; ts=0; bad=0
 for name in "${NAMES[@]}"; do
-    if [ -n "${SKIP[$name]+x}" ]; then
-        echo "[SKIP] $name: ${SKIP[$name]}"
-        ts=$((ts + 1))
-        continue
-    fi
-    if [ ! -r "$B/$name.res" ]; then
-        echo "[FAIL] $name (no result; log: $B/$name.log)"
-        tf=$((tf + 1)); bad=1
-        continue
-    fi
+    print_line "$name"
+    if [ -n "${SKIP[$name]+x}" ]; then ts=$((ts + 1)); continue; fi
+    if [ ! -r "$B/$name.res" ]; then tf=$((tf + 1)); bad=1; continue; fi
     read -r st p f rest <"$B/$name.res"
     tp=$((tp + p)); tf=$((tf + f))
-    if [ "$st" = PASS ]; then
-        echo "[PASS] $name ($p passed${rest:+, $rest})"
-    else
-        bad=1
-        echo "[FAIL] $name ($f failed, $p passed; $rest; log: $B/$name.log)"
-        grep -E '^FAIL |error:|ERROR|runtime error' "$B/$name.log" | head -n 5 | sed 's/^/         /'
-    fi
+    [ "$st" = PASS ] || bad=1
 done
 echo "matrix time: $(( $(date +%s) - START ))s, $JOBS parallel jobs"
 if [ "$ts" -gt 0 ]; then echo "$tp passed, $tf failed, $ts skipped"; else echo "$tp passed, $tf failed"; fi
