@@ -78,6 +78,11 @@ QUANTISED WEIGHTS (Q8_0, Q4_0)
    compiler enables them.
 
 VERSION HISTORY
+   0.2.0 (unreleased)  hardening: moe_layer_error() names what init refused; moe_weights_default();
+                       MOE_ERR_ALIGN, MOE_ERR_RANGE; sizes above MOE_MAX_DIM / MOE_MAX_EXPERTS and
+                       routed_scale 0 refused; ambiguous weights refused; unused fields ignored;
+                       routing exact under -ffast-math; AVX2 path without FMA; a traits table row
+                       per weight type; external block scales in moe_tensor (scale, scale_rows/cols)
    0.1.0 (2026-11-23)  first release: f32/f16/bf16/q8_0/q4_0 weights, scalar/AVX2/AVX-512/NEON
                        kernels, softmax/sigmoid routing, groups, biases, shared experts
 */
@@ -130,6 +135,14 @@ typedef enum moe_type {
     MOE_TYPE_Q8_0,  /* ggml block: { half d; int8 q[32]; } 34 bytes, value = q*d            */
     MOE_TYPE_Q4_0,  /* ggml block: { half d; uint8 q[16]; } 18 bytes, value = (nibble-8)*d;
                        element i<16 in the low nibble of q[i], i>=16 in the high of q[i-16] */
+    MOE_TYPE_Q4_K,  /* ggml K-quant super-blocks of 256 values: 144 bytes                      */
+    MOE_TYPE_Q5_K,  /*   176 bytes                                                              */
+    MOE_TYPE_Q6_K,  /*   210 bytes                                                              */
+    MOE_TYPE_Q2_K,  /*   84 bytes                                                               */
+    MOE_TYPE_Q3_K,  /*   110 bytes                                                              */
+    MOE_TYPE_MXFP4, /* OCP MX FP4 (E2M1) with an E8M0 scale per 32 values: ggml's block_mxfp4
+                       (17 bytes), or split nibbles + scales (moe_tensor.scale, gpt-oss)     */
+    MOE_TYPE_F8_E4M3, /* OCP FP8 e4m3fn bytes; f32 scales per block in moe_tensor.scale       */
     MOE_TYPE_COUNT
 } moe_type;
 
@@ -166,6 +179,19 @@ typedef struct moe_tensor {
     moe_type type;
     const void *data;                 /* all experts stacked on the first axis, or ...      */
     const void *const *expert_data;   /* ... one pointer per expert (NULL when data is set)  */
+    /* Block scales stored apart from the values (all zero: none). Stacked (scale) when data is,
+       per expert (expert_scale) when expert_data is. Rows count in the tensor as stored (a fused
+       gate_up has 2*d_ff rows).
+       F8_E4M3: f32 scales, weight = e4m3 * scale, one scale per block of scale_rows x
+       scale_cols weights, [n_experts][ceil(rows/scale_rows)][ceil(cols/scale_cols)]: 128 x 128
+       (DeepSeek-V3 weight_scale_inv), 1 x cols (per row), rows x cols (per tensor). No scale:
+       the bytes are the weights.
+       MXFP4: the split layout of gpt-oss's safetensors: data holds 16 bytes of nibbles per 32
+       values, scale one E8M0 byte per 32 values, [n_experts][rows][cols/32]; scale_rows and
+       scale_cols 0 (or 1 and 32). No scale: ggml's block_mxfp4 (17 bytes per 32 values). */
+    const void *scale;
+    const void *const *expert_scale;
+    int scale_rows, scale_cols;
 } moe_tensor;
 
 typedef struct moe_weights {
@@ -203,6 +229,13 @@ typedef struct moe__matrix {
     size_t row_stride;                      /* bytes between rows                            */
     size_t row_offset;                      /* bytes from an expert's base to its row 0      */
     int rows, cols;
+    /* external block scales (moe_tensor.scale): row n of the matrix is row n*row_mul + row_add
+       of the tensor as stored, whose scales start at scale row (that row / scale_rows) */
+    int scale_kind;                         /* 0 none, else the type's ext_scale              */
+    const unsigned char *scale;             /* stacked scales, expert 0                       */
+    const void *const *expert_scale;        /* or per-expert                                  */
+    size_t scale_expert_stride, scale_row_stride;   /* bytes                                  */
+    int scale_rows, scale_cols, row_mul, row_add;
 } moe__matrix;
 typedef struct moe__bias { const float *p; size_t expert_stride, stride; } moe__bias;
 typedef struct moe_layer {
@@ -567,6 +600,453 @@ static void moe__quant_q4_0(const float *x, unsigned char *blk)
     }
 }
 
+/* ---- K-quants, MXFP4, FP8 E4M3 ---------------------------------------------------------
+   Byte layouts are ggml's (ggml-common.h block_q*_K, block_mxfp4); all multi-byte fields are
+   little-endian f16. Decoders reproduce ggml's dequantize_row_* bit for bit: the same f32
+   operations in the same order. An f16 scale (11 significant bits) times the small integer
+   codes is exact in f32, so at most one rounding happens per value and FMA contraction cannot
+   change a result. Needs moe__bits_f, moe__f_bits, moe__rd16, moe__wr16, moe__h2f, moe__f2h. */
+#define MOE__QK_K 256
+#define MOE__Q2K_BYTES 84    /* u8 scales[16] (lo 4 bits scale, hi 4 min), u8 qs[64], f16 d, f16 dmin */
+#define MOE__Q3K_BYTES 110   /* u8 hmask[32], u8 qs[64], u8 scales[12] (16 x 6 bits), f16 d         */
+#define MOE__Q4K_BYTES 144   /* f16 d, f16 dmin, u8 scales[12] (8 x 6-bit scale, 8 x 6-bit min), u8 qs[128] */
+#define MOE__Q5K_BYTES 176   /* f16 d, f16 dmin, u8 scales[12], u8 qh[32], u8 qs[128]              */
+#define MOE__Q6K_BYTES 210   /* u8 ql[128], u8 qh[64], i8 scales[16], f16 d                        */
+#define MOE__MXFP4_BYTES 17  /* u8 e (E8M0), u8 qs[16]: value j in the low nibble of qs[j], 16+j high */
+
+/* round to nearest, ties to even, as ggml's nearest_int; v is clamped to [lo, hi] first; NaN
+   (only from out-of-range input) gives 0 like ggml's for the default NaN */
+static int moe__nint(float v, int lo, int hi)
+{
+    if (v != v) return 0;
+    if (v < (float)lo) v = (float)lo;
+    if (v > (float)hi) v = (float)hi;
+    v += 12582912.0f;                                   /* 1.5 * 2^23: the integer lands in the low bits */
+    return (int)(moe__f_bits(v) & 0x7fffffu) - 0x400000;
+}
+
+/* Q4_K / Q5_K 6-bit scale and min of sub-block j (0..7) in the 12 scale bytes:
+   j < 4: s[j] & 63, s[j+4] & 63; j >= 4: low 4 bits in s[j+4] (scale lo, min hi nibble), high 2
+   bits in the top bits of s[j-4] (scale) and s[j] (min). */
+static void moe__k4_get(const unsigned char *s, int j, int *sc, int *m)
+{
+    if (j < 4) { *sc = s[j] & 63; *m = s[j + 4] & 63; return; }
+    *sc = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
+    *m  = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+}
+static void moe__k4_put(unsigned char *s, int j, int sc, int m)   /* s zeroed first */
+{
+    if (j < 4) { s[j] = (unsigned char)(s[j] | sc); s[j + 4] = (unsigned char)(s[j + 4] | m); return; }
+    s[j + 4] = (unsigned char)((sc & 15) | ((m & 15) << 4));
+    s[j - 4] = (unsigned char)(s[j - 4] | ((sc >> 4) << 6));
+    s[j]     = (unsigned char)(s[j] | ((m >> 4) << 6));
+}
+/* Q3_K 6-bit scale j (0..15), stored +32: low 4 bits in s[j] (j<8) or s[j-8] >> 4, high 2 bits
+   at bit 2*(j/4) of s[8 + j%4] */
+static int moe__k3_get(const unsigned char *s, int j)
+{
+    int lo = j < 8 ? s[j] & 15 : s[j - 8] >> 4;
+    return (lo | (((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
+}
+
+/* Q2_K: x = d*sc*q - dmin*m, 16 sub-blocks of 16; value i: 2 bits at shift 2*((i%128)/32) of
+   qs[32*(i/128) + i%32], sc/m = scales[i/16] low/high nibble */
+static void moe__dec_q2_k(const unsigned char *s, size_t nb, float *y)
+{
+    size_t b;
+    int j, l;
+    for (b = 0; b < nb; b++, s += MOE__Q2K_BYTES, y += MOE__QK_K) {
+        float d = moe__h2f(moe__rd16(s + 80)), dmin = moe__h2f(moe__rd16(s + 82));
+        for (j = 0; j < 16; j++) {                      /* sub-block j: values 16j .. 16j+15 */
+            const unsigned char *q = s + 16 + 32 * (j / 8) + 16 * (j & 1);
+            int sh = 2 * ((j % 8) / 2);
+            float dl = d * (float)(s[j] & 15), ml = dmin * (float)(s[j] >> 4);
+            for (l = 0; l < 16; l++) { float v = dl * (float)((q[l] >> sh) & 3); y[16 * j + l] = v - ml; }
+        }
+    }
+}
+/* Q3_K: x = d*(sc-32)*(q-4), 16 sub-blocks of 16; q low 2 bits as Q2_K's (qs at 32), high bit
+   (set: +4) at bit i/32 of hmask[i%32] */
+static void moe__dec_q3_k(const unsigned char *s, size_t nb, float *y)
+{
+    size_t b;
+    int j, l;
+    for (b = 0; b < nb; b++, s += MOE__Q3K_BYTES, y += MOE__QK_K) {
+        float d = moe__h2f(moe__rd16(s + 108));
+        for (j = 0; j < 16; j++) {
+            const unsigned char *q = s + 32 + 32 * (j / 8) + 16 * (j & 1), *hm = s + 16 * (j & 1);
+            int sh = 2 * ((j % 8) / 2), hb = j / 2;
+            float dl = d * (float)moe__k3_get(s + 96, j);
+            for (l = 0; l < 16; l++) y[16 * j + l] = dl * (float)(((q[l] >> sh) & 3) - ((hm[l] >> hb) & 1 ? 0 : 4));
+        }
+    }
+}
+/* Q4_K: x = d*sc*q - dmin*m, 8 sub-blocks of 32; value i: nibble (i/32)%2 of qs[32*(i/64) + i%32] */
+static void moe__dec_q4_k(const unsigned char *s, size_t nb, float *y)
+{
+    size_t b;
+    int j, l, sc, m;
+    for (b = 0; b < nb; b++, s += MOE__Q4K_BYTES, y += MOE__QK_K) {
+        float d = moe__h2f(moe__rd16(s)), dmin = moe__h2f(moe__rd16(s + 2));
+        for (j = 0; j < 8; j++) {
+            const unsigned char *q = s + 16 + 32 * (j / 2);
+            int sh = 4 * (j & 1);
+            float dl, ml;
+            moe__k4_get(s + 4, j, &sc, &m);
+            dl = d * (float)sc; ml = dmin * (float)m;
+            for (l = 0; l < 32; l++) { float v = dl * (float)((q[l] >> sh) & 15); y[32 * j + l] = v - ml; }
+        }
+    }
+}
+/* Q5_K: as Q4_K (qs at 48) plus a fifth bit (+16) at bit i/32 of qh[i%32] */
+static void moe__dec_q5_k(const unsigned char *s, size_t nb, float *y)
+{
+    size_t b;
+    int j, l, sc, m;
+    for (b = 0; b < nb; b++, s += MOE__Q5K_BYTES, y += MOE__QK_K) {
+        float d = moe__h2f(moe__rd16(s)), dmin = moe__h2f(moe__rd16(s + 2));
+        for (j = 0; j < 8; j++) {
+            const unsigned char *q = s + 48 + 32 * (j / 2), *qh = s + 16;
+            int sh = 4 * (j & 1);
+            float dl, ml;
+            moe__k4_get(s + 4, j, &sc, &m);
+            dl = d * (float)sc; ml = dmin * (float)m;
+            for (l = 0; l < 32; l++) {
+                float v = dl * (float)(((q[l] >> sh) & 15) | (((qh[l] >> j) & 1) << 4));
+                y[32 * j + l] = v - ml;
+            }
+        }
+    }
+}
+/* Q6_K: x = d*sc*(q-32), 16 sub-blocks of 16, sc int8; value i, h = i/128, k = (i%128)/32,
+   l = i%32: low 4 bits nibble k/2 of ql[64h + 32*(k&1) + l], high 2 bits at 2k of qh[32h + l] */
+static void moe__dec_q6_k(const unsigned char *s, size_t nb, float *y)
+{
+    size_t b;
+    int j, l;
+    for (b = 0; b < nb; b++, s += MOE__Q6K_BYTES, y += MOE__QK_K) {
+        float d = moe__h2f(moe__rd16(s + 208));
+        for (j = 0; j < 16; j++) {
+            int h = j / 8, k = (j % 8) / 2, o = 16 * (j & 1);
+            const unsigned char *ql = s + 64 * h + 32 * (k & 1) + o, *qh = s + 128 + 32 * h + o;
+            float dl = d * (float)(signed char)s[192 + j];
+            for (l = 0; l < 16; l++)
+                y[16 * j + l] = dl * (float)((((ql[l] >> (4 * (k >> 1))) & 15) | (((qh[l] >> (2 * k)) & 3) << 4)) - 32);
+        }
+    }
+}
+
+/* MXFP4: E2M1 codes, doubled (ggml's kvalues_mxfp4), times 2^(e-128) = E8M0 scale / 2. Like
+   ggml (and HF's ldexp(v, e-127)) E8M0 0xFF is not NaN: it scales by 2^127 (x2 doubling), so the
+   block decodes to 0, +-2^127 and +-Inf. e = 0 gives 2^-128 (f32 subnormal, exact). */
+static const signed char moe__fp4x2[16] = { 0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12 };
+static float moe__e8m0_half(unsigned e)
+{
+    return moe__bits_f(e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23);
+}
+static void moe__dec_mxfp4(const unsigned char *s, size_t nb, float *y)
+{
+    size_t b;
+    int j;
+    for (b = 0; b < nb; b++, s += MOE__MXFP4_BYTES, y += 32) {
+        float d = moe__e8m0_half(s[0]);
+        for (j = 0; j < 16; j++) {
+            y[j]      = (float)moe__fp4x2[s[1 + j] & 15] * d;
+            y[16 + j] = (float)moe__fp4x2[s[1 + j] >> 4] * d;
+        }
+    }
+}
+/* gpt-oss safetensors (*_blocks, *_scales): 16 bytes per block of 32 in nib, value 2j in the
+   low nibble of byte j and 2j+1 in the high one (interleaved); one E8M0 byte per block in e */
+static void moe__dec_mxfp4_split(const unsigned char *nib, const unsigned char *e, size_t nb, float *y)
+{
+    size_t b;
+    int j;
+    for (b = 0; b < nb; b++, nib += 16, y += 32) {
+        float d = moe__e8m0_half(e[b]);
+        for (j = 0; j < 16; j++) {
+            y[2 * j]     = (float)moe__fp4x2[nib[j] & 15] * d;
+            y[2 * j + 1] = (float)moe__fp4x2[nib[j] >> 4] * d;
+        }
+    }
+}
+
+/* FP8 E4M3 (OCP e4m3fn): s.eeee.mmm, bias 7, no Inf, S.1111.111 NaN, e = 0 subnormal m*2^-9;
+   0x7e = 448, 0x01 = 2^-9. One byte per value; block scales are applied by the caller. */
+static float moe__e4m3_to_f32(unsigned char b)
+{
+    uint32_t sign = (uint32_t)(b & 0x80u) << 24, e = (b >> 3) & 15u, m = b & 7u;
+    if (e == 0) return moe__bits_f(moe__f_bits((float)m * 0.001953125f) | sign);   /* m * 2^-9 */
+    if (e == 15 && m == 7) return moe__bits_f(sign | 0x7fc00000u);
+    return moe__bits_f(sign | ((e + 120u) << 23) | (m << 20));
+}
+/* round to nearest even; NaN -> 0x7f/0xff; magnitudes >= 448 (Inf included) saturate to +-448
+   (0x7e: OCP's saturating mode; torch and ml_dtypes give NaN for > 464 and for Inf) */
+static unsigned char moe__f32_to_e4m3(float f)
+{
+    uint32_t x = moe__f_bits(f), ax = x & 0x7fffffffu;
+    unsigned s = (x >> 24) & 0x80u;
+    if (ax > 0x7f800000u) return (unsigned char)(s | 0x7fu);
+    if (ax >= 0x43e00000u) return (unsigned char)(s | 0x7eu);
+    if (ax >= 0x3c800000u) {                              /* >= 2^-6: normal, round at bit 20 */
+        uint32_t r = ax + 0x7ffffu + ((ax >> 20) & 1u);
+        return (unsigned char)(s | ((r >> 20) - (120u << 3)));
+    }
+    return (unsigned char)(s | (unsigned)moe__nint(moe__bits_f(ax) * 512.0f, 0, 8));  /* m * 2^-9 */
+}
+static void moe__dec_f8_e4m3(const unsigned char *s, size_t nb, float *y)
+{
+    size_t i;
+    for (i = 0; i < nb; i++) y[i] = moe__e4m3_to_f32(s[i]);
+}
+static void moe__enc_f8_e4m3(const float *x, size_t nb, unsigned char *o)
+{
+    size_t i;
+    for (i = 0; i < nb; i++) o[i] = moe__f32_to_e4m3(x[i]);
+}
+
+/* ---- encoders (callers have checked max_abs; NaN/Inf never reach the block encoders) -------
+   MXFP4 and Q6_K reproduce ggml's quantize_row_*_ref bit for bit. Q2_K, Q3_K, Q4_K, Q5_K use
+   a simpler scheme than ggml's scale search, with the same or lower RMS error on Gaussian data:
+   Q2_K, Q4_K, Q5_K (x = d*sc*q - dmin*m): per sub-block scale = (max - lo)/qmax, min = -lo,
+   lo = min(0, min x), then two least-squares refits of (scale, min) to the rounded levels
+   (never past those bounds); d, dmin = largest scale, min / 63 (Q2_K: 15) as f16; each
+   sub-block takes the codes nearest scale/d, min/dmin or one of their +-1 neighbours, whichever
+   gives the least squared error; values round to the nearest level. Q3_K: see moe__enc_q3_k. */
+
+/* MXFP4, as ggml: e = floor(log2f(amax)) - 2 + 127 (log2f as ggml: a float log2 that rounds up
+   to 2^k for amax a few ulps below 2^k, then e is one more than the exponent), each value the
+   nearest of +-{0,.5,1,1.5,2,3,4,6} * 2^(e-127), ties to the smaller magnitude. Values past
+   6 * 2^(e-127) (amax in (1.5, 2) * 2^k) clip, as in OCP's reference. */
+static void moe__enc_mxfp4(const float *x, size_t nb, unsigned char *o)
+{
+    size_t b;
+    int i, k;
+    for (b = 0; b < nb; b++, x += 32, o += MOE__MXFP4_BYTES) {
+        float amax = 0.0f, d;
+        int e = 0;
+        for (i = 0; i < 32; i++) if (amax < fabsf(x[i])) amax = fabsf(x[i]);
+        if (amax > 0.0f) {          /* e < 0 (amax < 2^-125): 0, where ggml's cast is undefined */
+            float f = floorf(log2f(amax)) + 125.0f;
+            e = f < 0.0f ? 0 : f > 254.0f ? 254 : (int)f;
+        }
+        o[0] = (unsigned char)e;
+        d = moe__e8m0_half((unsigned)e);
+        memset(o + 1, 0, 16);
+        for (i = 0; i < 32; i++) {
+            float a = fabsf(x[i]), best = a;
+            int q = 0;
+            for (k = 1; k < 8; k++) {
+                float v = (float)moe__fp4x2[k] * d, err;
+                if (!(v <= 3.402823466e38f)) break;             /* level overflows (amax near FLT_MAX) */
+                err = fabsf(v - a);
+                if (err < best) { best = err; q = k; }
+            }
+            if (q && x[i] < 0.0f) q |= 8;
+            o[1 + i % 16] = (unsigned char)(o[1 + i % 16] | (q << (4 * (i / 16))));
+        }
+    }
+}
+
+/* Q6_K sub-block of 16, as ggml's make_qx_quants(nmax 32, weights x^2): round x*iscale with
+   iscale = -(32 + is/10)/max, is = 0, -9..9, keep the least-squares scale of the best try.
+   L gets q + 32 in 0..63; returns the scale. */
+static float moe__q6k_sub(const float *x, int *L)
+{
+    float amax = 0.0f, mx = 0.0f, scale = 0.0f, best = 0.0f;
+    int i, t;
+    for (i = 0; i < 16; i++) if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); mx = x[i]; }
+    for (i = 0; i < 16; i++) L[i] = 0;
+    if (amax < 1e-15f) return 0.0f;
+    for (t = 0; t < 19; t++) {
+        int is = t == 0 ? 0 : t <= 9 ? t - 10 : t - 9;
+        float iscale = -(32.0f + 0.1f * (float)is) / mx, sumlx = 0.0f, suml2 = 0.0f;
+        for (i = 0; i < 16; i++) {
+            float l = (float)moe__nint(iscale * x[i], -32, 31), w = x[i] * x[i], p = w * x[i] * l, p2 = w * l * l;
+            sumlx += p; suml2 += p2;
+        }
+        if (t == 0 || (suml2 > 0.0f && sumlx * sumlx > best * suml2)) {
+            scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
+            best = scale * sumlx;
+            for (i = 0; i < 16; i++) L[i] = 32 + moe__nint(iscale * x[i], -32, 31);
+        }
+    }
+    return scale;
+}
+static void moe__enc_q6_k(const float *x, size_t nb, unsigned char *o)
+{
+    size_t b;
+    int i, j, L[MOE__QK_K];
+    for (b = 0; b < nb; b++, x += MOE__QK_K, o += MOE__Q6K_BYTES) {
+        float sc[16], amax = 0.0f, mx = 0.0f, iscale, d;
+        for (j = 0; j < 16; j++) {
+            sc[j] = moe__q6k_sub(x + 16 * j, L + 16 * j);
+            if (fabsf(sc[j]) > amax) { amax = fabsf(sc[j]); mx = sc[j]; }
+        }
+        memset(o, 0, MOE__Q6K_BYTES);
+        if (amax < 1e-15f) continue;
+        iscale = -128.0f / mx;
+        moe__wr16(o + 208, moe__f2h(1.0f / iscale));
+        d = moe__h2f(moe__rd16(o + 208));
+        for (j = 0; j < 16; j++) {
+            int s = moe__nint(iscale * sc[j], -128, 127);
+            float dl = d * (float)s;
+            o[192 + j] = (unsigned char)(signed char)s;
+            if (dl != 0.0f) for (i = 0; i < 16; i++) L[16 * j + i] = 32 + moe__nint(x[16 * j + i] / dl, -32, 31);
+        }
+        for (i = 0; i < MOE__QK_K; i++) {
+            int h = i / 128, k = (i % 128) / 32, l = i % 32;
+            o[64 * h + 32 * (k & 1) + l] = (unsigned char)(o[64 * h + 32 * (k & 1) + l] | ((L[i] & 15) << (4 * (k >> 1))));
+            o[128 + 32 * h + l] = (unsigned char)(o[128 + 32 * h + l] | ((L[i] >> 4) << (2 * k)));
+        }
+    }
+}
+
+/* affine K-quants (Q2_K, Q4_K, Q5_K): n sub-blocks of len values, levels 0..qmax, scale and min
+   codes 0..smax. Writes f16 d, dmin to dd, the codes to sc[], m[], the levels to L. */
+static void moe__kq_affine(const float *x, int n, int len, int qmax, int smax,
+                           unsigned char *dd, int *sc, int *m, int *L)
+{
+    float scale[16], mn[16], smx = 0.0f, mmx = 0.0f, d, dmin;
+    int i, j, it;
+    for (j = 0; j < n; j++) {
+        float lo = 0.0f, hi = x[j * len], s0;
+        for (i = 0; i < len; i++) {
+            if (x[j * len + i] < lo) lo = x[j * len + i];
+            if (x[j * len + i] > hi) hi = x[j * len + i];
+        }
+        s0 = scale[j] = (hi - lo) / (float)qmax; mn[j] = -lo;
+        for (it = 0; it < 2 && scale[j] > 0.0f; it++) {   /* 2 least-squares refits of scale and min */
+            float sx = 0.0f, sxl = 0.0f, det, p, q, a, c;
+            int sl = 0, sl2 = 0;
+            for (i = 0; i < len; i++) {
+                int l = moe__nint((x[j * len + i] + mn[j]) / scale[j], 0, qmax);
+                float t = x[j * len + i] * (float)l;
+                sl += l; sl2 += l * l; sx += x[j * len + i]; sxl += t;
+            }
+            if (len * sl2 - sl * sl <= 0) break;
+            det = (float)(len * sl2 - sl * sl);
+            p = (float)len * sxl; q = sx * (float)sl; a = (p - q) / det;
+            p = (float)sl2 * sx;  q = (float)sl * sxl; c = (p - q) / det;
+            if (c > 0.0f) { c = 0.0f; a = sxl / (float)sl2; }
+            if (c < lo) c = lo;              /* min in [0, -lo], scale in (0, (hi-lo)/qmax]: */
+            if (!(a > 0.0f && a <= s0)) break;   /* the bounds max_abs rests on */
+            scale[j] = a; mn[j] = -c;
+        }
+        if (scale[j] > smx) smx = scale[j];
+        if (mn[j] > mmx) mmx = mn[j];
+    }
+    moe__wr16(dd, moe__f2h(smx / (float)smax));
+    moe__wr16(dd + 2, moe__f2h(mmx / (float)smax));
+    d = moe__h2f(moe__rd16(dd)); dmin = moe__h2f(moe__rd16(dd + 2));
+    for (j = 0; j < n; j++) {       /* codes against the f16-rounded d, dmin; then the best of +-1 */
+        int s0 = d > 0.0f ? moe__nint(scale[j] / d, 0, smax) : 0, ds, dm;
+        int m0 = dmin > 0.0f ? moe__nint(mn[j] / dmin, 0, smax) : 0;
+        float best = -1.0f;
+        for (ds = -1; ds <= 1; ds++)
+            for (dm = -1; dm <= 1; dm++) {
+                int cs = s0 + ds, cm = m0 + dm;
+                float dl = d * (float)cs, ml = dmin * (float)cm, err = 0.0f;
+                if (cs < 0 || cs > smax || cm < 0 || cm > smax) continue;
+                for (i = 0; i < len; i++) {
+                    int q = dl > 0.0f ? moe__nint((x[j * len + i] + ml) / dl, 0, qmax) : 0;
+                    float v = dl * (float)q, r = v - ml, e = r - x[j * len + i], e2 = e * e;
+                    err += e2;
+                }
+                if (best < 0.0f || err < best) { best = err; sc[j] = cs; m[j] = cm; }
+            }
+        {
+            float dl = d * (float)sc[j], ml = dmin * (float)m[j];
+            for (i = 0; i < len; i++) L[j * len + i] = dl > 0.0f ? moe__nint((x[j * len + i] + ml) / dl, 0, qmax) : 0;
+        }
+    }
+}
+static void moe__enc_q2_k(const float *x, size_t nb, unsigned char *o)
+{
+    size_t b;
+    int i, sc[16], m[16], L[MOE__QK_K];
+    unsigned char dd[4];
+    for (b = 0; b < nb; b++, x += MOE__QK_K, o += MOE__Q2K_BYTES) {
+        moe__kq_affine(x, 16, 16, 3, 15, dd, sc, m, L);
+        memset(o, 0, MOE__Q2K_BYTES);
+        for (i = 0; i < 16; i++) o[i] = (unsigned char)(sc[i] | (m[i] << 4));
+        for (i = 0; i < MOE__QK_K; i++) o[16 + 32 * (i / 128) + i % 32] |= (unsigned char)(L[i] << (2 * ((i % 128) / 32)));
+        memcpy(o + 80, dd, 4);
+    }
+}
+static void moe__enc_q4_k(const float *x, size_t nb, unsigned char *o)
+{
+    size_t b;
+    int i, sc[16], m[16], L[MOE__QK_K];
+    for (b = 0; b < nb; b++, x += MOE__QK_K, o += MOE__Q4K_BYTES) {
+        memset(o, 0, MOE__Q4K_BYTES);
+        moe__kq_affine(x, 8, 32, 15, 63, o, sc, m, L);
+        for (i = 0; i < 8; i++) moe__k4_put(o + 4, i, sc[i], m[i]);
+        for (i = 0; i < MOE__QK_K; i++) o[16 + 32 * (i / 64) + i % 32] |= (unsigned char)(L[i] << (4 * ((i / 32) & 1)));
+    }
+}
+static void moe__enc_q5_k(const float *x, size_t nb, unsigned char *o)
+{
+    size_t b;
+    int i, sc[16], m[16], L[MOE__QK_K];
+    for (b = 0; b < nb; b++, x += MOE__QK_K, o += MOE__Q5K_BYTES) {
+        memset(o, 0, MOE__Q5K_BYTES);
+        moe__kq_affine(x, 8, 32, 31, 63, o, sc, m, L);
+        for (i = 0; i < 8; i++) moe__k4_put(o + 4, i, sc[i], m[i]);
+        for (i = 0; i < MOE__QK_K; i++) {
+            o[48 + 32 * (i / 64) + i % 32] |= (unsigned char)((L[i] & 15) << (4 * ((i / 32) & 1)));
+            o[16 + i % 32] |= (unsigned char)((L[i] >> 4) << (i / 32));
+        }
+    }
+}
+/* Q3_K (x = d*(sc-32)*(q-4)): sub-block scale = (value of largest |x|) / -4, so that value lands
+   on level -4, then one least-squares refit that may only shrink it; the 16 scales coded as
+   6-bit signed against the largest (-32), d = that scale / -32 as f16 (as ggml) */
+static void moe__enc_q3_k(const float *x, size_t nb, unsigned char *o)
+{
+    size_t b;
+    int i, j, L[MOE__QK_K];
+    for (b = 0; b < nb; b++, x += MOE__QK_K, o += MOE__Q3K_BYTES) {
+        float scale[16], amax = 0.0f, mx = 0.0f, d;
+        for (j = 0; j < 16; j++) {
+            float a = 0.0f, v = 0.0f;
+            for (i = 0; i < 16; i++) if (fabsf(x[16 * j + i]) > a) { a = fabsf(x[16 * j + i]); v = x[16 * j + i]; }
+            scale[j] = v / -4.0f;
+            if (a > 0.0f) {                  /* least-squares refit, only ever shrinking the scale */
+                float sxl = 0.0f, r;
+                int sl2 = 0;
+                for (i = 0; i < 16; i++) {
+                    int l = moe__nint(x[16 * j + i] / scale[j], -4, 3);
+                    float t = x[16 * j + i] * (float)l;
+                    sxl += t; sl2 += l * l;
+                }
+                r = sxl / (float)sl2;
+                if (fabsf(r) < fabsf(scale[j]) && r * scale[j] > 0.0f) scale[j] = r;
+            }
+            if (fabsf(scale[j]) > amax) { amax = fabsf(scale[j]); mx = scale[j]; }
+        }
+        memset(o, 0, MOE__Q3K_BYTES);
+        if (amax > 0.0f) {
+            float iscale = -32.0f / mx;
+            moe__wr16(o + 108, moe__f2h(mx / -32.0f));
+            for (j = 0; j < 16; j++) {
+                int l = moe__nint(iscale * scale[j], -32, 31) + 32;
+                o[96 + j % 8] |= (unsigned char)((l & 15) << (4 * (j / 8)));
+                o[96 + 8 + j % 4] |= (unsigned char)((l >> 4) << (2 * (j / 4)));
+            }
+        }
+        d = moe__h2f(moe__rd16(o + 108));
+        for (j = 0; j < 16; j++) {
+            float dl = d * (float)moe__k3_get(o + 96, j);
+            for (i = 0; i < 16; i++) L[16 * j + i] = dl != 0.0f ? moe__nint(x[16 * j + i] / dl, -4, 3) + 4 : 4;
+        }
+        for (i = 0; i < MOE__QK_K; i++) {
+            o[32 + 32 * (i / 128) + i % 32] |= (unsigned char)((L[i] & 3) << (2 * ((i % 128) / 32)));
+            o[i % 32] |= (unsigned char)((L[i] >> 2) << (i / 32));
+        }
+    }
+}
+
 /* Scalar decoders and encoders of nb blocks (for f32/f16/bf16 a block is one value). The
    scalar decoders are the reference every SIMD decoder matches, and the tail and fallback of
    moe__decode_row. */
@@ -634,6 +1114,11 @@ typedef enum moe__idot {
     MOE__IDOT_Q8_0,   /* int8 weights . 8-bit activations + a residual byte, blocks of 32     */
     MOE__IDOT_Q4_0    /* 4-bit weights (nibble - 8) . 8-bit activations, blocks of 32         */
 } moe__idot;
+typedef enum moe__xscale {   /* block scales a tensor of the type may keep apart (moe_tensor.scale) */
+    MOE__XS_NONE,
+    MOE__XS_F32_BLOCK,        /* f32, one per scale_rows x scale_cols block, multiplied in          */
+    MOE__XS_E8M0_32           /* one E8M0 byte per 32 values; the values then take blck/2 bytes      */
+} moe__xscale;
 typedef struct moe__type_traits {
     const char *name;
     size_t blck, bytes;          /* values and bytes per block (1 and the size for plain types) */
@@ -642,16 +1127,28 @@ typedef struct moe__type_traits {
     moe__idot idot;
     void (*to_float)(const unsigned char *src, size_t n_blocks, float *dst);
     void (*from_float)(const float *src, size_t n_blocks, unsigned char *dst);
+    moe__xscale xscale;
+    /* MOE__XS_E8M0_32: n_blocks blocks of nibbles (blck/2 bytes each) and their scale bytes */
+    void (*to_float_split)(const unsigned char *vals, const unsigned char *scales, size_t n_blocks, float *dst);
 } moe__type_traits;
 /* max_abs. f16: 65520 and above round to Inf; bf16: above 0x7f7f7fff (3.3961773e38) round to
-   Inf. Q8_0, Q4_0: the block's f16 scale, amax/127 or
-   amax/8, must stay finite (at most 65504). */
+   Inf. Q8_0, Q4_0: the block's f16 scale, amax/127 or amax/8, must stay finite (at most 65504);
+   likewise the K-quants' f16 d and dmin (Q2_K dmin <= amax/15, Q4_K/Q5_K <= amax/63, Q3_K
+   d <= amax/128, Q6_K d <= amax/20.7: 2560 leaves margin). MXFP4: every finite amax has an
+   E8M0 exponent. F8_E4M3: 464 and above would round past 448, the largest finite code. */
 static const moe__type_traits moe__traits[MOE_TYPE_COUNT] = {
-    /* MOE_TYPE_F32  */ { "f32",  1, 4, 3.402823466e38f, 0, MOE__IDOT_NONE, moe__dec_f32, moe__enc_f32 },
-    /* MOE_TYPE_F16  */ { "f16",  1, 2, 65519.996f, 0, MOE__IDOT_NONE, moe__dec_f16, moe__enc_f16 },
-    /* MOE_TYPE_BF16 */ { "bf16", 1, 2, 3.39617733e38f, 0, MOE__IDOT_NONE, moe__dec_bf16, moe__enc_bf16 },
-    /* MOE_TYPE_Q8_0 */ { "q8_0", MOE__QK, MOE__Q8_BYTES, 65504.0f * 127.0f, 1, MOE__IDOT_Q8_0, moe__dec_q8_0, moe__enc_q8_0 },
-    /* MOE_TYPE_Q4_0 */ { "q4_0", MOE__QK, MOE__Q4_BYTES, 65504.0f * 8.0f, 1, MOE__IDOT_Q4_0, moe__dec_q4_0, moe__enc_q4_0 }
+    /* MOE_TYPE_F32  */ { "f32",  1, 4, 3.402823466e38f, 0, MOE__IDOT_NONE, moe__dec_f32, moe__enc_f32, MOE__XS_NONE, NULL },
+    /* MOE_TYPE_F16  */ { "f16",  1, 2, 65519.996f, 0, MOE__IDOT_NONE, moe__dec_f16, moe__enc_f16, MOE__XS_NONE, NULL },
+    /* MOE_TYPE_BF16 */ { "bf16", 1, 2, 3.39617733e38f, 0, MOE__IDOT_NONE, moe__dec_bf16, moe__enc_bf16, MOE__XS_NONE, NULL },
+    /* MOE_TYPE_Q8_0 */ { "q8_0", MOE__QK, MOE__Q8_BYTES, 65504.0f * 127.0f, 1, MOE__IDOT_Q8_0, moe__dec_q8_0, moe__enc_q8_0, MOE__XS_NONE, NULL },
+    /* MOE_TYPE_Q4_0 */ { "q4_0", MOE__QK, MOE__Q4_BYTES, 65504.0f * 8.0f, 1, MOE__IDOT_Q4_0, moe__dec_q4_0, moe__enc_q4_0, MOE__XS_NONE, NULL },
+    /* MOE_TYPE_Q4_K */ { "q4_K", MOE__QK_K, MOE__Q4K_BYTES, 65504.0f * 63.0f, 1, MOE__IDOT_NONE, moe__dec_q4_k, moe__enc_q4_k, MOE__XS_NONE, NULL },
+    /* MOE_TYPE_Q5_K */ { "q5_K", MOE__QK_K, MOE__Q5K_BYTES, 65504.0f * 63.0f, 1, MOE__IDOT_NONE, moe__dec_q5_k, moe__enc_q5_k, MOE__XS_NONE, NULL },
+    /* MOE_TYPE_Q6_K */ { "q6_K", MOE__QK_K, MOE__Q6K_BYTES, 65504.0f * 2560.0f, 1, MOE__IDOT_NONE, moe__dec_q6_k, moe__enc_q6_k, MOE__XS_NONE, NULL },
+    /* MOE_TYPE_Q2_K */ { "q2_K", MOE__QK_K, MOE__Q2K_BYTES, 65504.0f * 15.0f, 1, MOE__IDOT_NONE, moe__dec_q2_k, moe__enc_q2_k, MOE__XS_NONE, NULL },
+    /* MOE_TYPE_Q3_K */ { "q3_K", MOE__QK_K, MOE__Q3K_BYTES, 65504.0f * 128.0f, 1, MOE__IDOT_NONE, moe__dec_q3_k, moe__enc_q3_k, MOE__XS_NONE, NULL },
+    /* MOE_TYPE_MXFP4 */ { "mxfp4", MOE__QK, MOE__MXFP4_BYTES, 3.402823466e38f, 1, MOE__IDOT_NONE, moe__dec_mxfp4, moe__enc_mxfp4, MOE__XS_E8M0_32, moe__dec_mxfp4_split },
+    /* MOE_TYPE_F8_E4M3 */ { "f8_e4m3", 1, 1, 464.0f, 1, MOE__IDOT_NONE, moe__dec_f8_e4m3, moe__enc_f8_e4m3, MOE__XS_F32_BLOCK, NULL }
 };
 /* a row for every type, or this does not compile */
 typedef char moe__traits_rows[(sizeof moe__traits / sizeof moe__traits[0] == MOE_TYPE_COUNT) ? 1 : -1];
@@ -1712,15 +2209,62 @@ static size_t moe__panel_rows(int K) { return (size_t)(moe__nbo(K) > MOE__NRD ? 
 
 /* rows x cols matrices, n_exp of them, from a tensor. part: 0 whole, 1/2 gate/up half of a fused one.
    name: the tensor's field in moe_weights, for the error message. */
+static int moe__ceil_div(int a, int b) { return a / b + (a % b != 0); }
+/* The external block scales of tensor t (rows: as stored), checked and recorded in m. */
+static moe_status moe__scale_init(moe_layer *L, moe__matrix *m, const moe_tensor *t, const char *name, int n_exp,
+                                  int rows, int cols)
+{
+    const moe__type_traits *tr = &moe__traits[t->type];
+    size_t per, tmp;
+    int e;
+    m->row_mul = 1;
+    if (!t->scale && !t->expert_scale) {
+        if (t->scale_rows || t->scale_cols) return MOE__FAIL(MOE_ERR_WEIGHTS, name, "scale_rows/scale_cols set without a scale");
+        return MOE_OK;
+    }
+    if (tr->xscale == MOE__XS_NONE)
+        return moe__failf(L, MOE_ERR_WEIGHTS, "%s: a scale is given, but %s keeps its scales in its blocks", name, tr->name);
+    if (t->scale && t->expert_scale) return MOE__FAIL(MOE_ERR_WEIGHTS, name, "both scale and expert_scale are set; give one");
+    if ((t->data != NULL) != (t->scale != NULL))
+        return MOE__FAIL(MOE_ERR_WEIGHTS, name, "stacked data takes a stacked scale, expert_data an expert_scale");
+    if (tr->xscale == MOE__XS_E8M0_32) {
+        if (!((t->scale_rows == 0 && t->scale_cols == 0) || (t->scale_rows == 1 && t->scale_cols == 32)))
+            return MOE__FAIL(MOE_ERR_WEIGHTS, name, "mxfp4 scales are one per 32 values: scale_rows, scale_cols must be 0, 0 or 1, 32");
+        if (cols % 32) return MOE__FAILN(MOE_ERR_WEIGHTS, name, "mxfp4 rows are whole blocks of 32 values; columns:", cols);
+        m->scale_rows = 1; m->scale_cols = 32;
+    } else {
+        if (t->scale_rows < 1 || t->scale_cols < 1)
+            return MOE__FAIL(MOE_ERR_WEIGHTS, name, "scale_rows and scale_cols must be >= 1 with a scale");
+        m->scale_rows = t->scale_rows < rows ? t->scale_rows : rows;
+        m->scale_cols = t->scale_cols < cols ? t->scale_cols : cols;
+    }
+    m->scale_row_stride = (size_t)moe__ceil_div(cols, m->scale_cols) * (tr->xscale == MOE__XS_F32_BLOCK ? 4u : 1u);
+    if (!moe__mul(m->scale_row_stride, (size_t)moe__ceil_div(rows, m->scale_rows), &per) || !moe__mul(per, (size_t)n_exp, &tmp))
+        return MOE__FAIL(MOE_ERR_OVERFLOW, name, "its scales' size in bytes overflows size_t");
+    m->scale_expert_stride = per;
+    for (e = 0; e < (t->scale ? 1 : n_exp); e++) {
+        const void *p = t->scale ? t->scale : t->expert_scale[e];
+        if (!p) return MOE__FAILN(MOE_ERR_WEIGHTS, name, "expert_scale[e] is NULL for e =", e);
+        if (tr->xscale == MOE__XS_F32_BLOCK && (uintptr_t)p % 4)
+            return MOE__FAIL(MOE_ERR_ALIGN, name, "f32 scales are not 4-byte aligned");
+    }
+    m->scale_kind = (int)tr->xscale;
+    m->scale = (const unsigned char *)t->scale;
+    m->expert_scale = t->expert_scale;
+    return MOE_OK;
+}
+
 static moe_status moe__matrix_init(moe_layer *L, moe__matrix *m, const moe_tensor *t, const char *name, int n_exp,
                                    int rows, int cols, int part, moe_gate_up_layout lay)
 {
     size_t rb, per, tmp;
+    moe_status s;
     int e;
     memset(m, 0, sizeof *m);
     if (!moe__enum_ok((int)t->type, MOE_TYPE_COUNT - 1)) return MOE__FAILN(MOE_ERR_WEIGHTS, name, "unknown moe_type", (int)t->type);
     if (t->data && t->expert_data) return MOE__FAIL(MOE_ERR_WEIGHTS, name, "both data and expert_data are set; give one");
-    rb = moe_type_row_size(t->type, (size_t)cols);
+    if ((s = moe__scale_init(L, m, t, name, n_exp, rows * (part ? 2 : 1), cols))) return s;
+    rb = m->scale_kind == MOE__XS_E8M0_32 ? (size_t)cols / 2 : moe_type_row_size(t->type, (size_t)cols);
     if (rb == 0)                                            /* quantised: cols not whole blocks */
         return moe__failf(L, MOE_ERR_WEIGHTS, "%s: %s rows are whole blocks of %zu values; columns: %d",
                           name, moe_type_name(t->type), moe__traits[t->type].blck, cols);
@@ -1742,8 +2286,9 @@ static moe_status moe__matrix_init(moe_layer *L, moe__matrix *m, const moe_tenso
     m->expert_stride = per;
     m->rows = rows; m->cols = cols;
     m->row_stride = rb;
-    if (part && lay == MOE_GATE_UP_INTERLEAVED) { m->row_stride = 2 * rb; m->row_offset = part == 2 ? rb : 0; }
-    else if (part == 2) m->row_offset = rb * (size_t)rows;
+    if (part && lay == MOE_GATE_UP_INTERLEAVED) { m->row_stride = 2 * rb; m->row_mul = 2; m->row_add = part == 2; }
+    else if (part == 2) m->row_add = rows;
+    m->row_offset = rb * (size_t)m->row_add;
     return MOE_OK;
 }
 static int moe__has(const moe_tensor *t) { return t->data != NULL || t->expert_data != NULL; }
@@ -2022,17 +2567,37 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 
 /* Pointers to rows n0..n0+nb of matrix m of expert e as f32: in place for f32, else decoded
    into the panel. */
+/* row n of matrix m of expert e (its bytes at r) as f32, with its external scales if it has them */
+static void moe__decode_scaled(const moe__matrix *m, int e, int n, const unsigned char *r, float *dst)
+{
+    const unsigned char *sb = m->expert_scale ? (const unsigned char *)m->expert_scale[e]
+                                              : m->scale + (size_t)e * m->scale_expert_stride;
+    int p = n * m->row_mul + m->row_add, c, c1, i;
+    sb += (size_t)(p / m->scale_rows) * m->scale_row_stride;
+    if (m->scale_kind == MOE__XS_E8M0_32) {
+        moe__traits[m->type].to_float_split(r, sb, (size_t)m->cols / 32, dst);
+        return;
+    }
+    MOE_ASSERT(m->scale_kind == MOE__XS_F32_BLOCK);
+    moe__decode_row(m->type, r, m->cols, dst);
+    for (c = 0; c < m->cols; c = c1) {
+        float sc = moe__bits_f((uint32_t)sb[0] | ((uint32_t)sb[1] << 8) | ((uint32_t)sb[2] << 16) | ((uint32_t)sb[3] << 24));
+        c1 = c + m->scale_cols < m->cols ? c + m->scale_cols : m->cols;
+        for (i = c; i < c1; i++) dst[i] *= sc;
+        sb += 4;
+    }
+}
 static void moe__rows(const moe__matrix *m, int e, int n0, int nb, float *panel, const float **out)
 {
     const unsigned char *base = moe__base(m, e);
     int j;
     for (j = 0; j < nb; j++) {
         const unsigned char *r = base + (size_t)(n0 + j) * m->row_stride;
-        if (m->type == MOE_TYPE_F32) out[j] = (const float *)(const void *)r;
-        else {
-            moe__decode_row(m->type, r, m->cols, panel + (size_t)j * (size_t)m->cols);
-            out[j] = panel + (size_t)j * (size_t)m->cols;
-        }
+        float *dst = panel + (size_t)j * (size_t)m->cols;
+        if (m->type == MOE_TYPE_F32) { out[j] = (const float *)(const void *)r; continue; }
+        if (m->scale_kind) moe__decode_scaled(m, e, n0 + j, r, dst);
+        else moe__decode_row(m->type, r, m->cols, dst);
+        out[j] = dst;
     }
 }
 
