@@ -1274,6 +1274,29 @@ static void moe__q4_vecs(const unsigned char *q, moe__vec *v)   /* nibble - 8: a
     v[0] = _mm512_permutexvar_ps(b, lut);                       /* uses the low 4 bits */
     v[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(b, 4), lut);
 }
+#define MOE__HAVE_FP4V 1
+static void moe__fp4_vecs(const unsigned char *q, moe__vec *v)  /* MXFP4 nibbles: E2M1 x 2 (ggml's table) */
+{
+    const __m512 lut = _mm512_setr_ps(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+    __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)q));
+    v[0] = _mm512_permutexvar_ps(b, lut);
+    v[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(b, 4), lut);
+}
+/* 16 FP8 E4M3 bytes: normal codes by moving the bits into place and rebiasing the exponent
+   (120 = 127 - 7), subnormal codes (exponent 0) as m * 2^-9, 0x7f/0xff NaN: the scalar
+   decoder's values, without an f32 subnormal on the way (DAZ/FTZ-proof) */
+#define MOE__WF8(p) moe__f8_vec(p)
+static __m512 moe__f8_vec(const unsigned char *p)
+{
+    __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)p));
+    __m512i a = _mm512_and_si512(b, _mm512_set1_epi32(0x7f));
+    __m512i sign = _mm512_slli_epi32(_mm512_and_si512(b, _mm512_set1_epi32(0x80)), 24);
+    __m512i v = _mm512_add_epi32(_mm512_slli_epi32(a, 20), _mm512_set1_epi32(120 << 23));
+    __m512 sub = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(b, _mm512_set1_epi32(7))), _mm512_set1_ps(0.001953125f));
+    v = _mm512_mask_blend_epi32(_mm512_cmplt_epi32_mask(a, _mm512_set1_epi32(8)), v, _mm512_castps_si512(sub));
+    v = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(a, _mm512_set1_epi32(0x7f)), v, _mm512_set1_epi32(0x7fc00000));
+    return _mm512_castsi512_ps(_mm512_or_si512(v, sign));
+}
 
 #elif defined(MOE_SIMD_AVX2)
 #define MOE__SIMD_NAME "avx2"
@@ -1318,6 +1341,30 @@ static void moe__q4_vecs(const unsigned char *q, moe__vec *v)
     v[1] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(lo, lo)));
     v[2] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi));
     v[3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(hi, hi)));
+}
+#define MOE__HAVE_FP4V 1
+static void moe__fp4_vecs(const unsigned char *q, moe__vec *v)  /* MXFP4 nibbles: E2M1 x 2 (ggml's table) */
+{
+    const __m128i lut = _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12), m = _mm_set1_epi8(15);
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)q);
+    __m128i lo = _mm_shuffle_epi8(lut, _mm_and_si128(b, m)), hi = _mm_shuffle_epi8(lut, _mm_and_si128(_mm_srli_epi16(b, 4), m));
+    v[0] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo));
+    v[1] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(lo, lo)));
+    v[2] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi));
+    v[3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(hi, hi)));
+}
+/* 8 FP8 E4M3 bytes, as the AVX-512 decoder */
+#define MOE__WF8(p) moe__f8_vec(p)
+static __m256 moe__f8_vec(const unsigned char *p)
+{
+    __m256i b = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p));
+    __m256i a = _mm256_and_si256(b, _mm256_set1_epi32(0x7f));
+    __m256i sign = _mm256_slli_epi32(_mm256_and_si256(b, _mm256_set1_epi32(0x80)), 24);
+    __m256i v = _mm256_add_epi32(_mm256_slli_epi32(a, 20), _mm256_set1_epi32(120 << 23));
+    __m256 sub = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_and_si256(b, _mm256_set1_epi32(7))), _mm256_set1_ps(0.001953125f));
+    v = _mm256_blendv_epi8(v, _mm256_castps_si256(sub), _mm256_cmpgt_epi32(_mm256_set1_epi32(8), a));
+    v = _mm256_blendv_epi8(v, _mm256_set1_epi32(0x7fc00000), _mm256_cmpeq_epi32(a, _mm256_set1_epi32(0x7f)));
+    return _mm256_castsi256_ps(_mm256_or_si256(v, sign));
 }
 
 #elif defined(MOE_SIMD_NEON)
@@ -1392,6 +1439,16 @@ static void moe__q4_vecs(const unsigned char *q, moe__vec *v)
     moe__neon_s8_vecs(vsubq_s8(vreinterpretq_s8_u8(vandq_u8(b, vdupq_n_u8(15))), vdupq_n_s8(8)), v);
     moe__neon_s8_vecs(vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(b, 4)), vdupq_n_s8(8)), v + 4);
 }
+#if defined(__aarch64__) || defined(_M_ARM64)
+#define MOE__HAVE_FP4V 1
+static void moe__fp4_vecs(const unsigned char *q, moe__vec *v)  /* MXFP4 nibbles: E2M1 x 2 (ggml's table) */
+{
+    const int8x16_t lut = vld1q_s8((const int8_t *)(const void *)moe__fp4x2);
+    uint8x16_t b = vld1q_u8(q);
+    moe__neon_s8_vecs(vqtbl1q_s8(lut, vandq_u8(b, vdupq_n_u8(15))), v);
+    moe__neon_s8_vecs(vqtbl1q_s8(lut, vshrq_n_u8(b, 4)), v + 4);
+}
+#endif
 
 #else /* MOE_SIMD_SCALAR */
 #define MOE__SIMD_NAME "scalar"
@@ -1450,6 +1507,20 @@ static void moe__decode_row(moe_type t, const unsigned char *src, int n, float *
             MOE__EACH_QV(MOE__DSTORE)
         }
         break;
+#ifdef MOE__HAVE_FP4V
+    case MOE_TYPE_MXFP4:                               /* ggml's block_mxfp4 */
+        for (; i < n; i += MOE__QK, b += MOE__MXFP4_BYTES) {
+            d = MOE__VSET1(moe__e8m0_half(b[0]));
+            moe__fp4_vecs(b + 1, v);
+            MOE__EACH_QV(MOE__DSTORE)
+        }
+        break;
+#endif
+#ifdef MOE__WF8
+    case MOE_TYPE_F8_E4M3:
+        for (; i + MOE__VL <= n; i += MOE__VL) MOE__VSTORE(dst + i, MOE__WF8(src + i));
+        break;
+#endif
     default: break;                /* no SIMD decoder: the scalar one below does the row */
     }
     if (i < n) moe__decode_scalar(t, src, (size_t)i, (size_t)(n - i), dst + i);
