@@ -1470,6 +1470,47 @@ typedef float moe__vec;
 #define MOE__EACH_IN(M, i) M(i, 0) M(i, 1) M(i, 2) M(i, 3)
 #endif
 
+#if defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)
+/* One K-quant super-block of 256 values, in 8-value vectors (both x86 paths). The same
+   operations as the scalar decoders (an exact d x scale, then one multiply, or one multiply
+   and one subtraction of exact operands), so the same bits. */
+static void moe__q4k_x86(const unsigned char *s, float *y)
+{
+    const __m128i m4 = _mm_set1_epi8(15);
+    float d = moe__h2f(moe__rd16(s)), dmin = moe__h2f(moe__rd16(s + 2));
+    int j, l, sc, m;
+    for (j = 0; j < 8; j++) {                       /* sub-blocks of 32: low, then high nibbles */
+        const unsigned char *q = s + 16 + 32 * (j / 2);
+        __m256 dl, ml;
+        moe__k4_get(s + 4, j, &sc, &m);
+        dl = _mm256_set1_ps(d * (float)sc); ml = _mm256_set1_ps(dmin * (float)m);
+        for (l = 0; l < 32; l += 8) {
+            __m128i b = _mm_loadl_epi64((const __m128i *)(const void *)(q + l));
+            if (j & 1) b = _mm_srli_epi16(b, 4);
+            b = _mm_and_si128(b, m4);
+            _mm256_storeu_ps(y + 32 * j + l, _mm256_sub_ps(_mm256_mul_ps(dl, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b))), ml));
+        }
+    }
+}
+static void moe__q6k_x86(const unsigned char *s, float *y)
+{
+    const __m128i m4 = _mm_set1_epi8(15), m2 = _mm_set1_epi8(3), k32 = _mm_set1_epi8(32);
+    float d = moe__h2f(moe__rd16(s + 208));
+    int j;
+    for (j = 0; j < 16; j++) {                      /* sub-blocks of 16 values */
+        int h = j / 8, k = (j % 8) / 2, o = 16 * (j & 1);
+        __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)(s + 64 * h + 32 * (k & 1) + o));
+        __m128i hi = _mm_loadu_si128((const __m128i *)(const void *)(s + 128 + 32 * h + o)), q;
+        __m256 dl = _mm256_set1_ps(d * (float)(signed char)s[192 + j]);
+        if (k >> 1) lo = _mm_srli_epi16(lo, 4);
+        hi = _mm_and_si128(_mm_srl_epi16(hi, _mm_cvtsi32_si128(2 * k)), m2);
+        q = _mm_sub_epi8(_mm_or_si128(_mm_and_si128(lo, m4), _mm_slli_epi16(hi, 4)), k32);
+        _mm256_storeu_ps(y + 16 * j, _mm256_mul_ps(dl, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
+        _mm256_storeu_ps(y + 16 * j + 8, _mm256_mul_ps(dl, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(q, q)))));
+    }
+}
+#endif
+
 #if defined(MOE_SIMD_SCALAR)
 static void moe__decode_row(moe_type t, const unsigned char *src, int n, float *dst)
 {
@@ -1519,6 +1560,14 @@ static void moe__decode_row(moe_type t, const unsigned char *src, int n, float *
 #ifdef MOE__WF8
     case MOE_TYPE_F8_E4M3:
         for (; i + MOE__VL <= n; i += MOE__VL) MOE__VSTORE(dst + i, MOE__WF8(src + i));
+        break;
+#endif
+#if defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)
+    case MOE_TYPE_Q4_K:
+        for (; i < n; i += MOE__QK_K, b += MOE__Q4K_BYTES) moe__q4k_x86(b, dst + i);
+        break;
+    case MOE_TYPE_Q6_K:
+        for (; i < n; i += MOE__QK_K, b += MOE__Q6K_BYTES) moe__q6k_x86(b, dst + i);
         break;
 #endif
     default: break;                /* no SIMD decoder: the scalar one below does the row */
