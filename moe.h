@@ -77,6 +77,14 @@ QUANTISED WEIGHTS (Q8_0, Q4_0)
    -mavx512bw -mavx512vl, or -mavxvnni) and the AArch64 dotprod extension are used when the
    compiler enables them.
 
+MODEL FILES
+   moe_gguf_open / moe_st_open parse a GGUF (v2, v3) file or a safetensors checkpoint from
+   memory (an mmap: moe.h does no I/O), checking every offset, size and count; moe_gguf_layer /
+   moe_st_layer (with config.json's text) fill a moe_config and moe_weights for layer N of
+   Mixtral, Qwen2/3-MoE, OLMoE, DeepSeek-V2/V3, gpt-oss, Llama 4, DBRX, Grok, Granite and
+   Phi-MoE that point into the file's bytes; pointer tables go into caller memory sized by
+   *_layer_mem. Errors name the tensor, key or file offset in the reader's `error` field.
+
 VERSION HISTORY
    0.2.0 (unreleased)  hardening: moe_layer_error() names what init refused; moe_weights_default();
                        MOE_ERR_ALIGN, MOE_ERR_RANGE; sizes above MOE_MAX_DIM / MOE_MAX_EXPERTS and
@@ -123,7 +131,11 @@ typedef enum moe_status {
     MOE_ERR_LAYER,      /* the layer was not initialised by moe_layer_init                    */
     MOE_ERR_THREADS,    /* more threads asked for than the layer was sized for                */
     MOE_ERR_ALIGN,      /* a float array (x, y, ids/weights out, a bias) is not 4-byte aligned */
-    MOE_ERR_RANGE       /* moe_quantize: a finite value the type cannot hold (f16 overflow)   */
+    MOE_ERR_RANGE,      /* moe_quantize: a value the type cannot hold (NaN, Inf, overflow)    */
+    MOE_ERR_FORMAT,     /* a file is malformed: truncated, bad header, JSON or offsets       */
+    MOE_ERR_MISSING,    /* a tensor or metadata key the layer needs is missing               */
+    MOE_ERR_DENSE,      /* the layer is a dense FFN, not a MoE block                         */
+    MOE_ERR_UNSUPPORTED /* an architecture, tensor type or layout moe.h cannot run           */
 } moe_status;
 MOEDEF const char *moe_status_string(moe_status s);      /* never NULL */
 
@@ -292,6 +304,112 @@ MOEDEF moe_status moe_dequantize(moe_type t, const void *src, float *dst, size_t
 
 MOEDEF const char *moe_simd_name(void);       /* "scalar", "avx2", "avx512" or "neon" */
 
+/* <<<< file readers: declarations >>>> */
+/* ---- file readers: a model's MoE layer straight from its GGUF or safetensors bytes --------- */
+/* moe.h does no I/O: pass the file's bytes (typically an mmap). Nothing is allocated: the
+   safetensors index and each layer's pointer tables / converted vectors live in caller memory
+   whose size a query function returns. Every failure returns a moe_status and leaves a message
+   that names the culprit (tensor, key or file offset) in the reader's `error` field.
+   Hostile input gives an error, never a crash or a read outside the buffers given.
+ */
+
+/* One tensor of a file. shape is slowest-first (PyTorch order): GGUF's ne[] reversed, so
+   ffn_gate_exps (ne = [d_model, d_ff, n_expert]) reads shape = {n_expert, d_ff, d_model}. */
+typedef struct moe_file_tensor {
+    const char *name;          /* NOT NUL-terminated in GGUF files: use name_len             */
+    size_t name_len;
+    int n_dims;                /* 0..8 (GGUF: 1..4); shape[n_dims..7] are 1                  */
+    unsigned long long shape[8];
+    const char *type_name;     /* "q4_K", "BF16", ... as the file names it                   */
+    int file_type;             /* GGUF: ggml type id; safetensors: MOE_ST_DTYPE_*            */
+    int runnable;              /* 1: `type` is the moe_type of these bytes as stored         */
+    moe_type type;
+    const void *data;          /* the tensor's bytes inside the caller's buffer              */
+    size_t size;               /* their count                                                */
+    size_t offset;             /* of data from the start of its file                         */
+    int file;                  /* safetensors: which of the buffers (0 for GGUF)             */
+} moe_file_tensor;
+
+/* ---- GGUF (v2, v3; little-endian) ---------------------------------------------------------- */
+typedef struct moe_gguf {
+    const unsigned char *data;
+    size_t size;
+    unsigned version;          /* 2 or 3                                                      */
+    size_t alignment;          /* general.alignment, default 32                               */
+    size_t n_kv, n_tensors;
+    size_t kv_at, ti_at, data_at;   /* file offsets: first key, first tensor info, tensor data */
+    char arch[32];             /* general.architecture ("" if absent)                         */
+    char error[160];           /* why the last call failed; "" after success                  */
+} moe_gguf;
+/* Checks the whole structure: header, every key/value (all 13 value types, nested arrays),
+   general.alignment, every tensor info (dims, type, size, offset aligned, inside the data,
+   after the previous tensor). Duplicate keys and tensor names are reported by the lookups
+   that meet them. data must stay valid while g is used. */
+MOEDEF moe_status moe_gguf_open(moe_gguf *g, const void *data, size_t size);
+/* Metadata. get_int takes any integer type or bool; get_float f32/f64 or an integer.
+   MOE_ERR_MISSING when absent, MOE_ERR_FORMAT for another type or a duplicate key. */
+MOEDEF moe_status moe_gguf_get_int(moe_gguf *g, const char *key, long long *v);
+MOEDEF moe_status moe_gguf_get_float(moe_gguf *g, const char *key, double *v);
+MOEDEF moe_status moe_gguf_get_str(moe_gguf *g, const char *key, const char **s, size_t *len);
+MOEDEF moe_status moe_gguf_tensor(moe_gguf *g, size_t i, moe_file_tensor *t);      /* i < n_tensors */
+MOEDEF moe_status moe_gguf_find(moe_gguf *g, const char *name, moe_file_tensor *t);
+
+/* ---- safetensors (one file or the shards of a split checkpoint) ---------------------------- */
+enum {   /* moe_file_tensor.file_type of safetensors tensors */
+    MOE_ST_DTYPE_BOOL, MOE_ST_DTYPE_U8, MOE_ST_DTYPE_I8, MOE_ST_DTYPE_F8_E4M3, MOE_ST_DTYPE_F8_E5M2,
+    MOE_ST_DTYPE_F8_E8M0, MOE_ST_DTYPE_I16, MOE_ST_DTYPE_U16, MOE_ST_DTYPE_F16, MOE_ST_DTYPE_BF16,
+    MOE_ST_DTYPE_I32, MOE_ST_DTYPE_U32, MOE_ST_DTYPE_F32, MOE_ST_DTYPE_I64, MOE_ST_DTYPE_U64,
+    MOE_ST_DTYPE_F64, MOE_ST_DTYPE_COUNT
+};
+typedef struct moe_st {
+    void *index;               /* inside the caller's memory (moe_st_open)                    */
+    size_t n_tensors;          /* over all files                                              */
+    int n_files;
+    char error[160];
+} moe_st;
+/* Bytes of memory moe_st_open needs for these files (an index of every tensor and its name).
+   Validates each header as moe_st_open does. */
+MOEDEF moe_status moe_st_mem_size(moe_st *st, const void *const *files, const size_t *sizes, int n_files,
+                                  size_t *bytes);
+/* Each file: 8-byte little-endian header length N, N bytes of JSON (strict: UTF-8, escapes,
+   depth <= 64, exact integers), then the data. Checks every dtype, shape x dtype size against
+   data_offsets, offsets inside the data and not overlapping, names unique across all files,
+   __metadata__ a map of strings. The files and mem must stay valid while st is used. */
+MOEDEF moe_status moe_st_open(moe_st *st, const void *const *files, const size_t *sizes, int n_files,
+                              void *mem, size_t mem_size);
+MOEDEF moe_status moe_st_tensor(moe_st *st, size_t i, moe_file_tensor *t);         /* by name order */
+MOEDEF moe_status moe_st_find(moe_st *st, const char *name, moe_file_tensor *t);
+/* __metadata__[key] of file `file`, unescaped and NUL-terminated into out[cap]. */
+MOEDEF moe_status moe_st_metadata(moe_st *st, int file, const char *key, char *out, size_t cap);
+/* The distinct shard file names of a model.safetensors.index.json (its weight_map values), in
+   order of first appearance, each NUL-terminated, one after another in names[cap] (cap = len
+   always suffices). Errors go to st->error (st is not otherwise used). */
+MOEDEF moe_status moe_st_index_shards(moe_st *st, const char *json, size_t len, char *names, size_t cap,
+                                      int *n_shards);
+
+/* ---- one MoE layer of a model ----------------------------------------------------------------
+   Fills cfg (from moe_config_default(): n_threads 0) and w so that they point into the file's
+   buffers, ready for moe_layer_init. Per-expert pointer tables, f32 copies of vectors stored
+   in f16/bf16 (or misaligned), and transposed copies (MOE_LOAD_TRANSPOSE) go into mem, whose
+   size *_layer_mem returns for the same arguments; mem must then outlive the moe_layer.
+   Errors: MOE_ERR_ARG (layer out of range), MOE_ERR_DENSE (a dense FFN layer: DeepSeek's
+   leading blocks, Llama 4's interleaved ones), MOE_ERR_MISSING (a tensor or key), MOE_ERR_UNSUPPORTED
+   (architecture, tensor type or layout), MOE_ERR_FORMAT (shapes that disagree),
+   MOE_ERR_ALIGN (an f32 matrix or scale off 4 bytes), MOE_ERR_WORKSPACE (mem too small).
+   GGUF: llama.cpp's names and keys; safetensors: Hugging Face names plus the model's
+   config.json text (config, config_len). */
+#define MOE_LOAD_TRANSPOSE 1u   /* experts stored [in][out] (Llama 4, gpt-oss bf16): copy them,
+                                   transposed, into mem (E x d_ff x d_model x 3 elements);
+                                   without it such a layer is MOE_ERR_UNSUPPORTED */
+MOEDEF moe_status moe_gguf_layer_mem(moe_gguf *g, int layer, size_t *bytes);
+MOEDEF moe_status moe_gguf_layer(moe_gguf *g, int layer, moe_config *cfg, moe_weights *w,
+                                 void *mem, size_t mem_size);
+MOEDEF moe_status moe_st_layer_mem(moe_st *st, const char *config, size_t config_len, int layer,
+                                   unsigned flags, size_t *bytes);
+MOEDEF moe_status moe_st_layer(moe_st *st, const char *config, size_t config_len, int layer, unsigned flags,
+                               moe_config *cfg, moe_weights *w, void *mem, size_t mem_size);
+/* <<<< end of file readers: declarations >>>> */
+
 #ifdef __cplusplus
 }
 #endif
@@ -398,6 +516,10 @@ MOEDEF const char *moe_status_string(moe_status s)
     case MOE_ERR_THREADS:   return "more threads than the layer was sized for, or a worker number out of range";
     case MOE_ERR_ALIGN:     return "a float array is not 4-byte aligned";
     case MOE_ERR_RANGE:     return "a value is out of range for the weight type (NaN, Inf, or too large to encode)";
+    case MOE_ERR_FORMAT:    return "malformed file: truncated, bad header, JSON or offsets (see the reader's error)";
+    case MOE_ERR_MISSING:   return "a tensor or metadata key the layer needs is missing";
+    case MOE_ERR_DENSE:     return "the layer is a dense FFN, not a MoE block";
+    case MOE_ERR_UNSUPPORTED: return "an architecture, tensor type or layout moe.h cannot run";
     }
     return "unknown moe_status";
 }
@@ -3279,6 +3401,1704 @@ MOEDEF moe_status moe_route(const moe_layer *layer, const float *x, int n_tokens
     if (!ids && !weights) return MOE_ERR_NULL;
     return moe__run(layer, x, n_tokens, NULL, work, work_size, NULL, ids, weights);
 }
+
+/* <<<< file readers: implementation >>>> */
+/* ===================================== file readers ====================================== */
+/* GGUF and safetensors parsed from caller memory, and the mapping from a file and a layer
+   index to a moe_config + moe_weights. Every read is bounds-checked against the buffer it
+   comes from, every size is overflow-checked, bytes are assembled little-endian. */
+#define MOE__ERRCAP 160
+static moe_status moe__ferr(char *err, moe_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    moe__vfmt(err, MOE__ERRCAP, fmt, ap);
+    va_end(ap);
+    return st;
+}
+/* a printable, NUL-terminated copy of n bytes of a name, for messages */
+static const char *moe__nm(char *buf, size_t cap, const char *p, size_t n)
+{
+    size_t i, m = n < cap - 1 ? n : cap - 1;
+    for (i = 0; i < m; i++) buf[i] = (p[i] >= 32 && p[i] < 127 && p[i] != '%') ? p[i] : '?';
+    buf[m] = 0;
+    if (n > m && m >= 3) buf[m - 1] = buf[m - 2] = buf[m - 3] = '.';
+    return buf;
+}
+static uint32_t moe__rd32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t moe__rd64(const unsigned char *p) { return (uint64_t)moe__rd32(p) | (uint64_t)moe__rd32(p + 4) << 32; }
+static int moe__streq(const char *a, size_t na, const char *b) { return strlen(b) == na && memcmp(a, b, na) == 0; }
+/* a formatted name (moe__vfmt: %s %d) into buf[192] */
+#define MOE__NAMECAP 192
+static const char *moe__name(char *buf, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    moe__vfmt(buf, MOE__NAMECAP, fmt, ap);
+    va_end(ap);
+    return buf;
+}
+
+/* ---- GGUF --------------------------------------------------------------------------------- */
+/* ggml's types (ggml.h, ggml-common.h): name, values per block, bytes per block (0: removed),
+   and the moe_type of the same bytes (-1: none) */
+static const struct { const char *name; unsigned short blck, bytes; int moe; } moe__ggml[] = {
+    { "f32", 1, 4, (int)MOE_TYPE_F32 },      { "f16", 1, 2, (int)MOE_TYPE_F16 },
+    { "q4_0", 32, 18, (int)MOE_TYPE_Q4_0 },  { "q4_1", 32, 20, -1 }, { "type4", 0, 0, -1 }, { "type5", 0, 0, -1 },
+    { "q5_0", 32, 22, -1 },                  { "q5_1", 32, 24, -1 },
+    { "q8_0", 32, 34, (int)MOE_TYPE_Q8_0 },  { "q8_1", 32, 36, -1 },
+    { "q2_K", 256, 84, (int)MOE_TYPE_Q2_K }, { "q3_K", 256, 110, (int)MOE_TYPE_Q3_K },
+    { "q4_K", 256, 144, (int)MOE_TYPE_Q4_K }, { "q5_K", 256, 176, (int)MOE_TYPE_Q5_K },
+    { "q6_K", 256, 210, (int)MOE_TYPE_Q6_K }, { "q8_K", 256, 292, -1 },
+    { "iq2_xxs", 256, 66, -1 }, { "iq2_xs", 256, 74, -1 }, { "iq3_xxs", 256, 98, -1 }, { "iq1_s", 256, 50, -1 },
+    { "iq4_nl", 32, 18, -1 },   { "iq3_s", 256, 110, -1 }, { "iq2_s", 256, 82, -1 },   { "iq4_xs", 256, 136, -1 },
+    { "i8", 1, 1, -1 }, { "i16", 1, 2, -1 }, { "i32", 1, 4, -1 }, { "i64", 1, 8, -1 }, { "f64", 1, 8, -1 },
+    { "iq1_m", 256, 56, -1 },   { "bf16", 1, 2, (int)MOE_TYPE_BF16 },
+    { "type31", 0, 0, -1 }, { "type32", 0, 0, -1 }, { "type33", 0, 0, -1 },
+    { "tq1_0", 256, 54, -1 }, { "tq2_0", 256, 66, -1 },
+    { "type36", 0, 0, -1 }, { "type37", 0, 0, -1 }, { "type38", 0, 0, -1 },
+    { "mxfp4", 32, 17, (int)MOE_TYPE_MXFP4 }, { "nvfp4", 64, 36, -1 }, { "q1_0", 128, 18, -1 }, { "q2_0", 64, 18, -1 }
+};
+#define MOE__GGML_N (sizeof moe__ggml / sizeof moe__ggml[0])
+/* metadata value types 0..12: u8 i8 u16 i16 u32 i32 f32 bool string array u64 i64 f64 */
+static const unsigned char moe__gv_size[13] = { 1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8 };
+static const char *const moe__gv_name[13] = { "u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "string",
+                                              "array", "u64", "i64", "f64" };
+#define MOE__GGUF_DEPTH 8   /* most nested arrays */
+
+/* skip (and check) one value of type ty at *at */
+static moe_status moe__gguf_skip(moe_gguf *g, size_t *at, uint32_t ty, int depth)
+{
+    size_t left = g->size - *at, i, n, sz;
+    if (ty > 12) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: unknown value type %d at offset %zu", (int)ty, *at);
+    if (ty == 8) {
+        uint64_t len;
+        if (left < 8) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: truncated string length at offset %zu", *at);
+        len = moe__rd64(g->data + *at);
+        if (len > left - 8)
+            return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: string at offset %zu runs past the end of the file", *at);
+        *at += 8 + (size_t)len;
+        return MOE_OK;
+    }
+    if (ty == 9) {
+        uint32_t et;
+        uint64_t cnt;
+        moe_status s;
+        if (depth >= MOE__GGUF_DEPTH)
+            return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: arrays nested deeper than %d at offset %zu", MOE__GGUF_DEPTH, *at);
+        if (left < 12) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: truncated array header at offset %zu", *at);
+        et = moe__rd32(g->data + *at);
+        cnt = moe__rd64(g->data + *at + 4);
+        *at += 12;
+        left -= 12;
+        if (et > 12) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: unknown array element type %d at offset %zu", (int)et, *at - 12);
+        sz = moe__gv_size[et] ? moe__gv_size[et] : (et == 8 ? 8u : 12u);   /* least bytes per element */
+        if (cnt > left / sz)
+            return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: array at offset %zu has more elements than the file can hold", *at - 12);
+        n = (size_t)cnt;
+        if (moe__gv_size[et]) {
+            if (et == 7)
+                for (i = 0; i < n; i++)
+                    if (g->data[*at + i] > 1) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: bool at offset %zu is not 0 or 1", *at + i);
+            *at += n * sz;
+            return MOE_OK;
+        }
+        for (i = 0; i < n; i++)
+            if ((s = moe__gguf_skip(g, at, et, depth + 1))) return s;
+        return MOE_OK;
+    }
+    sz = moe__gv_size[ty];
+    if (left < sz) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: truncated %s value at offset %zu", moe__gv_name[ty], *at);
+    if (ty == 7 && g->data[*at] > 1) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: bool at offset %zu is not 0 or 1", *at);
+    *at += sz;
+    return MOE_OK;
+}
+/* key/value i at *at: the key (k, klen), its type, the value's offset; *at moves past it */
+static moe_status moe__gguf_kv(moe_gguf *g, size_t *at, const char **k, size_t *klen, uint32_t *ty, size_t *val)
+{
+    uint64_t len;
+    size_t left = g->size - *at;
+    if (left < 8) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: truncated key at offset %zu", *at);
+    len = moe__rd64(g->data + *at);
+    if (len > left - 8 || left - 8 - (size_t)len < 4)
+        return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: key at offset %zu runs past the end of the file", *at);
+    *k = (const char *)g->data + *at + 8;
+    *klen = (size_t)len;
+    *ty = moe__rd32(g->data + *at + 8 + (size_t)len);
+    *at += 12 + (size_t)len;
+    *val = *at;
+    return moe__gguf_skip(g, at, *ty, 0);
+}
+/* the integer value of type ty at p (ty < 12, fixed size, not f32) */
+static int moe__gguf_intval(const unsigned char *p, uint32_t ty, long long *v)
+{
+    uint64_t u;
+    switch (ty) {
+    case 0: case 7: *v = p[0]; return 1;
+    case 1: *v = (signed char)p[0]; return 1;
+    case 2: *v = moe__rd16(p); return 1;
+    case 3: *v = (int16_t)moe__rd16(p); return 1;
+    case 4: *v = (long long)moe__rd32(p); return 1;
+    case 5: *v = (int32_t)moe__rd32(p); return 1;
+    case 10: u = moe__rd64(p); if (u > (uint64_t)LLONG_MAX) return 0; *v = (long long)u; return 1;
+    case 11: u = moe__rd64(p); *v = u > (uint64_t)LLONG_MAX ? -(long long)(~u) - 1 : (long long)u; return 1;
+    default: return 0;
+    }
+}
+
+/* tensor info at *at: checked and decoded into t (data located when g->data_at is known);
+   *prev_end: where the previous tensor's data ended (relative to the data section) */
+static moe_status moe__gguf_ti(moe_gguf *g, size_t *at, moe_file_tensor *t, uint64_t *prev_end)
+{
+    char nb[72];
+    size_t left = g->size - *at, blck, i;
+    uint64_t len, nd, ne[4], nel = 1, bytes, off;
+    uint32_t ty;
+    memset(t, 0, sizeof *t);
+    if (left < 8) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: truncated tensor info at offset %zu", *at);
+    len = moe__rd64(g->data + *at);
+    if (len > left - 8) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: tensor name at offset %zu runs past the end of the file", *at);
+    if (len > 63) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: tensor name at offset %zu is longer than 63 bytes", *at);
+    t->name = (const char *)g->data + *at + 8;
+    t->name_len = (size_t)len;
+    moe__nm(nb, sizeof nb, t->name, t->name_len);
+    *at += 8 + (size_t)len;
+    left = g->size - *at;
+    if (left < 4) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: tensor '%s': truncated info", nb);
+    nd = moe__rd32(g->data + *at);
+    if (nd > 4) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: tensor '%s' has %d dimensions; at most 4", nb, (int)nd);
+    if (left - 4 < nd * 8 + 12) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: tensor '%s': truncated info", nb);
+    *at += 4;
+    for (i = 0; i < 4; i++) {
+        ne[i] = i < nd ? moe__rd64(g->data + *at + 8 * i) : 1;
+        if (ne[i] > (uint64_t)LLONG_MAX) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: tensor '%s' has a negative dimension", nb);
+        if (ne[i] && nel > (uint64_t)-1 / ne[i])
+            return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: tensor '%s': the product of its dimensions overflows", nb);
+        nel *= ne[i];
+    }
+    *at += (size_t)nd * 8;
+    ty = moe__rd32(g->data + *at);
+    off = moe__rd64(g->data + *at + 4);
+    *at += 12;
+    if (ty >= MOE__GGML_N || moe__ggml[ty].blck == 0)
+        return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: tensor '%s' has unknown ggml type %ld", nb, (long)ty);
+    blck = moe__ggml[ty].blck;
+    if (ne[0] % blck) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: tensor '%s': rows of %s are blocks of %zu values", nb, moe__ggml[ty].name, blck);
+    if (nel / blck > (uint64_t)-1 / moe__ggml[ty].bytes || (bytes = nel / blck * moe__ggml[ty].bytes) > (uint64_t)(size_t)-1)
+        return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: tensor '%s': its size in bytes overflows", nb);
+    if (off % g->alignment)
+        return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: tensor '%s': data offset is not a multiple of the alignment %zu", nb, g->alignment);
+    if (off < *prev_end) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: tensor '%s' overlaps (or precedes) the previous tensor's data", nb);
+    if (bytes > (uint64_t)-1 - off) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: tensor '%s': offset + size overflows", nb);
+    *prev_end = off + bytes;
+    if (g->data_at && (off > (uint64_t)(g->size - g->data_at) || bytes > (uint64_t)(g->size - g->data_at) - off))
+        return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: tensor '%s': data runs past the end of the file", nb);
+    t->n_dims = (int)nd;
+    for (i = 0; i < 8; i++) t->shape[i] = 1;
+    for (i = 0; i < nd; i++) t->shape[i] = ne[nd - 1 - i];            /* slowest first */
+    t->type_name = moe__ggml[ty].name;
+    t->file_type = (int)ty;
+    t->runnable = moe__ggml[ty].moe >= 0;
+    t->type = t->runnable ? (moe_type)moe__ggml[ty].moe : MOE_TYPE_F32;
+    t->size = (size_t)bytes;
+    if (g->data_at) { t->offset = g->data_at + (size_t)off; t->data = g->data + t->offset; }
+    return MOE_OK;
+}
+
+MOEDEF moe_status moe_gguf_open(moe_gguf *g, const void *data, size_t size)
+{
+    size_t at, i, val = 0, klen = 0;
+    uint64_t nt, nkv, prev = 0;
+    uint32_t ver, ty = 0;
+    const char *k = NULL;
+    int seen_align = 0, seen_arch = 0;
+    moe_file_tensor t;
+    moe_status s;
+    if (!g) return MOE_ERR_NULL;
+    memset(g, 0, sizeof *g);
+    if (!data) return moe__ferr(g->error, MOE_ERR_NULL, "gguf: data is NULL");
+    g->data = (const unsigned char *)data;
+    g->size = size;
+    g->alignment = 32;
+    if (size < 24) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: truncated: %zu bytes, the header needs 24", size);
+    if (memcmp(g->data, "GGUF", 4)) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: bad magic: the file does not start with 'GGUF'");
+    ver = moe__rd32(g->data + 4);
+    if (ver == 1) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: version 1 is not supported (v2 and v3 are)");
+    if ((ver & 0xffffu) == 0 && ver) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: version field %ld looks big-endian; only little-endian files are read", (long)ver);
+    if (ver < 2 || ver > 3) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: unknown version %ld (v2 and v3 are read)", (long)ver);
+    g->version = ver;
+    nt = moe__rd64(g->data + 8);
+    nkv = moe__rd64(g->data + 16);
+    at = 24;
+    if (nkv > (size - at) / 13) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: %zu metadata entries cannot fit in the file", (size_t)(nkv > (size_t)-1 ? (size_t)-1 : nkv));
+    g->n_kv = (size_t)nkv;
+    g->kv_at = at;
+    for (i = 0; i < g->n_kv; i++) {
+        if ((s = moe__gguf_kv(g, &at, &k, &klen, &ty, &val))) return s;
+        if (moe__streq(k, klen, "general.alignment")) {
+            long long a;
+            if (seen_align++) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: duplicate key 'general.alignment'");
+            if (ty == 6 || ty > 11 || ty == 8 || ty == 9 || !moe__gguf_intval(g->data + val, ty, &a) || a < 1 || a > (1 << 30) || (a & (a - 1)))
+                return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: general.alignment must be a power of two integer (at offset %zu)", val);
+            g->alignment = (size_t)a;
+        } else if (moe__streq(k, klen, "general.architecture")) {
+            uint64_t n;
+            if (seen_arch++) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: duplicate key 'general.architecture'");
+            if (ty != 8) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: general.architecture is not a string");
+            n = moe__rd64(g->data + val);                        /* kept if it fits and has no NUL */
+            if (n < sizeof g->arch && !memchr(g->data + val + 8, 0, (size_t)n)) { memcpy(g->arch, g->data + val + 8, (size_t)n); g->arch[n] = 0; }
+        }
+    }
+    g->ti_at = at;
+    if (nt > (size - at) / 24) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: %zu tensor infos cannot fit in the file", (size_t)(nt > (size_t)-1 ? (size_t)-1 : nt));
+    g->n_tensors = (size_t)nt;
+    for (i = 0; i < g->n_tensors; i++)
+        if ((s = moe__gguf_ti(g, &at, &t, &prev))) return s;
+    /* the data section starts at the next multiple of the alignment */
+    if (at % g->alignment && !moe__add(at, g->alignment - at % g->alignment, &at))
+        return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: data section offset overflows");
+    if (g->n_tensors && at > size) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: truncated: the tensor data would start at %zu, past the end (%zu)", at, size);
+    if (prev > (uint64_t)(size - (at < size ? at : size)))
+        return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: truncated: tensor data needs %zu bytes after offset %zu; the file has %zu",
+                         (size_t)(prev > (size_t)-1 ? (size_t)-1 : prev), at, size);
+    g->data_at = at;
+    return MOE_OK;
+}
+
+MOEDEF moe_status moe_gguf_tensor(moe_gguf *g, size_t i, moe_file_tensor *t)
+{
+    size_t at, j;
+    uint64_t prev = 0;
+    moe_status s = MOE_OK;
+    if (!g || !t || !g->data_at) return MOE_ERR_NULL;
+    if (i >= g->n_tensors) return moe__ferr(g->error, MOE_ERR_ARG, "gguf: tensor index %zu >= %zu tensors", i, g->n_tensors);
+    for (at = g->ti_at, j = 0; j <= i && !s; j++) s = moe__gguf_ti(g, &at, t, &prev);
+    return s;
+}
+MOEDEF moe_status moe_gguf_find(moe_gguf *g, const char *name, moe_file_tensor *t)
+{
+    size_t at, j, hit = 0, found = 0;
+    uint64_t prev = 0;
+    moe_file_tensor c;
+    moe_status s;
+    char nb[72];
+    if (!g || !name || !t || !g->data_at) return MOE_ERR_NULL;
+    for (at = g->ti_at, j = 0; j < g->n_tensors; j++) {
+        if ((s = moe__gguf_ti(g, &at, &c, &prev))) return s;
+        if (!moe__streq(c.name, c.name_len, name)) continue;
+        if (found++) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: duplicate tensor name '%s' (tensors %zu and %zu)", moe__nm(nb, sizeof nb, name, strlen(name)), hit, j);
+        hit = j;
+        *t = c;
+    }
+    if (!found) return moe__ferr(g->error, MOE_ERR_MISSING, "gguf: tensor '%s' not found", moe__nm(nb, sizeof nb, name, strlen(name)));
+    return MOE_OK;
+}
+/* the value of key: its type and offset; duplicates are an error */
+static moe_status moe__gguf_key(moe_gguf *g, const char *key, uint32_t *ty, size_t *val)
+{
+    size_t at, i, v = 0, klen = 0;
+    uint32_t t = 0;
+    const char *k = NULL;
+    int found = 0;
+    moe_status s;
+    char nb[72];
+    if (!g || !key || !g->data_at) return MOE_ERR_NULL;
+    for (at = g->kv_at, i = 0; i < g->n_kv; i++) {
+        if ((s = moe__gguf_kv(g, &at, &k, &klen, &t, &v))) return s;
+        if (!moe__streq(k, klen, key)) continue;
+        if (found++) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: duplicate key '%s'", moe__nm(nb, sizeof nb, key, strlen(key)));
+        *ty = t; *val = v;
+    }
+    if (!found) return moe__ferr(g->error, MOE_ERR_MISSING, "gguf: key '%s' not found", moe__nm(nb, sizeof nb, key, strlen(key)));
+    return MOE_OK;
+}
+MOEDEF moe_status moe_gguf_get_int(moe_gguf *g, const char *key, long long *v)
+{
+    uint32_t ty;
+    size_t at;
+    char nb[72];
+    moe_status s = moe__gguf_key(g, key, &ty, &at);
+    if (s) return s;
+    if (!v || ty == 6 || ty == 8 || ty == 9 || ty == 12 || !moe__gguf_intval(g->data + at, ty, v))
+        return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: key '%s' is a %s, not an integer in range", moe__nm(nb, sizeof nb, key, strlen(key)), moe__gv_name[ty]);
+    return MOE_OK;
+}
+MOEDEF moe_status moe_gguf_get_float(moe_gguf *g, const char *key, double *v)
+{
+    uint32_t ty;
+    size_t at;
+    long long iv;
+    uint64_t u;
+    char nb[72];
+    moe_status s = moe__gguf_key(g, key, &ty, &at);
+    if (s) return s;
+    if (!v) return MOE_ERR_NULL;
+    if (ty == 6) { *v = (double)moe__bits_f(moe__rd32(g->data + at)); return MOE_OK; }
+    if (ty == 12) { u = moe__rd64(g->data + at); memcpy(v, &u, 8); return MOE_OK; }
+    if (ty != 8 && ty != 9 && moe__gguf_intval(g->data + at, ty, &iv)) { *v = (double)iv; return MOE_OK; }
+    return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: key '%s' is a %s, not a number", moe__nm(nb, sizeof nb, key, strlen(key)), moe__gv_name[ty]);
+}
+MOEDEF moe_status moe_gguf_get_str(moe_gguf *g, const char *key, const char **str, size_t *len)
+{
+    uint32_t ty;
+    size_t at;
+    char nb[72];
+    moe_status s = moe__gguf_key(g, key, &ty, &at);
+    if (s) return s;
+    if (!str || !len) return MOE_ERR_NULL;
+    if (ty != 8) return moe__ferr(g->error, MOE_ERR_FORMAT, "gguf: key '%s' is a %s, not a string", moe__nm(nb, sizeof nb, key, strlen(key)), moe__gv_name[ty]);
+    *len = (size_t)moe__rd64(g->data + at);
+    *str = (const char *)g->data + at + 8;
+    return MOE_OK;
+}
+
+/* ---- JSON (strict, for hostile input) ------------------------------------------------------
+   RFC 8259: one value, whitespace around it; strings valid UTF-8 (no overlong forms, no
+   surrogates) without control characters, escapes checked (\u surrogates must pair);
+   numbers in the JSON grammar and within double range; nesting at most MOE__JSON_DEPTH.
+   moe__js_check validates a whole text once; the readers below then walk it. */
+#define MOE__JSON_DEPTH 64
+typedef struct moe__js { const unsigned char *p; size_t n; char *err; } moe__js;
+static moe_status moe__js_fail(const moe__js *j, size_t at, const char *what)
+{
+    return moe__ferr(j->err, MOE_ERR_FORMAT, "json: %s at offset %zu", what, at);
+}
+static size_t moe__js_ws(const moe__js *j, size_t i)
+{
+    while (i < j->n && (j->p[i] == ' ' || j->p[i] == '\t' || j->p[i] == '\n' || j->p[i] == '\r')) i++;
+    return i;
+}
+static int moe__js_hex(const unsigned char *p, unsigned *v)
+{
+    int k;
+    *v = 0;
+    for (k = 0; k < 4; k++) {
+        unsigned c = p[k], d;
+        if (c >= '0' && c <= '9') d = c - '0';
+        else if ((c | 32) >= 'a' && (c | 32) <= 'f') d = (c | 32) - 'a' + 10;
+        else return 0;
+        *v = *v << 4 | d;
+    }
+    return 1;
+}
+/* one UTF-8 sequence at p[0..n): its length, 0 if invalid */
+static size_t moe__utf8(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    if (c < 0x80) return 1;
+    if (c >= 0xc2 && c <= 0xdf) return n >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
+    if (c >= 0xe0 && c <= 0xef) {
+        if (n < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80) return 0;
+        if (c == 0xe0 && p[1] < 0xa0) return 0;                  /* overlong */
+        if (c == 0xed && p[1] >= 0xa0) return 0;                 /* surrogate */
+        return 3;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        if (n < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80) return 0;
+        if (c == 0xf0 && p[1] < 0x90) return 0;                  /* overlong */
+        if (c == 0xf4 && p[1] >= 0x90) return 0;                 /* above U+10FFFF */
+        return 4;
+    }
+    return 0;
+}
+/* The string at *i (on its '"'): checked; *i moves past it. With out: decoded into out[cap]
+   (*olen bytes, NUL-terminated), or 0 if it does not fit. */
+static int moe__js_str(const moe__js *j, size_t *i, char *out, size_t cap, size_t *olen, moe_status *st)
+{
+    size_t k = *i + 1, o = 0;
+    *st = MOE_OK;
+    for (;;) {
+        unsigned char c;
+        unsigned char buf[4];
+        size_t nb = 0, q;
+        if (k >= j->n) { *st = moe__js_fail(j, *i, "unterminated string"); return 0; }
+        c = j->p[k];
+        if (c == '"') break;
+        if (c < 0x20) { *st = moe__js_fail(j, k, "control character in a string"); return 0; }
+        if (c == '\\') {
+            unsigned u, u2;
+            if (k + 1 >= j->n) { *st = moe__js_fail(j, k, "unterminated escape"); return 0; }
+            c = j->p[k + 1];
+            switch (c) {
+            case '"': case '\\': case '/': buf[0] = c; nb = 1; break;
+            case 'b': buf[0] = 8; nb = 1; break;
+            case 'f': buf[0] = 12; nb = 1; break;
+            case 'n': buf[0] = 10; nb = 1; break;
+            case 'r': buf[0] = 13; nb = 1; break;
+            case 't': buf[0] = 9; nb = 1; break;
+            case 'u':
+                if (j->n - k < 6 || !moe__js_hex(j->p + k + 2, &u)) { *st = moe__js_fail(j, k, "bad \\u escape"); return 0; }
+                if (u >= 0xdc00 && u <= 0xdfff) { *st = moe__js_fail(j, k, "lone low surrogate"); return 0; }
+                if (u >= 0xd800 && u <= 0xdbff) {
+                    if (j->n - k < 12 || j->p[k + 6] != '\\' || j->p[k + 7] != 'u' || !moe__js_hex(j->p + k + 8, &u2) ||
+                        u2 < 0xdc00 || u2 > 0xdfff) { *st = moe__js_fail(j, k, "unpaired high surrogate"); return 0; }
+                    u = 0x10000 + ((u - 0xd800) << 10) + (u2 - 0xdc00);
+                    k += 6;
+                }
+                if (u < 0x80) { buf[0] = (unsigned char)u; nb = 1; }
+                else if (u < 0x800) { buf[0] = (unsigned char)(0xc0 | u >> 6); buf[1] = (unsigned char)(0x80 | (u & 63)); nb = 2; }
+                else if (u < 0x10000) { buf[0] = (unsigned char)(0xe0 | u >> 12); buf[1] = (unsigned char)(0x80 | (u >> 6 & 63)); buf[2] = (unsigned char)(0x80 | (u & 63)); nb = 3; }
+                else { buf[0] = (unsigned char)(0xf0 | u >> 18); buf[1] = (unsigned char)(0x80 | (u >> 12 & 63)); buf[2] = (unsigned char)(0x80 | (u >> 6 & 63)); buf[3] = (unsigned char)(0x80 | (u & 63)); nb = 4; }
+                k += 4;
+                break;
+            default: *st = moe__js_fail(j, k, "bad escape"); return 0;
+            }
+            k += 2;
+        } else {
+            nb = moe__utf8(j->p + k, j->n - k);
+            if (!nb) { *st = moe__js_fail(j, k, "invalid UTF-8"); return 0; }
+            for (q = 0; q < nb; q++) buf[q] = j->p[k + q];
+            k += nb;
+        }
+        if (out) {
+            if (o + nb >= cap) return 0;
+            for (q = 0; q < nb; q++) out[o++] = (char)buf[q];
+        } else o += nb;
+    }
+    if (out) out[o] = 0;
+    if (olen) *olen = o;
+    *i = k + 1;
+    return 1;
+}
+/* The number at *i: checked against the grammar and the double range; *i moves past it.
+   v: its value (correctly rounded when it has at most 19 significant digits and 10^|e| <= 10^22,
+   else within a few ulps); is_int: digits only (no '-', fraction or exponent); u: that integer
+   when it fits 64 bits (else *is_int = 0). */
+static double moe__pow10(int e)
+{
+    static const double t[9] = { 1e1, 1e2, 1e4, 1e8, 1e16, 1e32, 1e64, 1e128, 1e256 };
+    double r = 1.0;
+    int k, a = e < 0 ? -e : e;
+    for (k = 0; k < 9 && a; k++, a >>= 1) if (a & 1) r *= t[k];
+    return a ? HUGE_VAL : r;
+}
+static moe_status moe__js_num(const moe__js *j, size_t *i, double *v, int *is_int, uint64_t *u)
+{
+    size_t k = *i, start = *i;
+    uint64_t m = 0, ui = 0;
+    int neg = 0, taken = 0, esign = 1, intok = 1;
+    long e = 0, adj = 0;
+    double r;
+    if (k < j->n && j->p[k] == '-') { neg = 1; intok = 0; k++; }
+    if (k >= j->n || j->p[k] < '0' || j->p[k] > '9') return moe__js_fail(j, start, "bad number");
+    if (j->p[k] == '0' && k + 1 < j->n && j->p[k + 1] >= '0' && j->p[k + 1] <= '9') return moe__js_fail(j, start, "number with a leading zero");
+    for (; k < j->n && j->p[k] >= '0' && j->p[k] <= '9'; k++) {
+        unsigned d = j->p[k] - '0';
+        if (ui > ((uint64_t)-1 - d) / 10) intok = 0; else ui = ui * 10 + d;
+        if (!m && !d) continue;                              /* leading zeros */
+        if (taken < 19) { m = m * 10 + d; taken++; } else if (adj < 1000000) adj++;
+    }
+    if (k < j->n && j->p[k] == '.') {
+        intok = 0;
+        if (++k >= j->n || j->p[k] < '0' || j->p[k] > '9') return moe__js_fail(j, start, "bad number: no digit after '.'");
+        for (; k < j->n && j->p[k] >= '0' && j->p[k] <= '9'; k++) {
+            unsigned d = j->p[k] - '0';
+            if (!m && !d) { if (adj > -1000000) adj--; continue; }
+            if (taken < 19) { m = m * 10 + d; taken++; adj--; }
+        }
+    }
+    if (k < j->n && (j->p[k] == 'e' || j->p[k] == 'E')) {
+        intok = 0;
+        k++;
+        if (k < j->n && (j->p[k] == '+' || j->p[k] == '-')) { esign = j->p[k] == '-' ? -1 : 1; k++; }
+        if (k >= j->n || j->p[k] < '0' || j->p[k] > '9') return moe__js_fail(j, start, "bad number: no digit in the exponent");
+        for (; k < j->n && j->p[k] >= '0' && j->p[k] <= '9'; k++) if (e < 1000000) e = e * 10 + (j->p[k] - '0');
+    }
+    e = e * esign + adj;                                     /* value = m * 10^e */
+    if (m && e + taken - 1 > 308) return moe__js_fail(j, start, "number out of range");
+    if (!m || e + taken < -330) r = 0.0;
+    else if (e >= 0) r = (double)m * moe__pow10((int)e);
+    else if (e >= -22) r = (double)m / moe__pow10((int)-e);
+    else r = (double)m / moe__pow10(22) / moe__pow10((int)(-e - 22));
+    if (!(r <= 1.7976931348623157e308)) return moe__js_fail(j, start, "number out of range");
+    if (v) *v = neg ? -r : r;
+    if (is_int) *is_int = intok;
+    if (u) *u = ui;
+    *i = k;
+    return MOE_OK;
+}
+/* check (and skip) one value at *i (after whitespace) */
+static moe_status moe__js_value(const moe__js *j, size_t *i, int depth)
+{
+    size_t k = moe__js_ws(j, *i);
+    moe_status st = MOE_OK;
+    unsigned char c;
+    if (k >= j->n) return moe__js_fail(j, k, "unexpected end");
+    c = j->p[k];
+    if (c == '{' || c == '[') {
+        unsigned char close = c == '{' ? '}' : ']';
+        if (depth >= MOE__JSON_DEPTH) return moe__js_fail(j, k, "nesting too deep");
+        k = moe__js_ws(j, k + 1);
+        if (k < j->n && j->p[k] == close) { *i = k + 1; return MOE_OK; }
+        for (;;) {
+            if (c == '{') {
+                k = moe__js_ws(j, k);
+                if (k >= j->n || j->p[k] != '"') return moe__js_fail(j, k, "expected a key");
+                if (!moe__js_str(j, &k, NULL, 0, NULL, &st)) return st;
+                k = moe__js_ws(j, k);
+                if (k >= j->n || j->p[k] != ':') return moe__js_fail(j, k, "expected ':'");
+                k++;
+            }
+            if ((st = moe__js_value(j, &k, depth + 1))) return st;
+            k = moe__js_ws(j, k);
+            if (k < j->n && j->p[k] == ',') { k++; continue; }
+            if (k < j->n && j->p[k] == close) { *i = k + 1; return MOE_OK; }
+            return moe__js_fail(j, k, c == '{' ? "expected ',' or '}'" : "expected ',' or ']'");
+        }
+    }
+    if (c == '"') { if (!moe__js_str(j, &k, NULL, 0, NULL, &st)) return st; *i = k; return MOE_OK; }
+    if (c == '-' || (c >= '0' && c <= '9')) { if ((st = moe__js_num(j, &k, NULL, NULL, NULL))) return st; *i = k; return MOE_OK; }
+    if (j->n - k >= 4 && !memcmp(j->p + k, "true", 4)) { *i = k + 4; return MOE_OK; }
+    if (j->n - k >= 5 && !memcmp(j->p + k, "false", 5)) { *i = k + 5; return MOE_OK; }
+    if (j->n - k >= 4 && !memcmp(j->p + k, "null", 4)) { *i = k + 4; return MOE_OK; }
+    return moe__js_fail(j, k, "unexpected character");
+}
+/* a whole document: one value and whitespace */
+static moe_status moe__js_check(const moe__js *j)
+{
+    size_t i = 0;
+    moe_status st = moe__js_value(j, &i, 0);
+    if (st) return st;
+    if (moe__js_ws(j, i) != j->n) return moe__js_fail(j, moe__js_ws(j, i), "trailing characters after the value");
+    return MOE_OK;
+}
+/* ---- walking a checked document ---- */
+/* Members of the object at *obj: iterate with *it = 0 first; each call gives the key's offset
+   (on its '"') and the value's offset; returns 0 at the end. */
+static int moe__js_next(const moe__js *j, size_t obj, size_t *it, size_t *key, size_t *val)
+{
+    size_t k = *it ? *it : obj + 1;
+    moe_status st;
+    k = moe__js_ws(j, k);
+    if (k < j->n && j->p[k] == ',') k = moe__js_ws(j, k + 1);
+    if (k >= j->n || j->p[k] != '"') return 0;
+    *key = k;
+    if (!moe__js_str(j, &k, NULL, 0, NULL, &st)) return 0;
+    k = moe__js_ws(j, k) + 1;                            /* past ':' */
+    *val = moe__js_ws(j, k);
+    if (moe__js_value(j, &k, 0)) return 0;
+    *it = k;
+    return 1;
+}
+/* is the string at k equal to s? */
+static int moe__js_eq(const moe__js *j, size_t k, const char *s)
+{
+    char buf[256];
+    size_t n;
+    moe_status st;
+    if (strlen(s) >= sizeof buf) return 0;
+    return moe__js_str(j, &k, buf, sizeof buf, &n, &st) && n == strlen(s) && !memcmp(buf, s, n);
+}
+/* the value of member key of the object at obj: 1 found, 0 absent, -1 the key is there twice */
+static int moe__js_get(const moe__js *j, size_t obj, const char *key, size_t *val)
+{
+    size_t it = 0, k, v;
+    int found = 0;
+    if (obj >= j->n || j->p[obj] != '{') return 0;
+    while (moe__js_next(j, obj, &it, &k, &v))
+        if (moe__js_eq(j, k, key)) { if (found++) return -1; *val = v; }
+    return found;
+}
+/* the elements of the array at arr: *it = 0 first; returns 0 at the end */
+static int moe__js_elem(const moe__js *j, size_t arr, size_t *it, size_t *val)
+{
+    size_t k = *it ? *it : arr + 1;
+    k = moe__js_ws(j, k);
+    if (k < j->n && j->p[k] == ',') k = moe__js_ws(j, k + 1);
+    if (k >= j->n || j->p[k] == ']') return 0;
+    *val = k;
+    if (moe__js_value(j, &k, 0)) return 0;
+    *it = k;
+    return 1;
+}
+
+/* ---- safetensors -------------------------------------------------------------------------- */
+static const struct { const char *name; unsigned char size; int moe; } moe__st_dt[MOE_ST_DTYPE_COUNT] = {
+    { "BOOL", 1, -1 }, { "U8", 1, -1 }, { "I8", 1, -1 }, { "F8_E4M3", 1, (int)MOE_TYPE_F8_E4M3 }, { "F8_E5M2", 1, -1 },
+    { "F8_E8M0", 1, -1 }, { "I16", 2, -1 }, { "U16", 2, -1 }, { "F16", 2, (int)MOE_TYPE_F16 }, { "BF16", 2, (int)MOE_TYPE_BF16 },
+    { "I32", 4, -1 }, { "U32", 4, -1 }, { "F32", 4, (int)MOE_TYPE_F32 }, { "I64", 8, -1 }, { "U64", 8, -1 }, { "F64", 8, -1 }
+};
+typedef struct moe__st_file { const unsigned char *base; size_t size, hlen; } moe__st_file;
+typedef struct moe__st_ent {
+    unsigned long long shape[8];
+    size_t begin, end;               /* in the file's data section (after the header)       */
+    size_t name_at, name_len;        /* in the names blob, NUL-terminated                    */
+    int file, dtype, n_dims;
+} moe__st_ent;
+typedef struct moe__st_idx { moe__st_file *files; moe__st_ent *ents; char *names; } moe__st_idx;
+#define MOE__ST_NAMEMAX 1024         /* longest tensor name read */
+
+/* One file's header, checked. ix NULL: count only (*n_ent tensors, *n_names bytes of names);
+   else entries go to ix->ents[*n_ent...] and names to ix->names + *n_names. */
+static moe_status moe__st_header(moe_st *st, int f, const unsigned char *base, size_t size, moe__st_idx *ix,
+                                 size_t *n_ent, size_t *n_names)
+{
+    moe__js j;
+    uint64_t hl;
+    size_t top, it = 0, key, val, dsize;
+    moe_status s;
+    char nm[80];
+    if (size < 8) return moe__ferr(st->error, MOE_ERR_FORMAT, "safetensors file %d: truncated: no 8-byte header length", f);
+    hl = moe__rd64(base);
+    if (hl > size - 8)
+        return moe__ferr(st->error, MOE_ERR_FORMAT, "safetensors file %d: header length runs past the end (file is %zu bytes)", f, size);
+    j.p = base + 8; j.n = (size_t)hl; j.err = st->error;
+    if ((s = moe__js_check(&j))) {
+        char why[MOE__ERRCAP];
+        memcpy(why, st->error, sizeof why);
+        return moe__ferr(st->error, s, "safetensors file %d header: %s", f, why);
+    }
+    top = moe__js_ws(&j, 0);
+    if (j.p[top] != '{') return moe__ferr(st->error, MOE_ERR_FORMAT, "safetensors file %d: the header is not a JSON object", f);
+    dsize = size - 8 - (size_t)hl;
+    while (moe__js_next(&j, top, &it, &key, &val)) {
+        size_t k = key, nlen, sh, dof, dt, e2 = 0, v, n = 0;
+        unsigned long long shape[8], nel = 1, b[2];
+        int d, dtype = -1, isint;
+        uint64_t u;
+        moe__st_ent *ent;
+        char dts[16];
+        moe__js_str(&j, &k, NULL, 0, &nlen, &s);
+        k = key;
+        if (nlen >= MOE__ST_NAMEMAX) return moe__ferr(st->error, MOE_ERR_FORMAT, "safetensors file %d: a tensor name at header offset %zu is longer than %d bytes", f, key, MOE__ST_NAMEMAX - 1);
+        {
+            char full[MOE__ST_NAMEMAX];
+            size_t tl = 0;
+            moe__js_str(&j, &k, full, sizeof full, &tl, &s);
+            moe__nm(nm, sizeof nm, full, tl);
+        }
+        if (moe__js_eq(&j, key, "__metadata__")) {
+            size_t mi = 0, mk, mv;
+            if (j.p[val] != '{') return moe__ferr(st->error, MOE_ERR_FORMAT, "safetensors file %d: __metadata__ is not an object", f);
+            while (moe__js_next(&j, val, &mi, &mk, &mv))
+                if (j.p[mv] != '"') return moe__ferr(st->error, MOE_ERR_FORMAT, "safetensors file %d: a __metadata__ value (header offset %zu) is not a string", f, mv);
+            continue;
+        }
+        if (j.p[val] != '{') return moe__ferr(st->error, MOE_ERR_FORMAT, "safetensors file %d: tensor '%s' is not an object", f, nm);
+        if (moe__js_get(&j, val, "dtype", &dt) != 1 || moe__js_get(&j, val, "shape", &sh) != 1 ||
+            moe__js_get(&j, val, "data_offsets", &dof) != 1)
+            return moe__ferr(st->error, MOE_ERR_FORMAT, "safetensors file %d: tensor '%s' needs exactly one dtype, shape and data_offsets", f, nm);
+        if (j.p[dt] == '"') {
+            size_t q = dt, dl;
+            if (moe__js_str(&j, &q, dts, sizeof dts, &dl, &s))
+                for (d = 0; d < MOE_ST_DTYPE_COUNT; d++) if (!strcmp(dts, moe__st_dt[d].name)) dtype = d;
+        }
+        if (dtype < 0) return moe__ferr(st->error, MOE_ERR_FORMAT, "safetensors file %d: tensor '%s' has an unknown dtype", f, nm);
+        if (j.p[sh] != '[') return moe__ferr(st->error, MOE_ERR_FORMAT, "safetensors file %d: tensor '%s': shape is not an array", f, nm);
+        for (; moe__js_elem(&j, sh, &e2, &v); n++) {
+            size_t q = v;
+            if (n >= 8) return moe__ferr(st->error, MOE_ERR_FORMAT, "safetensors file %d: tensor '%s' has more than 8 dimensions", f, nm);
+            if (j.p[v] == '-' || j.p[v] < '0' || j.p[v] > '9' || moe__js_num(&j, &q, NULL, &isint, &u) || !isint)
+                return moe__ferr(st->error, MOE_ERR_FORMAT, "safetensors file %d: tensor '%s': a dimension is not a non-negative integer", f, nm);
+            shape[n] = u;
+            if (u && nel > (unsigned long long)-1 / u)
+                return moe__ferr(st->error, MOE_ERR_FORMAT, "safetensors file %d: tensor '%s': the product of its dimensions overflows", f, nm);
+            nel *= u;
+        }
+        if (nel > (unsigned long long)((size_t)-1 / moe__st_dt[dtype].size))
+            return moe__ferr(st->error, MOE_ERR_FORMAT, "safetensors file %d: tensor '%s': its size in bytes overflows", f, nm);
+        if (j.p[dof] != '[') return moe__ferr(st->error, MOE_ERR_FORMAT, "safetensors file %d: tensor '%s': data_offsets is not an array", f, nm);
+        for (e2 = 0, d = 0; moe__js_elem(&j, dof, &e2, &v); d++) {
+            size_t q = v;
+            if (d >= 2 || j.p[v] < '0' || j.p[v] > '9' || moe__js_num(&j, &q, NULL, &isint, &u) || !isint)
+                return moe__ferr(st->error, MOE_ERR_FORMAT, "safetensors file %d: tensor '%s': data_offsets must be two non-negative integers", f, nm);
+            b[d] = u;
+        }
+        if (d != 2) return moe__ferr(st->error, MOE_ERR_FORMAT, "safetensors file %d: tensor '%s': data_offsets must be two non-negative integers", f, nm);
+        if (b[0] > b[1] || b[1] > dsize)
+            return moe__ferr(st->error, MOE_ERR_FORMAT, "safetensors file %d: tensor '%s': data_offsets lie outside the %zu data bytes", f, nm, dsize);
+        if (b[1] - b[0] != nel * moe__st_dt[dtype].size)
+            return moe__ferr(st->error, MOE_ERR_FORMAT, "safetensors file %d: tensor '%s': data_offsets span %zu bytes; shape x dtype needs %zu",
+                             f, nm, (size_t)(b[1] - b[0]), (size_t)(nel * moe__st_dt[dtype].size));
+        if (ix) {
+            size_t q = key, tl;
+            ent = &ix->ents[*n_ent];
+            memset(ent, 0, sizeof *ent);
+            for (d = 0; d < 8; d++) ent->shape[d] = d < (int)n ? shape[d] : 1;
+            ent->begin = (size_t)b[0]; ent->end = (size_t)b[1];
+            ent->name_at = *n_names;
+            moe__js_str(&j, &q, ix->names + *n_names, nlen + 1, &tl, &s);
+            ent->name_len = tl;
+            ent->file = f; ent->dtype = dtype; ent->n_dims = (int)n;
+        }
+        (*n_ent)++;
+        *n_names += nlen + 1;
+    }
+    return MOE_OK;
+}
+static int moe__st_less(const moe__st_idx *ix, const moe__st_ent *a, const moe__st_ent *b, int by_name)
+{
+    if (by_name) {
+        size_t n = a->name_len < b->name_len ? a->name_len : b->name_len;
+        int c = memcmp(ix->names + a->name_at, ix->names + b->name_at, n);
+        return c ? c < 0 : a->name_len < b->name_len;
+    }
+    if (a->file != b->file) return a->file < b->file;
+    if (a->begin != b->begin) return a->begin < b->begin;
+    return a->end < b->end;
+}
+static void moe__st_sift(moe__st_idx *ix, size_t root, size_t n, int by_name)
+{
+    moe__st_ent *e = ix->ents, tmp;
+    for (;;) {
+        size_t c = 2 * root + 1;
+        if (c >= n) return;
+        if (c + 1 < n && moe__st_less(ix, &e[c], &e[c + 1], by_name)) c++;
+        if (!moe__st_less(ix, &e[root], &e[c], by_name)) return;
+        tmp = e[root]; e[root] = e[c]; e[c] = tmp;
+        root = c;
+    }
+}
+static void moe__st_sort(moe__st_idx *ix, size_t n, int by_name)    /* heapsort: no recursion, no memory */
+{
+    size_t i;
+    moe__st_ent tmp;
+    for (i = n / 2; i-- > 0;) moe__st_sift(ix, i, n, by_name);
+    for (i = n; i-- > 1;) {
+        tmp = ix->ents[0]; ix->ents[0] = ix->ents[i]; ix->ents[i] = tmp;
+        moe__st_sift(ix, 0, i, by_name);
+    }
+}
+static moe_status moe__st_scan(moe_st *st, const void *const *files, const size_t *sizes, int n_files, moe__st_idx *ix,
+                               size_t *n_ent, size_t *n_names)
+{
+    int f;
+    moe_status s;
+    *n_ent = *n_names = 0;
+    if (n_files < 1 || n_files > 65536) return moe__ferr(st->error, MOE_ERR_ARG, "safetensors: n_files must be in [1, 65536]; got %d", n_files);
+    if (!files || !sizes) return moe__ferr(st->error, MOE_ERR_NULL, "safetensors: files or sizes is NULL");
+    for (f = 0; f < n_files; f++) {
+        if (!files[f]) return moe__ferr(st->error, MOE_ERR_NULL, "safetensors: files[%d] is NULL", f);
+        if ((s = moe__st_header(st, f, (const unsigned char *)files[f], sizes[f], ix, n_ent, n_names))) return s;
+    }
+    return MOE_OK;
+}
+static size_t moe__up64(size_t n) { return (n + 63) & ~(size_t)63; }
+static int moe__st_mem(size_t n_files, size_t n_ent, size_t n_names, size_t *bytes)
+{
+    size_t a, b, c;
+    return moe__mul(n_files, sizeof(moe__st_file), &a) && moe__mul(n_ent, sizeof(moe__st_ent), &b) &&
+           moe__add(a, b, &c) && moe__add(c, n_names, &c) && moe__add(c, 4 * 64 + sizeof(moe__st_idx), bytes);
+}
+MOEDEF moe_status moe_st_mem_size(moe_st *st, const void *const *files, const size_t *sizes, int n_files, size_t *bytes)
+{
+    size_t ne, nn;
+    moe_status s;
+    if (!st || !bytes) return MOE_ERR_NULL;
+    memset(st, 0, sizeof *st);
+    if ((s = moe__st_scan(st, files, sizes, n_files, NULL, &ne, &nn))) return s;
+    if (!moe__st_mem((size_t)n_files, ne, nn, bytes)) return moe__ferr(st->error, MOE_ERR_OVERFLOW, "safetensors: the index size overflows");
+    return MOE_OK;
+}
+MOEDEF moe_status moe_st_open(moe_st *st, const void *const *files, const size_t *sizes, int n_files, void *mem, size_t mem_size)
+{
+    size_t ne, nn, need, i, ne2 = 0, nn2 = 0, last_end = 0;
+    unsigned char *p;
+    moe__st_idx *ix;
+    moe_status s;
+    char a[72], b[72];
+    if (!st) return MOE_ERR_NULL;
+    memset(st, 0, sizeof *st);
+    if ((s = moe__st_scan(st, files, sizes, n_files, NULL, &ne, &nn))) return s;
+    if (!moe__st_mem((size_t)n_files, ne, nn, &need)) return moe__ferr(st->error, MOE_ERR_OVERFLOW, "safetensors: the index size overflows");
+    if (!mem) return moe__ferr(st->error, MOE_ERR_NULL, "safetensors: mem is NULL");
+    if (mem_size < need) return moe__ferr(st->error, MOE_ERR_WORKSPACE, "safetensors: mem is %zu bytes; moe_st_mem_size asks for %zu", mem_size, need);
+    p = (unsigned char *)mem + (64 - (uintptr_t)mem % 64) % 64;
+    ix = (moe__st_idx *)(void *)p;
+    p += moe__up64(sizeof *ix);
+    ix->files = (moe__st_file *)(void *)p;
+    p += moe__up64((size_t)n_files * sizeof(moe__st_file));
+    ix->ents = (moe__st_ent *)(void *)p;
+    p += moe__up64(ne * sizeof(moe__st_ent));
+    ix->names = (char *)p;
+    if ((s = moe__st_scan(st, files, sizes, n_files, ix, &ne2, &nn2))) return s;
+    for (i = 0; i < (size_t)n_files; i++) {
+        ix->files[i].base = (const unsigned char *)files[i];
+        ix->files[i].size = sizes[i];
+        ix->files[i].hlen = (size_t)moe__rd64(ix->files[i].base);
+    }
+    moe__st_sort(ix, ne, 0);                                    /* by file and offset: overlaps */
+    for (i = 0; i < ne; i++) {
+        moe__st_ent *e = &ix->ents[i];
+        if (i && e->file != e[-1].file) last_end = 0;
+        if (e->begin == e->end) continue;
+        if (e->begin < last_end) {
+            size_t k = i;
+            while (k-- > 0) if (ix->ents[k].end > e->begin && ix->ents[k].begin != ix->ents[k].end) break;
+            return moe__ferr(st->error, MOE_ERR_FORMAT, "safetensors file %d: tensors '%s' and '%s' overlap", e->file,
+                             moe__nm(a, sizeof a, ix->names + ix->ents[k].name_at, ix->ents[k].name_len),
+                             moe__nm(b, sizeof b, ix->names + e->name_at, e->name_len));
+        }
+        last_end = e->end;
+    }
+    moe__st_sort(ix, ne, 1);                                    /* by name: lookups, duplicates */
+    for (i = 1; i < ne; i++)
+        if (!moe__st_less(ix, &ix->ents[i - 1], &ix->ents[i], 1))
+            return moe__ferr(st->error, MOE_ERR_FORMAT, "safetensors: tensor '%s' appears twice (files %d and %d)",
+                             moe__nm(a, sizeof a, ix->names + ix->ents[i].name_at, ix->ents[i].name_len), ix->ents[i - 1].file, ix->ents[i].file);
+    st->index = ix;
+    st->n_tensors = ne;
+    st->n_files = n_files;
+    return MOE_OK;
+}
+static void moe__st_fill(const moe__st_idx *ix, const moe__st_ent *e, moe_file_tensor *t)
+{
+    const moe__st_file *f = &ix->files[e->file];
+    int d;
+    memset(t, 0, sizeof *t);
+    t->name = ix->names + e->name_at;
+    t->name_len = e->name_len;
+    t->n_dims = e->n_dims;
+    for (d = 0; d < 8; d++) t->shape[d] = e->shape[d];
+    t->type_name = moe__st_dt[e->dtype].name;
+    t->file_type = e->dtype;
+    t->runnable = moe__st_dt[e->dtype].moe >= 0;
+    t->type = t->runnable ? (moe_type)moe__st_dt[e->dtype].moe : MOE_TYPE_F32;
+    t->offset = 8 + f->hlen + e->begin;
+    t->data = f->base + t->offset;
+    t->size = e->end - e->begin;
+    t->file = e->file;
+}
+MOEDEF moe_status moe_st_tensor(moe_st *st, size_t i, moe_file_tensor *t)
+{
+    if (!st || !t || !st->index) return MOE_ERR_NULL;
+    if (i >= st->n_tensors) return moe__ferr(st->error, MOE_ERR_ARG, "safetensors: tensor index %zu >= %zu tensors", i, st->n_tensors);
+    moe__st_fill((const moe__st_idx *)st->index, &((const moe__st_idx *)st->index)->ents[i], t);
+    return MOE_OK;
+}
+MOEDEF moe_status moe_st_find(moe_st *st, const char *name, moe_file_tensor *t)
+{
+    const moe__st_idx *ix;
+    size_t lo = 0, hi, n;
+    char nb[72];
+    if (!st || !name || !t || !st->index) return MOE_ERR_NULL;
+    ix = (const moe__st_idx *)st->index;
+    n = strlen(name);
+    hi = st->n_tensors;
+    while (lo < hi) {                                           /* first entry >= name */
+        size_t mid = lo + (hi - lo) / 2;
+        const moe__st_ent *e = &ix->ents[mid];
+        size_t m = e->name_len < n ? e->name_len : n;
+        int c = memcmp(ix->names + e->name_at, name, m);
+        if (c < 0 || (c == 0 && e->name_len < n)) lo = mid + 1; else hi = mid;
+    }
+    if (lo < st->n_tensors && moe__streq(ix->names + ix->ents[lo].name_at, ix->ents[lo].name_len, name)) {
+        moe__st_fill(ix, &ix->ents[lo], t);
+        return MOE_OK;
+    }
+    return moe__ferr(st->error, MOE_ERR_MISSING, "safetensors: tensor '%s' not found", moe__nm(nb, sizeof nb, name, n));
+}
+MOEDEF moe_status moe_st_metadata(moe_st *st, int file, const char *key, char *out, size_t cap)
+{
+    const moe__st_idx *ix;
+    moe__js j;
+    size_t top, md, v, len;
+    moe_status s;
+    char nb[72];
+    if (!st || !key || !out || !cap || !st->index) return MOE_ERR_NULL;
+    if (file < 0 || file >= st->n_files) return moe__ferr(st->error, MOE_ERR_ARG, "safetensors: file %d out of range", file);
+    ix = (const moe__st_idx *)st->index;
+    j.p = ix->files[file].base + 8; j.n = ix->files[file].hlen; j.err = st->error;
+    top = moe__js_ws(&j, 0);
+    if (moe__js_get(&j, top, "__metadata__", &md) != 1 || moe__js_get(&j, md, key, &v) != 1)
+        return moe__ferr(st->error, MOE_ERR_MISSING, "safetensors file %d: no __metadata__ key '%s'", file, moe__nm(nb, sizeof nb, key, strlen(key)));
+    if (!moe__js_str(&j, &v, out, cap, &len, &s)) return moe__ferr(st->error, MOE_ERR_ARG, "safetensors: out[%zu] is too small for __metadata__ '%s'", cap, moe__nm(nb, sizeof nb, key, strlen(key)));
+    return MOE_OK;
+}
+MOEDEF moe_status moe_st_index_shards(moe_st *st, const char *json, size_t len, char *names, size_t cap, int *n_shards)
+{
+    moe__js j;
+    size_t top, wm, it = 0, k, v, used = 0;
+    char buf[256];
+    moe_status s;
+    if (!st || !json || !names || !n_shards) return MOE_ERR_NULL;
+    memset(st, 0, sizeof *st);
+    *n_shards = 0;
+    j.p = (const unsigned char *)json; j.n = len; j.err = st->error;
+    if ((s = moe__js_check(&j))) return s;
+    top = moe__js_ws(&j, 0);
+    if (moe__js_get(&j, top, "weight_map", &wm) != 1 || j.p[wm] != '{')
+        return moe__ferr(st->error, MOE_ERR_FORMAT, "safetensors index: no (single) weight_map object");
+    while (moe__js_next(&j, wm, &it, &k, &v)) {
+        size_t n, at, q = v;
+        int dup = 0;
+        if (j.p[v] != '"' || !moe__js_str(&j, &q, buf, sizeof buf, &n, &s) || n == 0 || strchr(buf, '/') || strchr(buf, '\\') ||
+            buf[0] == '.' || memchr(buf, 0, n))
+            return moe__ferr(st->error, MOE_ERR_FORMAT, "safetensors index: the file name at offset %zu is not a plain file name", v);
+        for (at = 0; at < used && !dup; at += strlen(names + at) + 1) dup = !strcmp(names + at, buf);
+        if (dup) continue;
+        if (cap - used < n + 1) return moe__ferr(st->error, MOE_ERR_ARG, "safetensors index: names[%zu] is too small", cap);
+        memcpy(names + used, buf, n + 1);
+        used += n + 1;
+        (*n_shards)++;
+    }
+    return MOE_OK;
+}
+
+/* ---- one MoE layer: the families ------------------------------------------------------------ */
+enum {
+    MOE__F_SIGMOID = 1 << 0,   /* sigmoid router scores (else softmax)                              */
+    MOE__F_SMTOPK  = 1 << 1,   /* softmax over the k selected logits (gpt-oss)                      */
+    MOE__F_NORM    = 1 << 2,   /* renormalise the k weights (the family's default)                  */
+    MOE__F_GEGLU   = 1 << 3,   /* GEGLU with tanh GELU (grok; gate-less experts: GELU)              */
+    MOE__F_OAI     = 1 << 4,   /* SWIGLU_OAI; a fused gate_up is interleaved (gpt-oss)              */
+    MOE__F_WIN     = 1 << 5,   /* the weight scales the expert's input (Llama 4)                    */
+    MOE__F_KEYS    = 1 << 6,   /* GGUF: expert_weights_norm, expert_gating_func, expert groups read  */
+    MOE__F_STACKED = 1 << 7,   /* HF: experts stacked in one tensor ("up" names the fused gate_up)  */
+    MOE__F_DS      = 1 << 8,   /* HF DeepSeek: renormalise only when top_k > 1                      */
+    MOE__F_V2      = 1 << 9    /* HF DeepSeek-V2: routed_scaling_factor only without renormalising  */
+};
+/* One row per family. GGUF rows use llama.cpp's names (blk.N.ffn_gate_inp, ffn_{gate,up,down}_exps,
+   ffn_gate_up_exps, the old blk.N.ffn_{gate,up,down}.E, *_shexp, ffn_gate_inp_shexp, exp_probs_b,
+   the .bias of each) and keys ({arch}.expert_count, ...), found the same way for every arch.
+   HF rows give the names after "<prefix>layers.<N>.<block>": router, the experts' matrices
+   ("experts.<E>.<gate>.weight"; stacked: "experts.<up>"), the shared expert's prefix and gate. */
+typedef struct moe__family {
+    const char *name;          /* GGUF general.architecture, or HF model_type                   */
+    int hf;
+    unsigned flags;
+    const char *block, *router, *gate, *up, *down, *shared, *shared_gate;
+} moe__family;
+static const moe__family moe__families[] = {
+    { "llama",      0, MOE__F_NORM, NULL, NULL, NULL, NULL, NULL, NULL, NULL },      /* Mixtral */
+    { "qwen2moe",   0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { "qwen3moe",   0, MOE__F_NORM, NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { "olmoe",      0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { "deepseek2",  0, MOE__F_KEYS, NULL, NULL, NULL, NULL, NULL, NULL, NULL },      /* V2, V3 */
+    { "gpt-oss",    0, MOE__F_SMTOPK | MOE__F_OAI, NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { "llama4",     0, MOE__F_SIGMOID | MOE__F_WIN, NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { "dbrx",       0, MOE__F_NORM, NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { "grok",       0, MOE__F_NORM | MOE__F_GEGLU, NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { "granitemoe", 0, MOE__F_NORM, NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { "phimoe",     0, MOE__F_NORM, NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { "mixtral",     1, MOE__F_NORM, "block_sparse_moe.", "gate.weight", "w1", "w3", "w2", NULL, NULL },
+    { "qwen2_moe",   1, 0, "mlp.", "gate.weight", "gate_proj", "up_proj", "down_proj", "shared_expert.", "shared_expert_gate.weight" },
+    { "qwen3_moe",   1, 0, "mlp.", "gate.weight", "gate_proj", "up_proj", "down_proj", NULL, NULL },
+    { "olmoe",       1, 0, "mlp.", "gate.weight", "gate_proj", "up_proj", "down_proj", NULL, NULL },
+    { "deepseek_v2", 1, MOE__F_DS | MOE__F_V2, "mlp.", "gate.weight", "gate_proj", "up_proj", "down_proj", "shared_experts.", NULL },
+    { "deepseek_v3", 1, MOE__F_DS | MOE__F_NORM | MOE__F_SIGMOID, "mlp.", "gate.weight", "gate_proj", "up_proj", "down_proj", "shared_experts.", NULL },
+    { "kimi_k2",     1, MOE__F_DS | MOE__F_NORM | MOE__F_SIGMOID, "mlp.", "gate.weight", "gate_proj", "up_proj", "down_proj", "shared_experts.", NULL },
+    { "gpt_oss",     1, MOE__F_SMTOPK | MOE__F_OAI | MOE__F_STACKED, "mlp.", "router.weight", NULL, "gate_up_proj", "down_proj", NULL, NULL },
+    { "llama4_text", 1, MOE__F_SIGMOID | MOE__F_WIN | MOE__F_STACKED, "feed_forward.", "router.weight", NULL, "gate_up_proj", "down_proj", "shared_expert.", NULL }
+};
+
+typedef struct moe__map {
+    moe_gguf *g;
+    moe_st *st;
+    char *err;
+    const moe__family *fam;
+    moe__js j;                      /* HF config.json                                        */
+    size_t cobj[2];                 /* its objects searched for keys: text_config, then root  */
+    int ncobj;
+    int L;
+    unsigned flags;                 /* MOE_LOAD_*                                            */
+    int fp8_br, fp8_bc;             /* FP8 scale block (quantization_config.weight_block_size) */
+    unsigned char *mem;             /* caller memory; NULL while counting                     */
+    size_t cap, used;
+    moe_config *cfg;
+    moe_weights *w;
+    char pre[MOE__NAMECAP];         /* HF: the name up to and including "<block>"             */
+} moe__map;
+
+static void *moe__ld_alloc(moe__map *m, size_t bytes)
+{
+    size_t at = m->used;
+    if (!moe__add(m->used, moe__up64(bytes), &m->used) || bytes > (size_t)-1 - 64) m->used = (size_t)-1;
+    if (!m->mem || m->used > m->cap) return NULL;
+    return m->mem + at;
+}
+static moe_status moe__ld_find(moe__map *m, const char *name, moe_file_tensor *t)
+{
+    return m->g ? moe_gguf_find(m->g, name, t) : moe_st_find(m->st, name, t);
+}
+/* an optional tensor: 1 found, 0 absent (no error kept), or an error in *s */
+static int moe__ld_probe(moe__map *m, const char *name, moe_file_tensor *t, moe_status *s)
+{
+    *s = moe__ld_find(m, name, t);
+    if (*s == MOE_ERR_MISSING) { *s = MOE_OK; m->err[0] = 0; return 0; }
+    return *s == MOE_OK;
+}
+/* metadata: GGUF "<arch>.<key>" or the HF config (text_config, then the root). MOE_ERR_MISSING
+   (without a message) when absent or null. */
+static moe_status moe__ld_kval(moe__map *m, const char *key, size_t *v)
+{
+    int c, r;
+    for (c = 0; c < m->ncobj; c++) {
+        if ((r = moe__js_get(&m->j, m->cobj[c], key, v)) < 0) return moe__ferr(m->err, MOE_ERR_FORMAT, "config: key '%s' appears twice", key);
+        if (r) return m->j.p[*v] == 'n' ? MOE_ERR_MISSING : MOE_OK;     /* null: absent */
+    }
+    return MOE_ERR_MISSING;
+}
+static moe_status moe__ld_kint(moe__map *m, const char *key, long long *v)
+{
+    char full[MOE__NAMECAP];
+    size_t at = 0, q;
+    int isint;
+    uint64_t u;
+    moe_status s;
+    if (m->g) {
+        s = moe_gguf_get_int(m->g, moe__name(full, "%s.%s", m->g->arch, key), v);
+        if (s == MOE_ERR_MISSING) m->err[0] = 0;
+        return s;
+    }
+    if ((s = moe__ld_kval(m, key, &at))) return s;
+    if (m->j.p[at] == 't' || m->j.p[at] == 'f') { *v = m->j.p[at] == 't'; return MOE_OK; }
+    q = at;
+    if (m->j.p[at] < '0' || m->j.p[at] > '9' || moe__js_num(&m->j, &q, NULL, &isint, &u) || !isint || u > (uint64_t)LLONG_MAX)
+        return moe__ferr(m->err, MOE_ERR_FORMAT, "config: '%s' is not a non-negative integer", key);
+    *v = (long long)u;
+    return MOE_OK;
+}
+static moe_status moe__ld_kflt(moe__map *m, const char *key, double *v)
+{
+    char full[MOE__NAMECAP];
+    size_t at = 0, q;
+    moe_status s;
+    if (m->g) {
+        s = moe_gguf_get_float(m->g, moe__name(full, "%s.%s", m->g->arch, key), v);
+        if (s == MOE_ERR_MISSING) m->err[0] = 0;
+        return s;
+    }
+    if ((s = moe__ld_kval(m, key, &at))) return s;
+    q = at;
+    if ((m->j.p[at] != '-' && (m->j.p[at] < '0' || m->j.p[at] > '9')) || moe__js_num(&m->j, &q, v, NULL, NULL))
+        return moe__ferr(m->err, MOE_ERR_FORMAT, "config: '%s' is not a number", key);
+    return MOE_OK;
+}
+/* an int metadata value in [lo, hi] (absent: *v = dflt, MOE_OK) */
+static moe_status moe__ld_kint_in(moe__map *m, const char *key, long long lo, long long hi, long long dflt, long long *v)
+{
+    moe_status s = moe__ld_kint(m, key, v);
+    if (s == MOE_ERR_MISSING) { *v = dflt; return MOE_OK; }
+    if (s) return s;
+    if (*v < lo || *v > hi) return moe__ferr(m->err, MOE_ERR_FORMAT, "%s: %s = %ld is out of range", m->g ? "gguf" : "config", key, (long)*v);
+    return MOE_OK;
+}
+/* HF: is the string value of key equal to s? (-1 absent) */
+static int moe__ld_kstr_is(moe__map *m, const char *key, const char *s)
+{
+    size_t at;
+    if (m->g || moe__ld_kval(m, key, &at)) return -1;
+    return m->j.p[at] == '"' && moe__js_eq(&m->j, at, s);
+}
+/* HF: does the integer list key contain v? (-1 absent) */
+static int moe__ld_klist_has(moe__map *m, const char *key, long long v)
+{
+    size_t at, it = 0, e;
+    if (m->g || moe__ld_kval(m, key, &at) || m->j.p[at] != '[') return -1;
+    while (moe__js_elem(&m->j, at, &it, &e)) {
+        size_t q = e;
+        int isint;
+        uint64_t u;
+        if (m->j.p[e] >= '0' && m->j.p[e] <= '9' && !moe__js_num(&m->j, &q, NULL, &isint, &u) && isint && u == (uint64_t)v) return 1;
+    }
+    return 0;
+}
+
+/* ---- tensors into moe_tensor ---- */
+static const char *moe__ld_tn(char *buf, const moe_file_tensor *t) { return moe__nm(buf, 72, t->name, t->name_len); }
+/* t must have n_dims == nd and these leading dims (0: any); gives its dims as ints */
+static moe_status moe__ld_dims(moe__map *m, const moe_file_tensor *t, int nd, const long long *want, int *got)
+{
+    char nb[72];
+    int d;
+    if (t->n_dims != nd) return moe__ferr(m->err, MOE_ERR_FORMAT, "tensor '%s' has %d dimensions; expected %d", moe__ld_tn(nb, t), t->n_dims, nd);
+    for (d = 0; d < nd; d++) {
+        if (t->shape[d] > (unsigned long long)INT_MAX || t->shape[d] == 0)
+            return moe__ferr(m->err, MOE_ERR_FORMAT, "tensor '%s': dimension %d is 0 or too large", moe__ld_tn(nb, t), d);
+        if (want[d] && (long long)t->shape[d] != want[d])
+            return moe__ferr(m->err, MOE_ERR_FORMAT, "tensor '%s': dimension %d is %zu; expected %zu", moe__ld_tn(nb, t), d,
+                             (size_t)t->shape[d], (size_t)want[d]);
+        got[d] = (int)t->shape[d];
+    }
+    return MOE_OK;
+}
+/* the moe_type of t's bytes, which must be a [rows][cols] matrix per expert (checks the row size) */
+static moe_status moe__ld_mtype(moe__map *m, const moe_file_tensor *t, size_t per_rows, int cols, moe_type *ty)
+{
+    char nb[72];
+    size_t rb;
+    if (!t->runnable) return moe__ferr(m->err, MOE_ERR_UNSUPPORTED, "tensor '%s' has type %s, which moe.h cannot run", moe__ld_tn(nb, t), t->type_name);
+    if (t->type == MOE_TYPE_F32 && (uintptr_t)t->data % 4)
+        return moe__ferr(m->err, MOE_ERR_ALIGN, "tensor '%s': f32 data at file offset %zu is not 4-byte aligned", moe__ld_tn(nb, t), t->offset);
+    rb = moe_type_row_size(t->type, (size_t)cols);
+    if (rb && (t->size / per_rows != rb || t->size % per_rows))
+        return moe__ferr(m->err, MOE_ERR_UNSUPPORTED, "tensor '%s': rows of %zu bytes, but moe.h's %s rows of %d values take %zu",
+                         moe__ld_tn(nb, t), t->size / per_rows, t->type_name, cols, rb);
+    *ty = t->type;
+    return MOE_OK;
+}
+/* HF FP8: weight "X.weight" may have block scales "X.weight_scale_inv" [(n,) ceil(rows/br), ceil(cols/bc)] f32 */
+static moe_status moe__ld_fp8(moe__map *m, const moe_file_tensor *t, int n, int rows, int cols, const void **scale)
+{
+    char nm[MOE__NAMECAP], nb[72];
+    moe_file_tensor s;
+    moe_status st;
+    long long want[3];
+    int got[3], o = n ? 1 : 0;
+    *scale = NULL;
+    if (t->type != MOE_TYPE_F8_E4M3 || !t->runnable || m->g) return MOE_OK;
+    if (t->name_len > MOE__NAMECAP - 16) return moe__ferr(m->err, MOE_ERR_FORMAT, "tensor '%s': name too long", moe__ld_tn(nb, t));
+    memcpy(nm, t->name, t->name_len);
+    memcpy(nm + t->name_len, "_scale_inv", 11);
+    if (!moe__ld_probe(m, nm, &s, &st)) {
+        if (st) return st;
+        memcpy(nm + t->name_len, "_scale", 7);
+        if (moe__ld_probe(m, nm, &s, &st))
+            return moe__ferr(m->err, MOE_ERR_UNSUPPORTED, "tensor '%s': fp8 per-tensor/channel scales (%s) are not mapped", moe__ld_tn(nb, t), "weight_scale");
+        return st;
+    }
+    want[0] = n; want[o] = (rows + m->fp8_br - 1) / m->fp8_br; want[o + 1] = (cols + m->fp8_bc - 1) / m->fp8_bc;
+    if ((st = moe__ld_dims(m, &s, 2 + o, want, got))) return st;
+    if (s.file_type != MOE_ST_DTYPE_F32) return moe__ferr(m->err, MOE_ERR_UNSUPPORTED, "tensor '%s' is %s; fp8 scales must be F32", moe__ld_tn(nb, &s), s.type_name);
+    if ((uintptr_t)s.data % 4) return moe__ferr(m->err, MOE_ERR_ALIGN, "tensor '%s': f32 scales at file offset %zu are not 4-byte aligned", moe__ld_tn(nb, &s), s.offset);
+    *scale = s.data;
+    return MOE_OK;
+}
+/* n stacked matrices [rows][cols] (0: any; given back) from one tensor: [n][rows][cols], or
+   [rows][cols] when two_d (one shared expert) */
+static moe_status moe__ld_stack(moe__map *m, moe_tensor *mt, const moe_file_tensor *t, int n, int two_d, int *rows, int *cols)
+{
+    long long want[3];
+    int got[3], o = two_d ? 0 : 1;
+    moe_status s;
+    want[0] = n; want[o] = *rows; want[o + 1] = *cols;
+    if ((s = moe__ld_dims(m, t, two_d ? 2 : 3, want, got))) return s;
+    *rows = got[o]; *cols = got[o + 1];
+    if ((s = moe__ld_mtype(m, t, (size_t)n * (size_t)*rows, *cols, &mt->type))) return s;
+    mt->data = t->data;
+    mt->expert_data = NULL;
+    if ((s = moe__ld_fp8(m, t, two_d ? 0 : n, *rows, *cols, &mt->scale))) return s;
+    if (mt->scale) { mt->scale_rows = m->fp8_br; mt->scale_cols = m->fp8_bc; }
+    return MOE_OK;
+}
+/* n matrices [rows][cols], one tensor each, named head<e>tail: a pointer table in mem */
+static moe_status moe__ld_split(moe__map *m, moe_tensor *mt, const char *head, const char *tail, int n, int *rows, int *cols)
+{
+    const void **tab = (const void **)moe__ld_alloc(m, (size_t)n * sizeof(void *)), **stab = NULL;
+    char nm[MOE__NAMECAP], nb[72];
+    moe_file_tensor t;
+    moe_status s;
+    long long want[2];
+    int got[2] = { 0, 0 }, e, scaled = 0;
+    for (e = 0; e < n; e++) {
+        moe_type ty;
+        const void *sc;
+        if ((s = moe__ld_find(m, moe__name(nm, "%s%d%s", head, e, tail), &t))) return s;
+        want[0] = *rows; want[1] = *cols;
+        if ((s = moe__ld_dims(m, &t, 2, want, got))) return s;
+        *rows = got[0]; *cols = got[1];
+        if ((s = moe__ld_mtype(m, &t, (size_t)*rows, *cols, &ty))) return s;
+        if (e && ty != mt->type)
+            return moe__ferr(m->err, MOE_ERR_UNSUPPORTED, "tensor '%s' is %s, expert 0's is %s: one type per matrix", moe__ld_tn(nb, &t), t.type_name, moe_type_name(mt->type));
+        mt->type = ty;
+        if ((s = moe__ld_fp8(m, &t, 0, *rows, *cols, &sc))) return s;
+        if (e == 0 && sc) { scaled = 1; stab = (const void **)moe__ld_alloc(m, (size_t)n * sizeof(void *)); }
+        if (scaled != (sc != NULL))
+            return moe__ferr(m->err, MOE_ERR_FORMAT, "tensor '%s': some experts have fp8 scales and some not", moe__ld_tn(nb, &t));
+        if (tab) tab[e] = t.data;
+        if (stab) stab[e] = sc;
+    }
+    mt->data = NULL;
+    mt->expert_data = tab;
+    if (scaled) { mt->expert_scale = stab; mt->scale_rows = m->fp8_br; mt->scale_cols = m->fp8_bc; }
+    return MOE_OK;
+}
+/* HF stacked experts stored [n][cols][rows] (x @ W): a transposed copy in mem (MOE_LOAD_TRANSPOSE) */
+static moe_status moe__ld_stack_t(moe__map *m, moe_tensor *mt, const moe_file_tensor *t, int n, int *rows, int *cols)
+{
+    long long want[3];
+    int got[3];
+    size_t es, e, r, c, r0, c0;
+    unsigned char *dst;
+    moe_status s;
+    char nb[72];
+    want[0] = n; want[1] = *cols; want[2] = *rows;
+    if ((s = moe__ld_dims(m, t, 3, want, got))) return s;
+    *cols = got[1]; *rows = got[2];
+    if (t->file_type != MOE_ST_DTYPE_F32 && t->file_type != MOE_ST_DTYPE_F16 && t->file_type != MOE_ST_DTYPE_BF16)
+        return moe__ferr(m->err, MOE_ERR_UNSUPPORTED, "tensor '%s' (stored [in][out]) is %s; a transposed copy is made of f32/f16/bf16 only", moe__ld_tn(nb, t), t->type_name);
+    if (!(m->flags & MOE_LOAD_TRANSPOSE))
+        return moe__ferr(m->err, MOE_ERR_UNSUPPORTED, "tensor '%s' is stored [experts][in][out]: pass MOE_LOAD_TRANSPOSE (and its mem) for a transposed copy", moe__ld_tn(nb, t));
+    es = moe__st_dt[t->file_type].size;
+    mt->type = t->type;
+    mt->data = dst = (unsigned char *)moe__ld_alloc(m, t->size);
+    if (!dst) return MOE_OK;                          /* counting */
+    for (e = 0; e < (size_t)n; e++) {                 /* dst[e][r][c] = src[e][c][r], in 32 x 32 tiles */
+        const unsigned char *src = (const unsigned char *)t->data + e * (size_t)*rows * (size_t)*cols * es;
+        unsigned char *d = dst + e * (size_t)*rows * (size_t)*cols * es;
+        for (r0 = 0; r0 < (size_t)*rows; r0 += 32)
+            for (c0 = 0; c0 < (size_t)*cols; c0 += 32)
+                for (r = r0; r < r0 + 32 && r < (size_t)*rows; r++)
+                    for (c = c0; c < c0 + 32 && c < (size_t)*cols; c++)
+                        memcpy(d + (r * (size_t)*cols + c) * es, src + (c * (size_t)*rows + r) * es, es);
+    }
+    return MOE_OK;
+}
+/* gpt-oss MXFP4: X_blocks [n][rows][cols/32][16] u8 nibbles and X_scales [n][rows][cols/32] u8 (E8M0) */
+static moe_status moe__ld_mxfp4(moe__map *m, moe_tensor *mt, const moe_file_tensor *b, const moe_file_tensor *sc, int n, int *rows, int *cols)
+{
+    long long want[4];
+    int got[4];
+    moe_status s;
+    char nb[72];
+    want[0] = n; want[1] = *rows; want[2] = *cols / 32; want[3] = 16;
+    if (*cols % 32) return moe__ferr(m->err, MOE_ERR_FORMAT, "tensor '%s': mxfp4 rows of %d values are not whole blocks of 32", moe__ld_tn(nb, b), *cols);
+    if ((s = moe__ld_dims(m, b, 4, want, got))) return s;
+    *rows = got[1]; *cols = got[2] * 32;
+    want[1] = *rows; want[2] = got[2];
+    if ((s = moe__ld_dims(m, sc, 3, want, got))) return s;
+    if (b->file_type != MOE_ST_DTYPE_U8 || sc->file_type != MOE_ST_DTYPE_U8)
+        return moe__ferr(m->err, MOE_ERR_UNSUPPORTED, "tensor '%s': mxfp4 blocks and scales must be U8", moe__ld_tn(nb, b));
+    mt->type = MOE_TYPE_MXFP4;
+    mt->data = b->data;
+    mt->scale = sc->data;
+    mt->scale_rows = mt->scale_cols = 0;
+    return MOE_OK;
+}
+/* a float vector of count values: in place when f32 and aligned, else an f32 copy in mem */
+static moe_status moe__ld_vec(moe__map *m, const moe_file_tensor *t, size_t count, const float **out)
+{
+    char nb[72];
+    unsigned long long nel = 1;
+    size_t i;
+    int d;
+    float *dst;
+    for (d = 0; d < t->n_dims; d++) nel *= t->shape[d];
+    if (nel != count) return moe__ferr(m->err, MOE_ERR_FORMAT, "tensor '%s' has %zu values; expected %zu", moe__ld_tn(nb, t), (size_t)nel, count);
+    if (!t->runnable || (t->type != MOE_TYPE_F32 && t->type != MOE_TYPE_F16 && t->type != MOE_TYPE_BF16))
+        return moe__ferr(m->err, MOE_ERR_UNSUPPORTED, "tensor '%s' is %s; vectors are read from f32, f16 or bf16", moe__ld_tn(nb, t), t->type_name);
+    if (t->type == MOE_TYPE_F32 && (uintptr_t)t->data % 4 == 0) { *out = (const float *)t->data; return MOE_OK; }
+    dst = (float *)moe__ld_alloc(m, count * sizeof(float));
+    *out = dst;
+    if (!dst) return MOE_OK;
+    for (i = 0; i < count; i++) {
+        const unsigned char *p = (const unsigned char *)t->data + i * (t->type == MOE_TYPE_F32 ? 4 : 2);
+        dst[i] = t->type == MOE_TYPE_F32 ? moe__bits_f(moe__rd32(p)) : t->type == MOE_TYPE_F16 ? moe__h2f(moe__rd16(p)) : moe__bf2f(moe__rd16(p));
+    }
+    return MOE_OK;
+}
+/* an optional vector tensor */
+static moe_status moe__ld_ovec(moe__map *m, const char *name, size_t count, const float **out)
+{
+    moe_file_tensor t;
+    moe_status s;
+    if (!moe__ld_probe(m, name, &t, &s)) return s;
+    return moe__ld_vec(m, &t, count, out);
+}
+
+static const moe__family *moe__ld_family(const char *name, size_t len, int hf)
+{
+    size_t i;
+    for (i = 0; i < sizeof moe__families / sizeof moe__families[0]; i++)
+        if (moe__families[i].hf == hf && moe__streq(name, len, moe__families[i].name)) return &moe__families[i];
+    return NULL;
+}
+/* the family's defaults, then what both formats share */
+static void moe__ld_defaults(moe__map *m)
+{
+    moe_config *c = m->cfg;
+    unsigned f = m->fam->flags;
+    c->score = (f & MOE__F_SIGMOID) ? MOE_SCORE_SIGMOID : (f & MOE__F_SMTOPK) ? MOE_SCORE_SOFTMAX_TOPK : MOE_SCORE_SOFTMAX;
+    c->norm_topk = (f & MOE__F_NORM) != 0;
+    c->act = (f & MOE__F_GEGLU) ? MOE_ACT_GEGLU : (f & MOE__F_OAI) ? MOE_ACT_SWIGLU_OAI : MOE_ACT_SWIGLU;
+    c->gelu_tanh = (f & MOE__F_GEGLU) != 0;
+    c->weight_on_input = (f & MOE__F_WIN) != 0;
+}
+/* experts without a gate matrix: only GELU/RELU forms exist in moe.h */
+static moe_status moe__ld_gateless(moe__map *m, int gated)
+{
+    if (gated) return MOE_OK;
+    if (m->cfg->act == MOE_ACT_GEGLU) { m->cfg->act = MOE_ACT_GELU; return MOE_OK; }
+    return moe__ferr(m->err, MOE_ERR_UNSUPPORTED, "layer %d: experts without a gate matrix compute down(silu(up x)), which is not a moe.h activation", m->L);
+}
+static moe_status moe__ld_scale(moe__map *m, const char *key)
+{
+    double x;
+    moe_status s = moe__ld_kflt(m, key, &x);
+    if (s == MOE_ERR_MISSING) return MOE_OK;
+    if (s) return s;
+    if (!(x > -3.4e38 && x < 3.4e38)) return moe__ferr(m->err, MOE_ERR_FORMAT, "%s: %s is out of range", m->g ? "gguf" : "config", key);
+    if (x != 0.0) m->cfg->routed_scale = (float)x;
+    return MOE_OK;
+}
+
+/* GGUF: llama.cpp's names and keys */
+static moe_status moe__ld_gguf(moe__map *m)
+{
+    moe_gguf *g = m->g;
+    moe_config *c = m->cfg;
+    moe_weights *w = m->w;
+    char nm[MOE__NAMECAP], hd[MOE__NAMECAP];
+    moe_file_tensor r, t;
+    long long nl, E, k, v;
+    int L = m->L, D, ff = 0, rows, cols, S, gated = 0;
+    moe_status s;
+    if (!g->arch[0]) return moe__ferr(m->err, MOE_ERR_UNSUPPORTED, "gguf: no general.architecture (or one longer than 31 bytes)");
+    if (!(m->fam = moe__ld_family(g->arch, strlen(g->arch), 0)))
+        return moe__ferr(m->err, MOE_ERR_UNSUPPORTED, "gguf: architecture '%s' has no MoE mapping in moe.h", g->arch);
+    if ((s = moe__ld_kint(m, "block_count", &nl)))
+        return s == MOE_ERR_MISSING ? moe__ferr(m->err, s, "gguf: key '%s.block_count' not found", g->arch) : s;
+    if (L < 0 || L >= nl) return moe__ferr(m->err, MOE_ERR_ARG, "gguf: layer %d is out of range: %s.block_count is %ld", L, g->arch, (long)nl);
+    if ((s = moe__ld_kint_in(m, "expert_count", 0, MOE_MAX_EXPERTS, 0, &E))) return s;
+    if (E == 0) return moe__ferr(m->err, MOE_ERR_DENSE, "gguf: %s.expert_count is absent or 0: blk.%d is a dense FFN", g->arch, L);
+    if ((s = moe__ld_kint_in(m, "leading_dense_block_count", 0, INT_MAX, 0, &v))) return s;
+    if (L < v) return moe__ferr(m->err, MOE_ERR_DENSE, "gguf: blk.%d is one of the %ld leading dense blocks", L, (long)v);
+    if ((s = moe__ld_kint_in(m, "interleave_moe_layer_step", 0, INT_MAX, 0, &v))) return s;
+    if (v > 1 && (L + 1) % v) return moe__ferr(m->err, MOE_ERR_DENSE, "gguf: blk.%d is dense: every %ld-th layer is MoE (interleave_moe_layer_step)", L, (long)v);
+    if (!moe__ld_probe(m, moe__name(nm, "blk.%d.ffn_gate_inp.weight", L), &r, &s)) {
+        if (s) return s;
+        if (moe__ld_probe(m, moe__name(hd, "blk.%d.ffn_up.weight", L), &t, &s))
+            return moe__ferr(m->err, MOE_ERR_DENSE, "gguf: blk.%d has a dense FFN (%s) and no router", L, hd);
+        return s ? s : moe__ferr(m->err, MOE_ERR_MISSING, "gguf: tensor '%s' not found", nm);
+    }
+    if (moe__ld_probe(m, moe__name(hd, "blk.%d.ffn_up.weight", L), &t, &s))
+        return moe__ferr(m->err, MOE_ERR_UNSUPPORTED, "gguf: blk.%d has experts and a parallel dense FFN (%s): not one moe.h layer", L, hd);
+    if (s) return s;
+    if ((s = moe__ld_kint_in(m, "expert_used_count", 1, E, 0, &k))) return s;
+    if (!k) return moe__ferr(m->err, MOE_ERR_MISSING, "gguf: key '%s.expert_used_count' not found", g->arch);
+    c->n_experts = (int)E;
+    c->top_k = (int)k;
+    moe__ld_defaults(m);
+    rows = (int)E; cols = 0;
+    if ((s = moe__ld_stack(m, &w->router, &r, 1, 1, &rows, &cols))) return s;
+    c->d_model = D = cols;
+    /* routed experts: fused gate_up, stacked gate/up, or one tensor per expert (older Mixtral files) */
+    if (moe__ld_probe(m, moe__name(nm, "blk.%d.ffn_gate_up_exps.weight", L), &t, &s)) {
+        rows = 0; cols = D;
+        if ((s = moe__ld_stack(m, &w->gate_up, &t, (int)E, 0, &rows, &cols))) return s;
+        if (rows % 2) return moe__ferr(m->err, MOE_ERR_FORMAT, "gguf: tensor '%s' has an odd number of rows", nm);
+        ff = rows / 2;
+        gated = 1;
+        w->gate_up_layout = MOE_GATE_UP_HALVES;
+    } else if (s) return s;
+    else if (moe__ld_probe(m, moe__name(nm, "blk.%d.ffn_up_exps.weight", L), &t, &s)) {
+        rows = 0; cols = D;
+        if ((s = moe__ld_stack(m, &w->up, &t, (int)E, 0, &rows, &cols))) return s;
+        ff = rows;
+        if (moe__ld_probe(m, moe__name(nm, "blk.%d.ffn_gate_exps.weight", L), &t, &s)) {
+            if ((s = moe__ld_stack(m, &w->gate, &t, (int)E, 0, &rows, &cols))) return s;
+            gated = 1;
+        } else if (s) return s;
+    } else if (s) return s;
+    else if (moe__ld_probe(m, moe__name(nm, "blk.%d.ffn_up.0.weight", L), &t, &s)) {
+        rows = 0; cols = D;
+        if ((s = moe__ld_split(m, &w->up, moe__name(hd, "blk.%d.ffn_up.", L), ".weight", (int)E, &rows, &cols))) return s;
+        ff = rows;
+        if (moe__ld_probe(m, moe__name(nm, "blk.%d.ffn_gate.0.weight", L), &t, &s)) {
+            if ((s = moe__ld_split(m, &w->gate, moe__name(hd, "blk.%d.ffn_gate.", L), ".weight", (int)E, &rows, &cols))) return s;
+            gated = 1;
+        } else if (s) return s;
+    } else return s ? s : moe__ferr(m->err, MOE_ERR_MISSING, "gguf: blk.%d has a router but no experts (blk.%d.ffn_up_exps.weight)", L, L);
+    rows = D; cols = ff;
+    if (moe__ld_probe(m, moe__name(nm, "blk.%d.ffn_down_exps.weight", L), &t, &s)) {
+        if ((s = moe__ld_stack(m, &w->down, &t, (int)E, 0, &rows, &cols))) return s;
+    } else if (s) return s;
+    else if (moe__ld_probe(m, moe__name(hd, "blk.%d.ffn_down.0.weight", L), &t, &s)) {
+        if ((s = moe__ld_split(m, &w->down, moe__name(hd, "blk.%d.ffn_down.", L), ".weight", (int)E, &rows, &cols))) return s;
+    } else return s ? s : moe__ferr(m->err, MOE_ERR_MISSING, "gguf: tensor '%s' not found", nm);
+    c->d_ff = ff;
+    if (moe__ld_kint(m, "expert_feed_forward_length", &v) != MOE_OK) v = ff;   /* absent, or per layer: not checked */
+    m->err[0] = 0;
+    if (v != ff) return moe__ferr(m->err, MOE_ERR_FORMAT, "gguf: %s.expert_feed_forward_length is %ld; the experts have %d rows", g->arch, (long)v, ff);
+    /* vectors */
+    if ((s = moe__ld_ovec(m, moe__name(nm, "blk.%d.ffn_gate_inp.bias", L), (size_t)E, &w->router_bias)) ||
+        (s = moe__ld_ovec(m, moe__name(nm, "blk.%d.exp_probs_b.bias", L), (size_t)E, &w->selection_bias)) ||
+        (s = moe__ld_ovec(m, moe__name(nm, "blk.%d.ffn_gate_up_exps.bias", L), (size_t)E * 2 * (size_t)ff, &w->gate_up_bias)) ||
+        (s = moe__ld_ovec(m, moe__name(nm, "blk.%d.ffn_gate_exps.bias", L), (size_t)E * (size_t)ff, &w->gate_bias)) ||
+        (s = moe__ld_ovec(m, moe__name(nm, "blk.%d.ffn_up_exps.bias", L), (size_t)E * (size_t)ff, &w->up_bias)) ||
+        (s = moe__ld_ovec(m, moe__name(nm, "blk.%d.ffn_down_exps.bias", L), (size_t)E * (size_t)D, &w->down_bias)))
+        return s;
+    /* shared experts: [d_ff_shared][d_model] (one, possibly n_shared merged) or [n][d_ff_shared][d_model] */
+    if (moe__ld_probe(m, moe__name(nm, "blk.%d.ffn_up_shexp.weight", L), &t, &s)) {
+        int two = t.n_dims != 3;
+        S = two ? 1 : (t.shape[0] > MOE_MAX_EXPERTS ? MOE_MAX_EXPERTS + 1 : (int)t.shape[0]);
+        rows = 0; cols = D;
+        if ((s = moe__ld_stack(m, &w->shared_up, &t, S, two, &rows, &cols))) return s;
+        c->n_shared = S;
+        c->d_ff_shared = rows;
+        if (moe__ld_probe(m, moe__name(nm, "blk.%d.ffn_gate_shexp.weight", L), &t, &s)) {
+            if ((s = moe__ld_stack(m, &w->shared_gate, &t, S, two, &rows, &cols))) return s;
+        } else if (s) return s;
+        else if (c->act != MOE_ACT_GELU && c->act != MOE_ACT_RELU && c->act != MOE_ACT_GEGLU)
+            return moe__ferr(m->err, MOE_ERR_MISSING, "gguf: tensor '%s' not found", nm);
+        rows = D; cols = c->d_ff_shared;
+        if ((s = moe__ld_find(m, moe__name(nm, "blk.%d.ffn_down_shexp.weight", L), &t)) ||
+            (s = moe__ld_stack(m, &w->shared_down, &t, S, two, &rows, &cols)))
+            return s;
+        if ((s = moe__ld_ovec(m, moe__name(nm, "blk.%d.ffn_gate_inp_shexp.weight", L), (size_t)S * (size_t)D, &w->shared_gate_w))) return s;
+    } else if (s) return s;
+    /* options */
+    if ((s = moe__ld_gateless(m, gated)) || (s = moe__ld_scale(m, "expert_weights_scale"))) return s;
+    if (m->fam->flags & MOE__F_KEYS) {
+        if ((s = moe__ld_kint_in(m, "expert_weights_norm", 0, 1, c->norm_topk, &v))) return s;
+        c->norm_topk = (int)v;
+        if ((s = moe__ld_kint_in(m, "expert_gating_func", 0, INT_MAX, 0, &v))) return s;
+        if (v == 1 || v == 0) c->score = MOE_SCORE_SOFTMAX;
+        else if (v == 2) c->score = MOE_SCORE_SIGMOID;
+        else if (v == 3) c->score = MOE_SCORE_SOFTMAX_TOPK;
+        else return moe__ferr(m->err, MOE_ERR_UNSUPPORTED, "gguf: %s.expert_gating_func %ld is not a moe.h score function", g->arch, (long)v);
+        if ((s = moe__ld_kint_in(m, "expert_group_count", 0, E, 0, &v))) return s;
+        if (v > 1) {
+            c->n_group = (int)v;
+            if ((s = moe__ld_kint_in(m, "expert_group_used_count", 0, v, 0, &v))) return s;
+            c->topk_group = (int)v;
+            /* V3 (noaux_tc, with exp_probs_b) ranks groups by their top-2 sum, V2 by their max */
+            c->group_score = moe__ld_probe(m, moe__name(nm, "blk.%d.exp_probs_b.bias", L), &t, &s) ? MOE_GROUP_TOP2_SUM : MOE_GROUP_MAX;
+            if (s) return s;
+        }
+    }
+    return MOE_OK;
+}
+
+/* Hugging Face: the family's names under "<prefix>layers.<N>.", options from config.json */
+static moe_status moe__ld_hf(moe__map *m)
+{
+    static const char *const prefixes[] = { "model.", "language_model.model.", "model.language_model.", "" };
+    static const char *const e_keys[] = { "num_local_experts", "num_experts", "n_routed_experts" };
+    moe_config *c = m->cfg;
+    moe_weights *w = m->w;
+    moe__js *j = &m->j;
+    char nm[MOE__NAMECAP], hd[MOE__NAMECAP], ty[64];
+    moe_file_tensor r, t, b;
+    long long nl, E = 0, k, v, need;
+    size_t top, at, q, len, i;
+    int L = m->L, D, ff, rows, cols, ci, in;
+    moe_status s;
+    const moe__family *fam = NULL;
+    if ((s = moe__js_check(j))) {
+        char why[MOE__ERRCAP];
+        memcpy(why, m->err, sizeof why);
+        return moe__ferr(m->err, s, "config: %s", why);
+    }
+    top = moe__js_ws(j, 0);
+    if (j->p[top] != '{') return moe__ferr(m->err, MOE_ERR_FORMAT, "config: not a JSON object");
+    m->ncobj = 0;
+    if (moe__js_get(j, top, "text_config", &at) == 1 && j->p[at] == '{') m->cobj[m->ncobj++] = at;
+    m->cobj[m->ncobj++] = top;
+    ty[0] = 0;
+    for (ci = 0; ci < m->ncobj && !fam; ci++) {
+        int r = moe__js_get(j, m->cobj[ci], "model_type", &at);
+        if (r < 0) return moe__ferr(m->err, MOE_ERR_FORMAT, "config: key 'model_type' appears twice");
+        if (r == 1 && j->p[at] == '"' && moe__js_str(j, &at, ty, sizeof ty, &len, &s)) {
+            fam = moe__ld_family(ty, len, 1);
+            if (!fam && !strcmp(ty, "llama4")) fam = moe__ld_family("llama4_text", 11, 1);
+        }
+    }
+    if (!fam) return moe__ferr(m->err, MOE_ERR_UNSUPPORTED, "config: model_type '%s' has no MoE mapping in moe.h", ty);
+    m->fam = fam;
+    if ((s = moe__ld_kint(m, "num_hidden_layers", &nl)))
+        return s == MOE_ERR_MISSING ? moe__ferr(m->err, s, "config: no num_hidden_layers") : s;
+    if (L < 0 || L >= nl) return moe__ferr(m->err, MOE_ERR_ARG, "config: layer %d is out of range: num_hidden_layers is %ld", L, (long)nl);
+    for (i = 0; i < 3 && !E; i++) if ((s = moe__ld_kint_in(m, e_keys[i], 0, MOE_MAX_EXPERTS, 0, &E))) return s;
+    if (!E) return moe__ferr(m->err, MOE_ERR_DENSE, "config: no experts (num_local_experts / num_experts / n_routed_experts): layer %d is dense", L);
+    if ((s = moe__ld_kint_in(m, "num_experts_per_tok", 1, E, 0, &k))) return s;
+    if (!k && (s = moe__ld_kint_in(m, "experts_per_token", 1, E, 0, &k))) return s;
+    if (!k) return moe__ferr(m->err, MOE_ERR_MISSING, "config: no num_experts_per_tok");
+    /* dense layers */
+    if ((s = moe__ld_kint_in(m, "first_k_dense_replace", 0, INT_MAX, 0, &v))) return s;
+    if (L < v) return moe__ferr(m->err, MOE_ERR_DENSE, "config: layer %d is one of the first_k_dense_replace = %ld dense layers", L, (long)v);
+    if ((s = moe__ld_kint_in(m, "moe_layer_freq", 0, INT_MAX, 1, &v))) return s;
+    if (v > 1 && L % v) return moe__ferr(m->err, MOE_ERR_DENSE, "config: layer %d is dense (moe_layer_freq %ld)", L, (long)v);
+    if ((s = moe__ld_kint_in(m, "decoder_sparse_step", 0, INT_MAX, 1, &v))) return s;
+    if (v > 1 && (L + 1) % v) return moe__ferr(m->err, MOE_ERR_DENSE, "config: layer %d is dense (decoder_sparse_step %ld)", L, (long)v);
+    if (moe__ld_klist_has(m, "mlp_only_layers", L) == 1) return moe__ferr(m->err, MOE_ERR_DENSE, "config: layer %d is dense (in mlp_only_layers)", L);
+    if ((in = moe__ld_klist_has(m, "moe_layers", L)) == 0) return moe__ferr(m->err, MOE_ERR_DENSE, "config: layer %d is dense (not in moe_layers)", L);
+    if (in < 0) {
+        if ((s = moe__ld_kint_in(m, "interleave_moe_layer_step", 0, INT_MAX, 1, &v))) return s;
+        if (v > 1 && (L + 1) % v) return moe__ferr(m->err, MOE_ERR_DENSE, "config: layer %d is dense (interleave_moe_layer_step %ld)", L, (long)v);
+    }
+    if (moe__ld_kstr_is(m, "hidden_act", "silu") == 0)
+        return moe__ferr(m->err, MOE_ERR_UNSUPPORTED, "config: hidden_act is not silu; the %s mapping runs SwiGLU experts", fam->name);
+    m->fp8_br = m->fp8_bc = 128;
+    if (moe__js_get(j, top, "quantization_config", &at) == 1 && moe__js_get(j, at, "weight_block_size", &q) == 1 && j->p[q] == '[') {
+        size_t it = 0, e;
+        int n = 0;
+        while (moe__js_elem(j, q, &it, &e) && n < 2) {
+            size_t p2 = e;
+            int isint;
+            uint64_t u;
+            if (j->p[e] < '1' || j->p[e] > '9' || moe__js_num(j, &p2, NULL, &isint, &u) || !isint || u > 65536)
+                return moe__ferr(m->err, MOE_ERR_FORMAT, "config: quantization_config.weight_block_size must be two integers in [1, 65536]");
+            if (n++) m->fp8_bc = (int)u; else m->fp8_br = (int)u;
+        }
+    }
+    /* the prefix: where this layer's router is */
+    for (i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        moe__name(m->pre, "%slayers.%d.%s", prefixes[i], L, fam->block);
+        if (moe__ld_probe(m, moe__name(nm, "%s%s", m->pre, fam->router), &r, &s)) break;
+        if (s) return s;
+    }
+    if (i == sizeof prefixes / sizeof prefixes[0])
+        return moe__ferr(m->err, MOE_ERR_MISSING, "safetensors: no router for layer %d (model.layers.%d.%s%s)", L, L, fam->block, fam->router);
+    c->n_experts = (int)E;
+    c->top_k = (int)k;
+    moe__ld_defaults(m);
+    rows = (int)E; cols = 0;
+    if ((s = moe__ld_stack(m, &w->router, &r, 1, 1, &rows, &cols))) return s;
+    c->d_model = D = cols;
+    len = strlen(nm) - 6;                                     /* "...weight" -> "...bias" */
+    memcpy(nm + len, "bias", 5);
+    if ((s = moe__ld_ovec(m, nm, (size_t)E, &w->router_bias)) ||
+        (s = moe__ld_ovec(m, moe__name(nm, "%sgate.e_score_correction_bias", m->pre), (size_t)E, &w->selection_bias)))
+        return s;
+    if (fam->flags & MOE__F_STACKED) {                        /* one tensor for all experts */
+        rows = 0; cols = D;
+        if (moe__ld_probe(m, moe__name(nm, "%sexperts.%s_blocks", m->pre, fam->up), &b, &s)) {
+            if ((s = moe__ld_find(m, moe__name(nm, "%sexperts.%s_scales", m->pre, fam->up), &t)) ||
+                (s = moe__ld_mxfp4(m, &w->gate_up, &b, &t, (int)E, &rows, &cols)))
+                return s;
+            if (rows % 2) return moe__ferr(m->err, MOE_ERR_FORMAT, "safetensors: layer %d: gate_up has an odd number of rows", L);
+            ff = rows / 2; rows = D; cols = ff;
+            if ((s = moe__ld_find(m, moe__name(nm, "%sexperts.%s_blocks", m->pre, fam->down), &b)) ||
+                (s = moe__ld_find(m, moe__name(nm, "%sexperts.%s_scales", m->pre, fam->down), &t)) ||
+                (s = moe__ld_mxfp4(m, &w->down, &b, &t, (int)E, &rows, &cols)))
+                return s;
+        } else {
+            if (s || (s = moe__ld_find(m, moe__name(nm, "%sexperts.%s", m->pre, fam->up), &t)) ||
+                (s = moe__ld_stack_t(m, &w->gate_up, &t, (int)E, &rows, &cols)))
+                return s;
+            if (rows % 2) return moe__ferr(m->err, MOE_ERR_FORMAT, "safetensors: layer %d: gate_up has an odd number of rows", L);
+            ff = rows / 2; rows = D; cols = ff;
+            if ((s = moe__ld_find(m, moe__name(nm, "%sexperts.%s", m->pre, fam->down), &t)) ||
+                (s = moe__ld_stack_t(m, &w->down, &t, (int)E, &rows, &cols)))
+                return s;
+        }
+        if (cols != ff) return moe__ferr(m->err, MOE_ERR_FORMAT, "safetensors: layer %d: gate_up and down disagree on d_ff", L);
+        w->gate_up_layout = (fam->flags & MOE__F_OAI) ? MOE_GATE_UP_INTERLEAVED : MOE_GATE_UP_HALVES;
+        if ((s = moe__ld_ovec(m, moe__name(nm, "%sexperts.%s_bias", m->pre, fam->up), (size_t)E * 2 * (size_t)ff, &w->gate_up_bias)) ||
+            (s = moe__ld_ovec(m, moe__name(nm, "%sexperts.%s_bias", m->pre, fam->down), (size_t)E * (size_t)D, &w->down_bias)))
+            return s;
+    } else {                                                  /* one tensor per expert and matrix */
+        moe__name(hd, "%sexperts.", m->pre);
+        rows = 0; cols = D;
+        if ((s = moe__ld_split(m, &w->gate, hd, moe__name(nm, ".%s.weight", fam->gate), (int)E, &rows, &cols)) ||
+            (s = moe__ld_split(m, &w->up, hd, moe__name(nm, ".%s.weight", fam->up), (int)E, &rows, &cols)))
+            return s;
+        ff = rows; rows = D; cols = ff;
+        if ((s = moe__ld_split(m, &w->down, hd, moe__name(nm, ".%s.weight", fam->down), (int)E, &rows, &cols))) return s;
+    }
+    c->d_ff = ff;
+    if (fam->shared) {                                        /* one shared expert (DeepSeek: n merged) */
+        if ((s = moe__ld_kint_in(m, "n_shared_experts", 0, INT_MAX, 0, &need))) return s;
+        if (!need && (s = moe__ld_kint_in(m, "shared_expert_intermediate_size", 0, INT_MAX, 0, &need))) return s;
+        if (moe__ld_probe(m, moe__name(nm, "%s%sup_proj.weight", m->pre, fam->shared), &t, &s)) {
+            rows = 0; cols = D;
+            if ((s = moe__ld_stack(m, &w->shared_up, &t, 1, 1, &rows, &cols)) ||
+                (s = moe__ld_find(m, moe__name(nm, "%s%sgate_proj.weight", m->pre, fam->shared), &t)) ||
+                (s = moe__ld_stack(m, &w->shared_gate, &t, 1, 1, &rows, &cols)))
+                return s;
+            c->n_shared = 1;
+            c->d_ff_shared = rows;
+            rows = D; cols = c->d_ff_shared;
+            if ((s = moe__ld_find(m, moe__name(nm, "%s%sdown_proj.weight", m->pre, fam->shared), &t)) ||
+                (s = moe__ld_stack(m, &w->shared_down, &t, 1, 1, &rows, &cols)))
+                return s;
+            if (fam->shared_gate && (s = moe__ld_ovec(m, moe__name(nm, "%s%s", m->pre, fam->shared_gate), (size_t)D, &w->shared_gate_w)))
+                return s;
+        } else if (s) return s;
+        else if (need) return moe__ferr(m->err, MOE_ERR_MISSING, "safetensors: tensor '%s' not found", nm);
+    }
+    /* options */
+    if ((in = moe__ld_kstr_is(m, "scoring_func", "sigmoid")) == 1) c->score = MOE_SCORE_SIGMOID;
+    else if (in == 0) {
+        if (moe__ld_kstr_is(m, "scoring_func", "softmax") != 1) return moe__ferr(m->err, MOE_ERR_UNSUPPORTED, "config: scoring_func is neither softmax nor sigmoid");
+        c->score = MOE_SCORE_SOFTMAX;
+    }
+    if ((s = moe__ld_kint_in(m, "norm_topk_prob", 0, 1, c->norm_topk, &v))) return s;
+    c->norm_topk = (int)v && !((fam->flags & MOE__F_DS) && k == 1);
+    if (!((fam->flags & MOE__F_V2) && c->norm_topk) && (s = moe__ld_scale(m, "routed_scaling_factor"))) return s;
+    if ((in = moe__ld_kstr_is(m, "topk_method", "noaux_tc")) == 1 || moe__ld_kstr_is(m, "topk_method", "group_limited_greedy") == 1) {
+        if ((s = moe__ld_kint_in(m, "n_group", 0, E, 0, &v))) return s;
+        if (v > 1) {
+            c->n_group = (int)v;
+            if ((s = moe__ld_kint_in(m, "topk_group", 0, v, 0, &v))) return s;
+            c->topk_group = (int)v;
+            c->group_score = in == 1 ? MOE_GROUP_TOP2_SUM : MOE_GROUP_MAX;
+        }
+    }
+    if (fam->flags & MOE__F_OAI) {
+        double x;
+        if ((s = moe__ld_kflt(m, "swiglu_limit", &x)) == MOE_OK) {
+            if (!(x >= 0 && x < 3.4e38)) return moe__ferr(m->err, MOE_ERR_FORMAT, "config: swiglu_limit is out of range");
+            c->oai_limit = (float)x;
+        } else if (s != MOE_ERR_MISSING) return s;
+    }
+    return moe__ld_gateless(m, 1);
+}
+
+/* both passes: count the memory, then (mem given) fill */
+static moe_status moe__ld_run(moe__map *m, moe_status (*body)(moe__map *), moe_config *cfg, moe_weights *w,
+                              void *mem, size_t mem_size, size_t *bytes)
+{
+    moe_config c0;
+    moe_weights w0;
+    size_t need, pad;
+    moe_status s;
+    m->err[0] = 0;
+    m->cfg = &c0; m->w = &w0;
+    c0 = moe_config_default(); w0 = moe_weights_default();
+    m->mem = NULL; m->used = 0; m->cap = 0;
+    if ((s = body(m))) return s;
+    need = m->used ? (m->used == (size_t)-1 ? m->used : m->used + 63) : 0;
+    if (bytes) { *bytes = need; return MOE_OK; }
+    if (!cfg || !w) return moe__ferr(m->err, MOE_ERR_NULL, "cfg or w is NULL");
+    if (need == (size_t)-1) return moe__ferr(m->err, MOE_ERR_OVERFLOW, "layer %d: the memory it needs overflows size_t", m->L);
+    if (need && !mem) return moe__ferr(m->err, MOE_ERR_NULL, "layer %d needs %zu bytes of mem; mem is NULL", m->L, need);
+    if (mem_size < need) return moe__ferr(m->err, MOE_ERR_WORKSPACE, "layer %d: mem is %zu bytes; it needs %zu (see *_layer_mem)", m->L, mem_size, need);
+    pad = need ? (64 - (uintptr_t)mem % 64) % 64 : 0;
+    m->mem = need ? (unsigned char *)mem + pad : NULL;
+    m->cap = need ? mem_size - pad : 0;
+    m->used = 0;
+    *cfg = moe_config_default(); *w = moe_weights_default();
+    m->cfg = cfg; m->w = w;
+    s = body(m);
+    if (!s && m->used > m->cap) s = moe__ferr(m->err, MOE_ERR_WORKSPACE, "layer %d: mem too small", m->L);
+    if (s) { *cfg = moe_config_default(); *w = moe_weights_default(); }
+    return s;
+}
+static moe_status moe__ld_gguf_call(moe_gguf *g, int layer, moe_config *cfg, moe_weights *w, void *mem, size_t mem_size, size_t *bytes)
+{
+    moe__map m;
+    if (!g || !g->data_at) return MOE_ERR_NULL;
+    memset(&m, 0, sizeof m);
+    m.g = g; m.err = g->error; m.L = layer;
+    return moe__ld_run(&m, moe__ld_gguf, cfg, w, mem, mem_size, bytes);
+}
+MOEDEF moe_status moe_gguf_layer_mem(moe_gguf *g, int layer, size_t *bytes)
+{
+    if (!bytes) return MOE_ERR_NULL;
+    return moe__ld_gguf_call(g, layer, NULL, NULL, NULL, 0, bytes);
+}
+MOEDEF moe_status moe_gguf_layer(moe_gguf *g, int layer, moe_config *cfg, moe_weights *w, void *mem, size_t mem_size)
+{
+    return moe__ld_gguf_call(g, layer, cfg, w, mem, mem_size, NULL);
+}
+static moe_status moe__ld_st_call(moe_st *st, const char *config, size_t config_len, int layer, unsigned flags,
+                                  moe_config *cfg, moe_weights *w, void *mem, size_t mem_size, size_t *bytes)
+{
+    moe__map m;
+    if (!st || !st->index) return MOE_ERR_NULL;
+    if (!config) return moe__ferr(st->error, MOE_ERR_NULL, "config is NULL");
+    memset(&m, 0, sizeof m);
+    m.st = st; m.err = st->error; m.L = layer; m.flags = flags;
+    m.j.p = (const unsigned char *)config; m.j.n = config_len; m.j.err = st->error;
+    return moe__ld_run(&m, moe__ld_hf, cfg, w, mem, mem_size, bytes);
+}
+MOEDEF moe_status moe_st_layer_mem(moe_st *st, const char *config, size_t config_len, int layer, unsigned flags, size_t *bytes)
+{
+    if (!bytes) return MOE_ERR_NULL;
+    return moe__ld_st_call(st, config, config_len, layer, flags, NULL, NULL, NULL, 0, bytes);
+}
+MOEDEF moe_status moe_st_layer(moe_st *st, const char *config, size_t config_len, int layer, unsigned flags,
+                               moe_config *cfg, moe_weights *w, void *mem, size_t mem_size)
+{
+    return moe__ld_st_call(st, config, config_len, layer, flags, cfg, w, mem, mem_size, NULL);
+}
+/* <<<< end of file readers: implementation >>>> */
 
 #ifdef MOE__GCC_CXX_DIAG
 #pragma GCC diagnostic pop

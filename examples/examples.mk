@@ -11,7 +11,7 @@ EX_OPENMP   ?= -fopenmp
 EX_CFLAGS   := -std=c99 $(WARN) $(OPT) $(HOST_SIMD_FLAGS) -I.
 EX_CXXFLAGS := -std=c++11 $(WARN) $(OPT) $(HOST_SIMD_FLAGS) -I.
 EX_SMALL    := $(EX_DIR)/minimal $(EX_DIR)/cpp_example $(EX_DIR)/noheap $(EX_DIR)/threadpool
-EX_ALL      := $(EX_SMALL) $(EX_DIR)/demo
+EX_ALL      := $(EX_SMALL) $(EX_DIR)/demo $(EX_DIR)/moe_run
 
 ARM_CC      ?= arm-none-eabi-gcc
 ARM_SIZE    ?= arm-none-eabi-size
@@ -36,6 +36,11 @@ $(EX_DIR)/cpp_example: examples/cpp_example.cpp moe.h | $(EX_DIR)
 
 $(EX_DIR)/noheap: examples/noheap.c moe.h | $(EX_DIR)
 	$(CC) $(EX_CFLAGS) -o $@ $< -lm
+
+# moe_run: a model's MoE layer from its GGUF / safetensors files (POSIX mmap); needs a model, so
+# it is not in run-examples: tests/cli_smoke.sh runs it on the GGUF files the tests write
+$(EX_DIR)/moe_run: examples/moe_run.c moe.h | $(EX_DIR)
+	$(CC) $(EX_CFLAGS) $(EX_OPENMP) -o $@ $< -lm
 
 # No OpenMP here on purpose: the pool is the only source of threads.
 $(EX_DIR)/threadpool: examples/threadpool.c moe.h | $(EX_DIR)

@@ -24,6 +24,7 @@ B="${BUILD:-build}/tests"
 mkdir -p "$B" || exit 2
 WARN="-Wall -Wextra -Wpedantic -Werror"
 SRC=tests/test_moe.c
+FSRC=tests/test_files.c
 LIBS="-lm -pthread"
 VS="-DMOE_TEST_VS_SCALAR tests/scalar_tu.c"   # SIMD builds also compare with the scalar path
 JOBS="${TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}"
@@ -142,6 +143,7 @@ quick_matrix() {
     is_x86 || [ "$(uname -m)" = aarch64 ] && vs=$VS
     make_snippet
     add check-native "$cc -std=c99 -O2 $WARN -march=native $SRC $vs $LIBS" "" --quick
+    add check-files "$cc -std=c99 -O2 $WARN -march=native $FSRC -lm" "" ""
     snippet_cfg readme-snippet-c99 "$cc -std=c99"
     snippet_cfg readme-snippet-c++11 "$cxx -x c++ -std=c++11"
 }
@@ -214,6 +216,19 @@ full_matrix() {
             skip clang-openmp-native "clang -fopenmp does not link (libomp-dev missing?)"
         fi
     fi
+
+    # ---- the file readers (GGUF, safetensors, JSON): tests/test_files.c --------------------
+    add files-gcc-c99 "gcc -std=c99 -O2 $WARN -march=native $FSRC -lm" "" ""
+    add files-gcc-O3 "gcc -std=c99 -O3 $WARN -march=native $FSRC -lm" "" ""
+    add files-clang-c11 "clang -std=c11 -O2 $WARN -march=native $FSRC -lm" "" ""
+    add files-g++-c++11 "g++ -x c++ -std=c++11 -O2 $WARN -march=native $FSRC -lm" "" ""
+    add files-asan-ubsan "gcc -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all $WARN $FSRC -lm" "" ""
+    if have aarch64-linux-gnu-gcc && have qemu-aarch64; then
+        add files-aarch64 "aarch64-linux-gnu-gcc -static -std=c99 -O2 $WARN $FSRC -lm" qemu-aarch64 ""
+    else skip files-aarch64 "aarch64-linux-gnu-gcc or qemu-aarch64 not installed"; fi
+    add_sh files-cli gcc "cp tests/cli_smoke.sh \$EXE" bash "$B/cli"    # examples/moe_run.c on test-written GGUFs
+    if have valgrind; then add files-valgrind "gcc -std=c99 -O1 -g $WARN -DMOE_SIMD_SCALAR $FSRC -lm" valgrind ""
+    else skip files-valgrind "valgrind not installed"; fi
 
     # ---- compile-only: Cortex-M, the README snippet ------------------------------------------
     add cortex-m4-compile "arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -std=c99 -O2 $WARN -c tests/cortexm.c" - ""
