@@ -694,16 +694,15 @@ static float moe__amax(const float *x, int n)
 static void moe__quant_q8_0(const float *x, unsigned char *blk)
 {
     float amax = moe__amax(x, MOE__QK), d, id;
-    uint16_t dh;
     int i;
-    d = amax / 127.0f;
-    dh = moe__f2h(d);
-    /* a scale that is 0 in f16 makes every value 0; it also keeps 1/d finite (for amax near
-       FLT_MIN, 1/d is Inf and 0 * Inf a NaN that (int) cannot take) */
-    id = (dh & 0x7fffu) != 0 ? 1.0f / d : 0.0f;
-    moe__wr16(blk, dh);
+    d = amax / 127.0f; id = d != 0.0f ? 1.0f / d : 0.0f;
+    moe__wr16(blk, moe__f2h(d));
     for (i = 0; i < MOE__QK; i++) {
         float v = roundf(x[i] * id);
+        /* for amax near FLT_MIN, 1/d is Inf: x * id is +-Inf (clamped below, as ggml's bytes)
+           or 0 * Inf = NaN, which no int can hold: 0 (tested on the bits, -ffast-math-proof).
+           The block's f16 scale is 0 then, so it decodes to zeros either way. */
+        if ((moe__f_bits(v) & 0x7fffffffu) > 0x7f800000u) v = 0.0f;
         if (v > 127.0f) v = 127.0f;
         if (v < -127.0f) v = -127.0f;
         blk[2 + i] = (unsigned char)(signed char)(int)v;
@@ -712,13 +711,13 @@ static void moe__quant_q8_0(const float *x, unsigned char *blk)
 static void moe__quant_q4_0(const float *x, unsigned char *blk)
 {
     float amax = 0.0f, mx = 0.0f, d, id;
-    uint16_t dh;
     int i;
     for (i = 0; i < MOE__QK; i++) { float a = fabsf(x[i]); if (a > amax) { amax = a; mx = x[i]; } }
-    d = mx / -8.0f;
-    dh = moe__f2h(d);
-    id = (dh & 0x7fffu) != 0 ? 1.0f / d : 0.0f;        /* as Q8_0: no Inf, no NaN below */
-    moe__wr16(blk, dh);
+    /* ggml's arithmetic, bytes and all: for amax near FLT_MIN, 1/d is Inf and x * id is +-Inf or
+       NaN (0 * Inf), which the tests below turn into nibble 0 or 15 without undefined behaviour
+       (the block's f16 scale is 0 then: it decodes to zeros either way) */
+    d = mx / -8.0f; id = d != 0.0f ? 1.0f / d : 0.0f;
+    moe__wr16(blk, moe__f2h(d));
     for (i = 0; i < 16; i++) {
         float v0 = x[i] * id + 8.5f, v1 = x[16 + i] * id + 8.5f;
         int q0, q1;
