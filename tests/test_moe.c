@@ -18,8 +18,12 @@
 
    Quantised weights: the reference runs on the weights the library's own moe_dequantize gives
    back; moe_dequantize and moe_quantize are checked separately (group "formats") against
-   hand-built blocks and a bit-level decoder written here. Each comparison with the reference
-   has the bound of its error class (see class_bound), about 10x the largest error measured.
+   hand-built blocks and a bit-level decoder written here (every type, the K-quants, MXFP4 and
+   FP8 E4M3 included, from ggml's and OCP's documented layouts). Tensors with external block
+   scales (group "scales": FP8 with f32 scales, gpt-oss's split MXFP4) have no moe_dequantize;
+   the reference computes their weights itself, e4m3(byte) * scale or E2M1 * 2^(e-127). Each
+   comparison with the reference has the bound of its error class (see class_bound), about 10x
+   the largest error measured.
 
    Built with -DMOE_TEST_VS_SCALAR and tests/scalar_tu.c, every layer is also run on the scalar
    kernel path; that compares kernels only (the rest of moe.h is the same code in both). */
@@ -54,6 +58,7 @@
 #endif
 #include "../moe.h"
 
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -75,8 +80,8 @@ static int g_quick = 0, g_verbose = 0;
 static const char *g_only = NULL;
 static long g_pass = 0, g_fail = 0, g_gpass = 0, g_gfail = 0, g_errors = 0, g_refcmp = 0;
 static const char *g_group = "";
-static double g_maxrel[8];      /* per error class (EC_*) */
-static int g_maxrel_seen[8];
+static double g_maxrel[16];     /* per error class (EC_*) */
+static int g_maxrel_seen[16];
 
 #if defined(__GNUC__) || defined(__clang__)
 #define TEST_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -193,6 +198,145 @@ static float bf16_to_float(unsigned b)
     return f;
 }
 
+/* The weight types of 0.2.0, decoded here from ggml's documented block layouts (ggml-common.h
+   block_q*_K, block_mxfp4; OCP FP8/FP4), one element at a time, in float64. The K-quants keep
+   ggml's order of operations (d*sc first, then the code, then the min subtracted), so NaN and Inf
+   scales propagate as in ggml; every product of an f16 scale and the codes is exact in float64,
+   and so is the difference for every block these tests build. */
+static double e4m3_to_double(unsigned b)      /* OCP e4m3fn: s.eeee.mmm, bias 7, S.1111.111 NaN */
+{
+    unsigned e = (b >> 3) & 15u, m = b & 7u;
+    double v;
+    if (e == 15u && m == 7u) return (double)NAN;
+    v = e == 0 ? ldexp((double)m, -9) : ldexp(8.0 + (double)m, (int)e - 10);   /* (1 + m/8) 2^(e-7) */
+    return (b & 0x80u) ? -v : v;
+}
+/* OCP FP4 E2M1: s.ee.m, bias 1: 0, 0.5, 1, 1.5, 2, 3, 4, 6. ggml decodes through a table of
+   integers (kvalues_mxfp4, the values doubled), so the code of -0 (8) gives +0. */
+static double e2m1_to_double(unsigned c)
+{
+    unsigned e = (c >> 1) & 3u, m = c & 1u;
+    double v = e == 0 ? 0.5 * (double)m : ldexp(1.0 + 0.5 * (double)m, (int)e - 1);
+    if (v == 0.0) return 0.0;
+    return (c & 8u) ? -v : v;
+}
+static double e8m0_to_double(unsigned e) { return ldexp(1.0, (int)e - 127); }   /* 0 .. 255: 2^-127 .. 2^128 */
+/* Q4_K / Q5_K: scale and min of sub-block j (0..7): j < 4 the low 6 bits of bytes j and 4+j;
+   j >= 4 the nibbles of byte 8+(j-4) (scale low, min high) and, as bits 4-5, the top 2 bits of
+   bytes j-4 (scale) and j (min) */
+static void k4_scale_min(const unsigned char *s, int j, int *sc, int *mn)
+{
+    if (j < 4) { *sc = s[j] & 0x3f; *mn = s[4 + j] & 0x3f; return; }
+    *sc = (s[8 + (j - 4)] & 0x0f) | ((s[j - 4] & 0xc0) >> 2);
+    *mn = (s[8 + (j - 4)] >> 4) | ((s[j] & 0xc0) >> 2);
+}
+/* Q3_K: 6-bit scale j (0..15, stored +32): low nibble of byte j (j < 8) or high nibble of byte
+   j-8, bits 4-5 from byte 8 + j%4 at bit 2*(j/4) */
+static int k3_scale(const unsigned char *s, int j)
+{
+    int lo = (s[j % 8] >> (4 * (j / 8))) & 15, hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+    return lo | (hi << 4);
+}
+/* the parameters of element i of a K-quant block b: value = dl * (q - off) - ml with
+   q = the element's code in 0..qmax; returns q */
+static int kq_elem(moe_type t, const unsigned char *b, int i, double *dl, double *ml, int *off, int *qmax)
+{
+    int q = 0, sc = 0, mn = 0;
+    double d = 0, dmin = 0;
+    *off = 0;
+    switch (t) {
+    case MOE_TYPE_Q2_K:   /* scales[16] qs[64] d dmin; 2 bits at 2*((i%128)/32) of qs[32*(i/128) + i%32] */
+        d = half_to_double(rd16(b + 80)); dmin = half_to_double(rd16(b + 82));
+        sc = b[i / 16] & 15; mn = b[i / 16] >> 4;
+        q = (b[16 + 32 * (i / 128) + i % 32] >> (2 * ((i % 128) / 32))) & 3; *qmax = 3;
+        break;
+    case MOE_TYPE_Q3_K:   /* hmask[32] qs[64] scales[12] d; high bit (set: no -4) at bit i/32 of hmask[i%32] */
+        d = half_to_double(rd16(b + 108));
+        sc = k3_scale(b + 96, i / 16) - 32;
+        q = ((b[32 + 32 * (i / 128) + i % 32] >> (2 * ((i % 128) / 32))) & 3) | (((b[i % 32] >> (i / 32)) & 1) << 2);
+        *off = 4; *qmax = 7;
+        break;
+    case MOE_TYPE_Q4_K:   /* d dmin scales[12] qs[128]; nibble (i/32)%2 of qs[32*(i/64) + i%32] */
+        d = half_to_double(rd16(b)); dmin = half_to_double(rd16(b + 2));
+        k4_scale_min(b + 4, i / 32, &sc, &mn);
+        q = (b[16 + 32 * (i / 64) + i % 32] >> (4 * ((i / 32) % 2))) & 15; *qmax = 15;
+        break;
+    case MOE_TYPE_Q5_K:   /* d dmin scales[12] qh[32] qs[128]; fifth bit at bit i/32 of qh[i%32] */
+        d = half_to_double(rd16(b)); dmin = half_to_double(rd16(b + 2));
+        k4_scale_min(b + 4, i / 32, &sc, &mn);
+        q = ((b[48 + 32 * (i / 64) + i % 32] >> (4 * ((i / 32) % 2))) & 15) | (((b[16 + i % 32] >> (i / 32)) & 1) << 4);
+        *qmax = 31;
+        break;
+    default: {            /* Q6_K: ql[128] qh[64] scales[16] (int8) d */
+        int h = i / 128, k = (i % 128) / 32, l = i % 32;
+        d = half_to_double(rd16(b + 208));
+        sc = (signed char)b[192 + i / 16];
+        q = ((b[64 * h + 32 * (k % 2) + l] >> (4 * (k / 2))) & 15) | (((b[128 + 32 * h + l] >> (2 * k)) & 3) << 4);
+        *off = 32; *qmax = 63;
+        break;
+    }
+    }
+    *dl = d * (double)sc;
+    *ml = dmin * (double)mn;
+    return q;
+}
+static int is_ktype(moe_type t)
+{
+    return t == MOE_TYPE_Q2_K || t == MOE_TYPE_Q3_K || t == MOE_TYPE_Q4_K || t == MOE_TYPE_Q5_K || t == MOE_TYPE_Q6_K;
+}
+static size_t kq_bytes(moe_type t)
+{
+    switch (t) {
+    case MOE_TYPE_Q2_K: return 84;
+    case MOE_TYPE_Q3_K: return 110;
+    case MOE_TYPE_Q4_K: return 144;
+    case MOE_TYPE_Q5_K: return 176;
+    default: return 210;
+    }
+}
+/* n values of a row of a new type (K: n a multiple of 256; MXFP4 ggml layout: of 32) */
+static void ref_decode_row(moe_type t, const unsigned char *src, size_t n, double *y)
+{
+    size_t i;
+    if (t == MOE_TYPE_F8_E4M3) { for (i = 0; i < n; i++) y[i] = e4m3_to_double(src[i]); return; }
+    if (t == MOE_TYPE_MXFP4) {     /* { u8 e; u8 qs[16] }: element j < 16 low nibble of qs[j], 16+j high */
+        for (i = 0; i < n; i++) {
+            const unsigned char *b = src + i / 32 * 17;
+            unsigned c = (unsigned)(b[1 + i % 16] >> (4 * ((i % 32) / 16))) & 15u;
+            y[i] = e2m1_to_double(c) * e8m0_to_double(b[0]);
+        }
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        double dl, ml;
+        int off, qmax, q = kq_elem(t, src + i / 256 * kq_bytes(t), (int)(i % 256), &dl, &ml, &off, &qmax);
+        y[i] = dl * (double)(q - off) - ml;
+    }
+}
+/* gpt-oss's split MXFP4: 16 bytes per 32 values, element 2j in the low nibble of byte j, 2j+1
+   in the high one; one E8M0 byte per 32 values */
+static void ref_decode_split(const unsigned char *nib, const unsigned char *e8, size_t n, double *y)
+{
+    size_t i;
+    for (i = 0; i < n; i++) y[i] = e2m1_to_double((unsigned)(nib[i / 2] >> (4 * (i % 2))) & 15u) * e8m0_to_double(e8[i / 32]);
+}
+/* float64 -> f32, round to nearest; magnitudes that round past FLT_MAX give Inf (as the f32
+   arithmetic of the decoders) */
+static float f32_of(double v)
+{
+    if (v != v) return (float)NAN;
+    if (fabs(v) >= ldexp(2.0 - ldexp(1.0, -24), 127)) return v > 0 ? (float)INFINITY : -(float)INFINITY;
+    return (float)v;
+}
+/* got is want rounded to f32: the same value and sign (of 0 and Inf too), or both NaN */
+static int same_f32(float got, double want)
+{
+    float w;
+    if (want != want) return got != got;
+    w = f32_of(want);
+    return got == w && (signbit(got) != 0) == (signbit(w) != 0);
+}
+
 /* ======================================================================================== */
 /*                          the model under test and its float64 reference                   */
 /* ======================================================================================== */
@@ -220,6 +364,9 @@ typedef struct spec {
     float rb_offset;    /* added to every router_bias entry */
     float sb_gain;      /* selection bias ~ U(-1,1) * sb_gain */
     int zero_router;
+    /* external block scales (moe_tensor.scale) on every F8_E4M3 and MXFP4 tensor: xscale 1;
+       F8 blocks of xs_rows x xs_cols as given to moe_tensor (MXFP4: 0, 0 or 1, 32) */
+    int xscale, xs_rows, xs_cols;
     unsigned long long seed;
 } spec;
 
@@ -247,7 +394,7 @@ typedef struct model {
     moe_config cfg;
     moe_weights w;
     int ok;
-    moe_type worst;     /* the highest type of any tensor */
+    int worst;          /* the error class (EC_*) of highest rank over the tensors' types */
     int worst_int;      /* EC_Q8_0_INT / EC_Q4_0_INT: some expert matrix is quantised; else -1 */
     double bound, tie_tol, wtol;   /* bound: of the worst class the layer can take */
     /* f32 tensors the caller passes as biases (owned) */
@@ -292,14 +439,33 @@ static int is_gated(moe_act a) { return a == MOE_ACT_SWIGLU || a == MOE_ACT_GEGL
    f16, bf16 and for quantised matrices decoded to f32 (experts with more than 8 tokens) the
    only error left is f32 rounding. An expert with 1..8 tokens runs its Q8_0/Q4_0 matrices as
    integer dot products on quantised activations ("int"): Q8_0 with 8+8-bit activations, Q4_0
-   with 8-bit ones, as ggml. A run's class is the worst that applies to it (the classes are
-   ordered by bound); its bound sits about 10x above the largest error measured for that class
-   over the whole suite on the scalar, AVX2, AVX-512 and -march=native builds (gcc, clang, C,
-   C++), except the int classes, whose error is that of the quantiser shared by every path
+   with 8-bit ones, as ggml. A run's class is the worst that applies to it (class_rank: the types
+   decoded to f32 by type number, the int classes above them); its bound sits about 10x above
+   the largest error measured for that class over the whole suite on the scalar, AVX2, AVX-512
+   and -march=native builds (gcc, clang, C, C++), except the int classes, whose error is that of the quantiser shared by every path
    (identical on all of them to a few ulp), so their bound is ~2x the measured maximum.
    The measured maxima per class are printed at the end of a run. */
-enum { EC_F32, EC_F16, EC_BF16, EC_Q8_0, EC_Q4_0, EC_Q8_0_INT, EC_Q4_0_INT, EC_COUNT };
-static const char *const ec_name[EC_COUNT] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q8_0/int", "q4_0/int"};
+enum { EC_F32, EC_F16, EC_BF16, EC_Q8_0, EC_Q4_0, EC_Q8_0_INT, EC_Q4_0_INT,
+       EC_Q4_K, EC_Q5_K, EC_Q6_K, EC_Q2_K, EC_Q3_K, EC_MXFP4, EC_F8_E4M3, EC_COUNT };
+static const char *const ec_name[EC_COUNT] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q8_0/int", "q4_0/int",
+                                              "q4_K", "q5_K", "q6_K", "q2_K", "q3_K", "mxfp4", "f8_e4m3"};
+/* The class of a tensor type, and the classes' rank: a run takes the class of highest rank
+   that applies to it. The types decoded to f32 panels rank by type, the int classes above them. */
+static int type_class(moe_type t)
+{
+    switch (t) {
+    case MOE_TYPE_Q4_K: return EC_Q4_K;
+    case MOE_TYPE_Q5_K: return EC_Q5_K;
+    case MOE_TYPE_Q6_K: return EC_Q6_K;
+    case MOE_TYPE_Q2_K: return EC_Q2_K;
+    case MOE_TYPE_Q3_K: return EC_Q3_K;
+    case MOE_TYPE_MXFP4: return EC_MXFP4;
+    case MOE_TYPE_F8_E4M3: return EC_F8_E4M3;
+    default: return (int)t;   /* F32 .. Q4_0: the class has the type's number */
+    }
+}
+static int class_rank(int cls) { return cls == EC_Q8_0_INT ? 100 : cls == EC_Q4_0_INT ? 101 : cls; }
+static int class_worse(int a, int b) { return class_rank(b) > class_rank(a) ? b : a; }
 static double class_bound(int cls)
 {
     switch (cls) {
@@ -312,7 +478,18 @@ static double class_bound(int cls)
     case EC_Q8_0: return 5e-6;
     case EC_Q4_0: return 7e-6;
     case EC_Q8_0_INT: return 5e-4;
-    default: return 3e-2;
+    case EC_Q4_0_INT: return 3e-2;
+    /* the K-quants, MXFP4 and FP8 (with or without external scales) always run decoded to f32
+       panels: f32 rounding only. Measured (the same builds, and qemu AArch64/ARMv7 NEON, the
+       -ffast-math implementation): q4_K 9.3e-7, q5_K 7.5e-7, q6_K 1.1e-6, q2_K 7.5e-7,
+       q3_K 6.5e-7, mxfp4 6.4e-7, f8_e4m3 8.2e-7 */
+    case EC_Q4_K: return 1e-5;
+    case EC_Q5_K: return 8e-6;
+    case EC_Q6_K: return 1e-5;
+    case EC_Q2_K: return 8e-6;
+    case EC_Q3_K: return 7e-6;
+    case EC_MXFP4: return 7e-6;
+    default: return 9e-6;   /* EC_F8_E4M3 */
     }
 }
 static double type_tie(moe_type t)
@@ -325,6 +502,113 @@ static double type_tie(moe_type t)
     }
 }
 
+/* A tensor with external block scales, from src [n_mat][rows][cols] (rows as stored: a fused
+   gate_up has 2*d_ff): F8_E4M3 bytes with an f32 scale per xs_rows x xs_cols block, or MXFP4 in
+   gpt-oss's split layout (nibbles, and an E8M0 byte per 32 values). Each block's scale is drawn
+   larger than it needs, by a random factor (F8: 1..2 times 2^0..2^12, so some blocks hold only
+   subnormal codes; MXFP4: 2^0..2^3), so that a scale read from the wrong block is seen. ref gets
+   the weights the test computes itself in float64: e4m3(byte) * scale, or E2M1 * 2^(e-127). */
+static int put_scaled(model *m, moe_tensor *t, moe_type type, const float *src, int n_mat, int rows, int cols, int per_expert,
+                      double *ref, const char *what)
+{
+    size_t per = (size_t)rows * (size_t)cols, sper, vper, i;
+    int e, sr, sc, nbr, nbc, br, bc, rr, cc;
+    unsigned long long h = 5381;
+    unsigned char *vals;
+    void *scl;
+    rng_t r;
+    for (i = 0; what[i]; i++) h = h * 33u + (unsigned char)what[i];
+    r = rng_make(m->s.seed, 4242, h);
+    if (type == MOE_TYPE_F8_E4M3) {
+        float *tmp = (float *)xmalloc(per * sizeof(float)), *fs;
+        moe_status st = MOE_OK;
+        sr = m->s.xs_rows < rows ? m->s.xs_rows : rows;
+        sc = m->s.xs_cols < cols ? m->s.xs_cols : cols;
+        if (!require(sr >= 1 && sc >= 1, "build %s: F8 scale blocks %d x %d", what, m->s.xs_rows, m->s.xs_cols)) { free(tmp); return 0; }
+        nbr = (rows + sr - 1) / sr; nbc = (cols + sc - 1) / sc;
+        sper = (size_t)nbr * (size_t)nbc * sizeof(float); vper = per;
+        vals = (unsigned char *)mal(m, vper * (size_t)n_mat);
+        scl = mal(m, sper * (size_t)n_mat);
+        fs = (float *)scl;
+        for (e = 0; e < n_mat && st == MOE_OK; e++) {
+            const float *x = src + (size_t)e * per;
+            for (br = 0; br < nbr; br++)
+                for (bc = 0; bc < nbc; bc++) {
+                    double amax = 0.0;
+                    float f;
+                    int k = rng_int(&r, 3) == 0 ? 9 + rng_int(&r, 4) : rng_int(&r, 3);
+                    for (rr = br * sr; rr < rows && rr < (br + 1) * sr; rr++)
+                        for (cc = bc * sc; cc < cols && cc < (bc + 1) * sc; cc++)
+                            if (fabs((double)x[(size_t)rr * cols + cc]) > amax) amax = fabs((double)x[(size_t)rr * cols + cc]);
+                    f = (float)((amax > 0 ? amax : 1.0) / 448.0 * (1.0 + rng_unif(&r)) * ldexp(1.0, k));
+                    fs[((size_t)e * nbr + br) * nbc + bc] = f;
+                    for (rr = br * sr; rr < rows && rr < (br + 1) * sr; rr++)
+                        for (cc = bc * sc; cc < cols && cc < (bc + 1) * sc; cc++)
+                            tmp[(size_t)rr * cols + cc] = x[(size_t)rr * cols + cc] / f;
+                }
+            st = moe_quantize(MOE_TYPE_F8_E4M3, tmp, vals + (size_t)e * vper, (size_t)rows, (size_t)cols);
+            for (rr = 0; rr < rows; rr++)
+                for (cc = 0; cc < cols; cc++) {
+                    size_t at = (size_t)rr * cols + cc;
+                    ref[(size_t)e * per + at] = e4m3_to_double(vals[(size_t)e * vper + at]) * (double)fs[((size_t)e * nbr + rr / sr) * nbc + cc / sc];
+                }
+        }
+        free(tmp);
+        if (!require(st == MOE_OK, "build %s: moe_quantize(f8_e4m3) -> %s", what, moe_status_string(st))) return 0;
+    } else {
+        unsigned char *ev;
+        if (!require(cols % 32 == 0, "build %s: mxfp4 with %d columns", what, cols)) return 0;
+        vper = per / 2; sper = per / 32;
+        vals = (unsigned char *)mal(m, vper * (size_t)n_mat);
+        scl = mal(m, sper * (size_t)n_mat);
+        ev = (unsigned char *)scl;
+        for (i = 0; i < per * (size_t)n_mat / 32; i++) {
+            const float *x = src + i * 32;
+            double amax = 0.0, sv;
+            int ex = 127, k;
+            for (k = 0; k < 32; k++) if (fabs((double)x[k]) > amax) amax = fabs((double)x[k]);
+            if (amax > 0) {   /* the smallest e with 6 * 2^(e-127) >= amax, then 0..3 larger */
+                while (ex < 254 && 6.0 * e8m0_to_double((unsigned)ex) < amax) ex++;
+                while (ex > 0 && 6.0 * e8m0_to_double((unsigned)ex - 1) >= amax) ex--;
+            }
+            ex += rng_int(&r, 4);
+            if (ex > 254) ex = 254;
+            ev[i] = (unsigned char)ex;
+            sv = e8m0_to_double((unsigned)ex);
+            for (k = 0; k < 32; k++) {   /* the nearest E2M1 code */
+                unsigned c, best = 0;
+                double bd = INFINITY;
+                for (c = 0; c < 8; c++) { double dd = fabs(fabs((double)x[k]) - e2m1_to_double(c) * sv); if (dd < bd) { bd = dd; best = c; } }
+                if (x[k] < 0 && best) best |= 8u;
+                vals[i * 16 + (size_t)k / 2] = (unsigned char)(vals[i * 16 + (size_t)k / 2] | (best << (4 * (k % 2))));
+            }
+        }
+        for (e = 0; e < n_mat; e++)
+            for (rr = 0; rr < rows; rr++)
+                ref_decode_split(vals + (size_t)e * vper + (size_t)rr * cols / 2, ev + (size_t)e * sper + (size_t)rr * cols / 32, (size_t)cols,
+                                 ref + (size_t)e * per + (size_t)rr * cols);
+    }
+    t->type = type;
+    t->scale_rows = m->s.xs_rows;
+    t->scale_cols = m->s.xs_cols;
+    if (per_expert) {
+        const void **pv = (const void **)mal(m, (size_t)n_mat * sizeof(void *)), **ps = (const void **)mal(m, (size_t)n_mat * sizeof(void *));
+        for (e = 0; e < n_mat; e++) {
+            void *a = mal(m, vper), *b = mal(m, sper);
+            memcpy(a, vals + (size_t)e * vper, vper);
+            memcpy(b, (unsigned char *)scl + (size_t)e * sper, sper);
+            pv[e] = a; ps[e] = b;
+        }
+        t->data = NULL; t->expert_data = pv;
+        t->scale = NULL; t->expert_scale = ps;
+    } else {
+        t->data = vals; t->expert_data = NULL;
+        t->scale = scl; t->expert_scale = NULL;
+    }
+    m->worst = class_worse(m->worst, type_class(type));
+    return 1;
+}
+
 /* Quantise src [n_mat][rows][cols] into a tensor of `type` (stacked, or one pointer per
    matrix), and fill ref with the values moe_dequantize gives back. */
 static int put_tensor(model *m, moe_tensor *t, moe_type type, const float *src, int n_mat, int rows,
@@ -334,6 +618,8 @@ static int put_tensor(model *m, moe_tensor *t, moe_type type, const float *src, 
     unsigned char *buf;
     float *tmp;
     moe_status st;
+    if (m->s.xscale && (type == MOE_TYPE_F8_E4M3 || type == MOE_TYPE_MXFP4))
+        return put_scaled(m, t, type, src, n_mat, rows, cols, per_expert, ref, what);
     if (!require(rs > 0, "build %s: moe_type_row_size(%s, %d) = 0", what, moe_type_name(type), cols)) return 0;
     per = rs * (size_t)rows;
     /* w_offset misaligns the buffers; f32 data keeps the alignment of a float */
@@ -361,7 +647,7 @@ static int put_tensor(model *m, moe_tensor *t, moe_type type, const float *src, 
         t->data = buf;
         t->expert_data = NULL;
     }
-    if ((int)type > (int)m->worst) m->worst = type;
+    m->worst = class_worse(m->worst, type_class(type));
     return 1;
 }
 
@@ -380,7 +666,7 @@ static void model_build(model *m, const spec *sp)
     ne = (size_t)E * dff * dm;
     nsh = (size_t)(ns > 0 ? ns : 0) * (size_t)(dffs > 0 ? dffs : 0) * dm;
     r = rng_make(s->seed, 77, 0);
-    m->worst = MOE_TYPE_F32;
+    m->worst = EC_F32;
 
     /* every master tensor is drawn, used or not, so specs that differ only in layout flags
        get the same numbers */
@@ -487,7 +773,7 @@ static void model_build(model *m, const spec *sp)
             else if (q[i] == MOE_TYPE_Q8_0 && m->worst_int < 0) m->worst_int = EC_Q8_0_INT;
         }
     }
-    m->bound = class_bound(m->worst_int > (int)m->worst ? m->worst_int : (int)m->worst);
+    m->bound = class_bound(m->worst_int >= 0 ? class_worse(m->worst, m->worst_int) : m->worst);
     m->tie_tol = type_tie(s->t_router);
     m->wtol = s->t_router == MOE_TYPE_F32 ? 1e-5 : type_tie(s->t_router);
     m->ok = ok;
@@ -722,7 +1008,7 @@ static void record_rel(int cls, double rel)
 static int run_class(const model *m, const int *rids, int T, int capacity)
 {
     const spec *s = &m->s;
-    int cnt[TMAXE], t, j, e, cls = (int)m->worst, few = 0;
+    int cnt[TMAXE], t, j, e, cls = m->worst, few = 0;
     if (m->worst_int < 0) return cls;
     memset(cnt, 0, sizeof cnt);
     for (t = 0; t < T; t++)
@@ -734,7 +1020,7 @@ static int run_class(const model *m, const int *rids, int T, int capacity)
     for (e = 0; e < s->E; e++) if (cnt[e] >= 1 && cnt[e] <= 8) few = 1;
     if (s->n_shared > 0 && s->dff_sh > 0 && T <= 8) few = 1;
     /* a mixed layer takes the worst int class of any of its quantised expert matrices */
-    if (few && m->worst_int > cls) cls = m->worst_int;
+    if (few) cls = class_worse(cls, m->worst_int);
     return cls;
 }
 
@@ -931,6 +1217,552 @@ static const char *act_name(const spec *s)
     case MOE_ACT_SWIGLU_OAI: return "swiglu_oai";
     }
     return "?";
+}
+
+/* ---- formats of 0.2.0: K-quants, MXFP4, FP8 E4M3 ------------------------------------------ */
+static void wr16le(unsigned char *p, unsigned v) { p[0] = (unsigned char)(v & 0xffu); p[1] = (unsigned char)(v >> 8); }
+static int kq_nsub(moe_type t) { return t == MOE_TYPE_Q4_K || t == MOE_TYPE_Q5_K ? 8 : 16; }
+/* One K-quant block, byte by byte, from its parts: f16 d and dmin, the per-sub-block scale and
+   min codes (Q3_K: stored 0..63, meaning sc-32; Q6_K: int8), and the 256 codes q (Q3_K 0..7
+   meaning q-4, Q6_K 0..63 meaning q-32). The places are ggml's (see kq_elem). */
+static void kq_pack(moe_type t, unsigned d16, unsigned dmin16, const int *sc, const int *mn, const int *q, unsigned char *b)
+{
+    int i, j;
+    memset(b, 0, kq_bytes(t));
+    switch (t) {
+    case MOE_TYPE_Q2_K:
+        for (j = 0; j < 16; j++) b[j] = (unsigned char)(sc[j] | (mn[j] << 4));
+        for (i = 0; i < 256; i++) b[16 + 32 * (i / 128) + i % 32] |= (unsigned char)(q[i] << (2 * ((i % 128) / 32)));
+        wr16le(b + 80, d16); wr16le(b + 82, dmin16);
+        break;
+    case MOE_TYPE_Q3_K:
+        for (i = 0; i < 256; i++) {
+            b[32 + 32 * (i / 128) + i % 32] |= (unsigned char)((q[i] & 3) << (2 * ((i % 128) / 32)));
+            if (q[i] & 4) b[i % 32] |= (unsigned char)(1 << (i / 32));
+        }
+        for (j = 0; j < 16; j++) {
+            b[96 + j % 8] |= (unsigned char)((sc[j] & 15) << (4 * (j / 8)));
+            b[96 + 8 + j % 4] |= (unsigned char)((sc[j] >> 4) << (2 * (j / 4)));
+        }
+        wr16le(b + 108, d16);
+        break;
+    case MOE_TYPE_Q4_K:
+    case MOE_TYPE_Q5_K:
+        wr16le(b, d16); wr16le(b + 2, dmin16);
+        for (j = 0; j < 8; j++) {
+            if (j < 4) { b[4 + j] |= (unsigned char)sc[j]; b[8 + j] |= (unsigned char)mn[j]; continue; }
+            b[4 + 8 + (j - 4)] = (unsigned char)((sc[j] & 15) | ((mn[j] & 15) << 4));
+            b[4 + (j - 4)] |= (unsigned char)((sc[j] >> 4) << 6);
+            b[4 + j] |= (unsigned char)((mn[j] >> 4) << 6);
+        }
+        for (i = 0; i < 256; i++) {
+            int o = t == MOE_TYPE_Q4_K ? 16 : 48;
+            b[o + 32 * (i / 64) + i % 32] |= (unsigned char)((q[i] & 15) << (4 * ((i / 32) % 2)));
+            if (t == MOE_TYPE_Q5_K) b[16 + i % 32] |= (unsigned char)((q[i] >> 4) << (i / 32));
+        }
+        break;
+    default:   /* Q6_K */
+        for (i = 0; i < 256; i++) {
+            int h = i / 128, k = (i % 128) / 32, l = i % 32;
+            b[64 * h + 32 * (k % 2) + l] |= (unsigned char)((q[i] & 15) << (4 * (k / 2)));
+            b[128 + 32 * h + l] |= (unsigned char)((q[i] >> 4) << (2 * k));
+        }
+        for (j = 0; j < 16; j++) b[192 + j] = (unsigned char)(signed char)sc[j];
+        wr16le(b + 208, d16);
+        break;
+    }
+}
+/* element i of that block by the documented formula, from the parts (not the bytes), in ggml's
+   order: (d * scale) * code - dmin * min */
+static double kq_formula(moe_type t, double d, double dmin, const int *sc, const int *mn, const int *q, int i)
+{
+    int j = i / (256 / kq_nsub(t));
+    switch (t) {
+    case MOE_TYPE_Q3_K: return d * (double)(sc[j] - 32) * (double)(q[i] - 4);
+    case MOE_TYPE_Q6_K: return d * (double)sc[j] * (double)(q[i] - 32);
+    default: return d * (double)sc[j] * (double)q[i] - dmin * (double)mn[j];
+    }
+}
+/* the hand-worked parts of one block per K type (see the spot values in formats_new_types) */
+static void kq_hand_parts(moe_type t, unsigned *d16, unsigned *dmin16, int *sc, int *mn, int *q)
+{
+    static const int q4sc[8] = {1, 63, 17, 40, 33, 58, 7, 49}, q4mn[8] = {0, 5, 62, 21, 48, 13, 36, 63};
+    static const int q5sc[8] = {63, 2, 45, 16, 31, 50, 9, 27}, q5mn[8] = {12, 0, 33, 63, 17, 44, 6, 58};
+    static const int q6sc[16] = {-128, 127, -1, 1, 64, -64, 5, -77, 100, -3, 33, -50, 17, 0, -9, 120};
+    int i, j;
+    for (j = 0; j < 16; j++) { sc[j] = 0; mn[j] = 0; }
+    switch (t) {
+    case MOE_TYPE_Q2_K:   /* d 0.5, dmin 0.25; scale (5j+3)%16, min (7j+1)%16; q (i + i/16)%4 */
+        *d16 = 0x3800; *dmin16 = 0x3400;
+        for (j = 0; j < 16; j++) { sc[j] = (j * 5 + 3) % 16; mn[j] = (j * 7 + 1) % 16; }
+        for (i = 0; i < 256; i++) q[i] = (i + i / 16) % 4;
+        break;
+    case MOE_TYPE_Q3_K:   /* d 0.25; scale stored (13j+5)%64 (means -32), q (3i + i/32)%8 (means -4) */
+        *d16 = 0x3400; *dmin16 = 0;
+        for (j = 0; j < 16; j++) sc[j] = (j * 13 + 5) % 64;
+        for (i = 0; i < 256; i++) q[i] = (i * 3 + i / 32) % 8;
+        break;
+    case MOE_TYPE_Q4_K:   /* d 0.5, dmin 0.25; q (7i + i/32)%16 */
+        *d16 = 0x3800; *dmin16 = 0x3400;
+        for (j = 0; j < 8; j++) { sc[j] = q4sc[j]; mn[j] = q4mn[j]; }
+        for (i = 0; i < 256; i++) q[i] = (i * 7 + i / 32) % 16;
+        break;
+    case MOE_TYPE_Q5_K:   /* d 0.125, dmin 1; q (11i + 7(i/32))%32 (sub-blocks sharing qh bytes differ) */
+        *d16 = 0x3000; *dmin16 = 0x3c00;
+        for (j = 0; j < 8; j++) { sc[j] = q5sc[j]; mn[j] = q5mn[j]; }
+        for (i = 0; i < 256; i++) q[i] = (i * 11 + 7 * (i / 32)) % 32;
+        break;
+    default:              /* Q6_K: d 0.0625; q (5i + i/16)%64 (means -32) */
+        *d16 = 0x2c00; *dmin16 = 0;
+        for (j = 0; j < 16; j++) sc[j] = q6sc[j];
+        for (i = 0; i < 256; i++) q[i] = (i * 5 + i / 16) % 64;
+        break;
+    }
+}
+
+static const moe_type g_new_types[7] = {MOE_TYPE_Q4_K, MOE_TYPE_Q5_K, MOE_TYPE_Q6_K, MOE_TYPE_Q2_K, MOE_TYPE_Q3_K,
+                                        MOE_TYPE_MXFP4, MOE_TYPE_F8_E4M3};
+
+/* moe_quantize's largest magnitude per type (the traits' max_abs, as documented in moe.h) */
+static float new_type_max_abs(moe_type t)
+{
+    switch (t) {
+    case MOE_TYPE_Q4_K: case MOE_TYPE_Q5_K: return 65504.0f * 63.0f;
+    case MOE_TYPE_Q6_K: return 65504.0f * 2560.0f;
+    case MOE_TYPE_Q2_K: return 65504.0f * 15.0f;
+    case MOE_TYPE_Q3_K: return 65504.0f * 128.0f;
+    case MOE_TYPE_MXFP4: return FLT_MAX;
+    default: return 464.0f;
+    }
+}
+
+/* The finite e4m3 value nearest x, ties to the even code, |x| in (448, 464] to 448. */
+static unsigned e4m3_nearest(double x)
+{
+    unsigned c, best = 0;
+    double bd = INFINITY;
+    for (c = 0; c < 0x7f; c++) {
+        double v = e4m3_to_double(c), dd = fabs(fabs(x) - v);
+        if (dd < bd || (dd == bd && (c & 1u) == 0)) { bd = dd; best = c; }
+    }
+    return best | (x < 0 || (x == 0 && signbit(x)) ? 0x80u : 0u);
+}
+
+/* Round-trip error: max |dequantize(quantize(x)) - x| / (its block's max |x|) over the blocks
+   (K: 256 values with max >= 0.01, MXFP4: 32, F8: one value, relative to max(|x|, 2^-6)) of
+   roundtrip_new's data. Measured (every build): q4_K 0.0664, q5_K 0.0302, q6_K 0.0157, q2_K 0.267,
+   q3_K 0.224 (half a level step of the largest sub-block, 1/15, 1/31, 1/64 of the range for the
+   4/5/6-bit types), mxfp4 0.248, f8_e4m3 0.0623. Bounds: about 10x the maximum for q6_K and q5_K,
+   5x for q4_K, 2x for q2_K and q3_K (10x would pass a block decoded to zeros, whose error is 1);
+   MXFP4 and FP8 at their format's exact worst case: 1/4 (the step from 4 to 6 times the block
+   scale, against a block max of at least 4 times it; and the clip of (1.5, 2) * 2^k to 1.5 * 2^k),
+   1/16 (half a step of the 3-bit mantissa). Every value is also checked to land on the nearest
+   level of its block, which no bound on the error can replace. */
+static double g_rt_max[7];   /* per g_new_types entry */
+static int g_rt_seen = 0;
+static double rt_bound(moe_type t)
+{
+    switch (t) {
+    case MOE_TYPE_Q4_K: return 0.35;
+    case MOE_TYPE_Q5_K: return 0.3;
+    case MOE_TYPE_Q6_K: return 0.15;
+    case MOE_TYPE_Q2_K: return 0.5;
+    case MOE_TYPE_Q3_K: return 0.45;
+    case MOE_TYPE_MXFP4: return 0.2501;
+    default: return 0.0626;
+    }
+}
+
+/* dequantize(quantize(x)) for type t on R x C values with hard blocks: every element decodes as
+   the bytes say (the decoder here), every value lands on the nearest level of its block's
+   grid, and the error relative to the block's max stays within rt_bound */
+static void roundtrip_new(int ti)
+{
+    const moe_type t = g_new_types[ti];
+    enum { R = 4, C = 512 };
+    float *src = (float *)xmalloc(R * C * sizeof(float)), *dq = (float *)xmalloc(R * C * sizeof(float));
+    size_t rs = moe_type_row_size(t, C);
+    unsigned char *q = (unsigned char *)xmalloc(rs * R + 1);
+    double *ref = (double *)xmalloc(R * C * sizeof(double));
+    rng_t r = rng_make(77, (unsigned long long)t, 7);
+    int i, b, bad_dec = -1, bad_near = -1, nan_seen = 0, blk = t == MOE_TYPE_F8_E4M3 ? 1 : t == MOE_TYPE_MXFP4 ? 32 : 256;
+    double worst = 0.0, near_err = 0.0, near_best = 0.0;
+    moe_status s1, s2;
+    const char *tn = moe_type_name(t);
+    /* 32-value chunks of U(-1,1) times 10^U(-1.5,1.5), then special 256-value stretches */
+    for (b = 0; b < R * C / 32; b++) {
+        double sc = pow(10.0, -1.5 + 3.0 * rng_unif(&r));
+        if (t == MOE_TYPE_F8_E4M3) sc *= 8.0;
+        for (i = 0; i < 32; i++) src[b * 32 + i] = (float)(rng_sym(&r) * sc);
+    }
+    for (i = 0; i < 256; i++) {
+        src[i] = 0.0f;                                                          /* zeros */
+        src[256 + i] = (float)(0.5 + 0.5 * rng_unif(&r));                       /* all positive */
+        src[512 + i] = (float)(-2.0 - 3.0 * rng_unif(&r));                      /* all negative */
+        src[768 + i] = i == 77 ? -9.5f : (float)(rng_sym(&r) * 0.01);          /* one spike */
+        src[1024 + i] = (float)(rng_sym(&r) * 1e-6);                            /* tiny: f16 subnormal scales */
+        src[1280 + i] = 0.75f;                                                  /* constant */
+        src[1536 + i] = (float)((rng_sym(&r) + rng_sym(&r) + rng_sym(&r)) * (i < 128 ? 1.0 : 100.0)); /* two magnitudes */
+    }
+    s1 = moe_quantize(t, src, q, R, C);
+    s2 = moe_dequantize(t, q, dq, R, C);
+    check(s1 == MOE_OK && s2 == MOE_OK, "%s round trip: quantize %s dequantize %s", tn, moe_status_string(s1), moe_status_string(s2));
+    if (s1 != MOE_OK || s2 != MOE_OK) goto done;
+    for (i = 0; i < R; i++) ref_decode_row(t, q + (size_t)i * rs, C, ref + (size_t)i * C);
+    for (i = 0; i < R * C; i++) {
+        double x = src[i], v = dq[i], err = fabs(v - x), best = INFINITY, slack;
+        if (v != v) nan_seen = 1;
+        if (!same_f32(dq[i], ref[i]) && bad_dec < 0) bad_dec = i;
+        if (t == MOE_TYPE_F8_E4M3) {
+            double want = e4m3_to_double(e4m3_nearest(x));
+            best = fabs(want - x);
+            slack = 0.0;
+            if (v != want && bad_near < 0) { bad_near = i; near_err = err; near_best = best; }
+            continue;
+        }
+        if (t == MOE_TYPE_MXFP4) {
+            const unsigned char *bk = q + (size_t)(i / C) * rs + (size_t)(i % C) / 32 * 17;
+            unsigned c;
+            for (c = 0; c < 16; c++) { double lv = e2m1_to_double(c) * e8m0_to_double(bk[0]); if (fabs(lv - x) < best) best = fabs(lv - x); }
+            slack = ldexp(fabs(x), -22);
+        } else {
+            const unsigned char *bk = q + (size_t)(i / C) * rs + (size_t)(i % C) / 256 * kq_bytes(t);
+            double dl, ml;
+            int off, qmax, l;
+            kq_elem(t, bk, i % 256, &dl, &ml, &off, &qmax);
+            for (l = 0; l <= qmax; l++) { double lv = dl * (double)(l - off) - ml; if (fabs(lv - x) < best) best = fabs(lv - x); }
+            /* the encoder divides in f32: a near-tie may go either way */
+            slack = ldexp(fabs(dl) * qmax + fabs(ml) + fabs(x), -20);
+        }
+        if (!(err <= best + slack) && bad_near < 0) { bad_near = i; near_err = err; near_best = best; }
+    }
+    for (b = 0; b < R * C / blk; b++) {
+        double amax = 0.0, e = 0.0;
+        for (i = b * blk; i < (b + 1) * blk; i++) {
+            if (fabs((double)src[i]) > amax) amax = fabs((double)src[i]);
+            if (fabs((double)dq[i] - src[i]) > e) e = fabs((double)dq[i] - src[i]);
+        }
+        if (t == MOE_TYPE_F8_E4M3 && amax < ldexp(1.0, -6)) amax = ldexp(1.0, -6);   /* subnormals: absolute */
+        if (t != MOE_TYPE_F8_E4M3 && t != MOE_TYPE_MXFP4 && amax < 1e-2) continue;   /* f16 d subnormal or 0: the levels check above */
+        if (amax > 0 && e / amax > worst) worst = e / amax;
+        if (amax == 0 && e > 0) worst = INFINITY;
+    }
+    if (!(worst <= g_rt_max[ti])) g_rt_max[ti] = worst;
+    g_rt_seen = 1;
+    note("%s round trip: max |error| / block max = %.3g (bound %.2g)", tn, worst, rt_bound(t));
+    check(!nan_seen, "%s round trip produced NaN", tn);
+    check(bad_dec < 0, "%s round trip: moe_dequantize element %d = %.9g, the bytes say %.9g", tn, bad_dec,
+          bad_dec < 0 ? 0.0 : (double)dq[bad_dec], bad_dec < 0 ? 0.0 : ref[bad_dec]);
+    check(bad_near < 0, "%s round trip: element %d: %.9g -> %.9g, error %.3g, the nearest level of its block is %.3g away", tn, bad_near,
+          bad_near < 0 ? 0.0 : (double)src[bad_near], bad_near < 0 ? 0.0 : (double)dq[bad_near], near_err, near_best);
+    check(worst <= rt_bound(t), "%s round trip: max |error| / block max = %.3g > %.2g", tn, worst, rt_bound(t));
+    for (i = 0; i < 256 && dq[i] == 0.0f; i++) {}
+    check(i == 256, "%s: a zero block does not decode to zeros (element %d = %g)", tn, i, i < 256 ? (double)dq[i] : 0.0);
+    for (i = 1280; i < 1536 && (t == MOE_TYPE_F8_E4M3 || t == MOE_TYPE_MXFP4 || fabs((double)dq[i] - 0.75) <= 0.75 * 0.07); i++) {}
+    check(i == 1536, "%s: a constant block of 0.75 decodes to %g at %d", tn, i < 1536 ? (double)dq[i] : 0.0, i);
+done:
+    free(src); free(dq); free(q); free(ref);
+}
+
+static void formats_new_types(void)
+{
+    int i, j, ti;
+    /* row sizes: 256-value super-blocks (0 unless n is a multiple), MXFP4 17 bytes per 32, F8 a byte */
+    {
+        static const struct { moe_type t; size_t n, want; } tab[] = {
+            {MOE_TYPE_Q4_K, 256, 144}, {MOE_TYPE_Q4_K, 512, 288}, {MOE_TYPE_Q4_K, 128, 0}, {MOE_TYPE_Q4_K, 257, 0}, {MOE_TYPE_Q4_K, 768, 432},
+            {MOE_TYPE_Q5_K, 256, 176}, {MOE_TYPE_Q5_K, 1024, 704}, {MOE_TYPE_Q5_K, 32, 0}, {MOE_TYPE_Q5_K, 384, 0},
+            {MOE_TYPE_Q6_K, 256, 210}, {MOE_TYPE_Q6_K, 512, 420}, {MOE_TYPE_Q6_K, 255, 0}, {MOE_TYPE_Q6_K, 100, 0},
+            {MOE_TYPE_Q2_K, 256, 84}, {MOE_TYPE_Q2_K, 2048, 672}, {MOE_TYPE_Q2_K, 64, 0}, {MOE_TYPE_Q2_K, 1, 0},
+            {MOE_TYPE_Q3_K, 256, 110}, {MOE_TYPE_Q3_K, 512, 220}, {MOE_TYPE_Q3_K, 160, 0}, {MOE_TYPE_Q3_K, 0, 0},
+            {MOE_TYPE_MXFP4, 32, 17}, {MOE_TYPE_MXFP4, 64, 34}, {MOE_TYPE_MXFP4, 2880, 1530}, {MOE_TYPE_MXFP4, 16, 0}, {MOE_TYPE_MXFP4, 48, 0},
+            {MOE_TYPE_F8_E4M3, 1, 1}, {MOE_TYPE_F8_E4M3, 37, 37}, {MOE_TYPE_F8_E4M3, 7168, 7168}, {MOE_TYPE_F8_E4M3, 0, 0},
+        };
+        for (i = 0; i < (int)(sizeof tab / sizeof tab[0]); i++) {
+            size_t got = moe_type_row_size(tab[i].t, tab[i].n);
+            check(got == tab[i].want, "moe_type_row_size(%s, %lu) = %lu, want %lu", moe_type_name(tab[i].t), (unsigned long)tab[i].n,
+                  (unsigned long)got, (unsigned long)tab[i].want);
+        }
+        check(strcmp(moe_type_name(MOE_TYPE_Q4_K), "q4_K") == 0 && strcmp(moe_type_name(MOE_TYPE_MXFP4), "mxfp4") == 0 &&
+              strcmp(moe_type_name(MOE_TYPE_F8_E4M3), "f8_e4m3") == 0, "moe_type_name of q4_K / mxfp4 / f8_e4m3: %s %s %s",
+              moe_type_name(MOE_TYPE_Q4_K), moe_type_name(MOE_TYPE_MXFP4), moe_type_name(MOE_TYPE_F8_E4M3));
+    }
+
+    /* K-quants: one hand-worked block per type, built byte by byte from known parts; the
+       expected values from the formula on the parts. Spot values worked out by hand below. */
+    for (ti = 0; ti < 5; ti++) {
+        moe_type t = g_new_types[ti];
+        unsigned char blk[2 * 210];
+        float out[512];
+        double want[256];
+        int sc[16], mn[16], qq[256], bad = -1, bad_self = -1;
+        unsigned d16, dmin16;
+        moe_status st;
+        kq_hand_parts(t, &d16, &dmin16, sc, mn, qq);
+        kq_pack(t, d16, dmin16, sc, mn, qq, blk);
+        for (i = 0; i < 256; i++) want[i] = kq_formula(t, half_to_double(d16), half_to_double(dmin16), sc, mn, qq, i);
+        {   /* the decoder written here reads the parts back from the bytes (a fixture check) */
+            double back[256];
+            ref_decode_row(t, blk, 256, back);
+            for (i = 0; i < 256 && bad_self < 0; i++) if (back[i] != want[i]) bad_self = i;
+            require(bad_self < 0, "%s hand block: the test's own decoder reads element %d as %g, the parts say %g", moe_type_name(t), bad_self,
+                    bad_self < 0 ? 0.0 : back[bad_self], bad_self < 0 ? 0.0 : want[bad_self]);
+        }
+        st = moe_dequantize(t, blk, out, 1, 256);
+        for (i = 0; st == MOE_OK && i < 256 && bad < 0; i++) if (!same_f32(out[i], want[i])) bad = i;
+        check(st == MOE_OK && bad < 0, "%s hand block (%s): element %d = %.9g, want %.9g", moe_type_name(t), moe_status_string(st), bad,
+              bad < 0 ? 0.0 : (double)out[bad], bad < 0 ? 0.0 : want[bad]);
+        /* spot values by hand (element: scale, min, code -> value) */
+        {
+            int at[3];
+            double v[3];
+            switch (t) {
+            case MOE_TYPE_Q2_K:   /* 100: sub 6 sc 1 m 11 q 2: 0.5*1*2 - 0.25*11; 255: sub 15 sc 14 m 10 q 2; 37: sub 2 sc 13 m 15 q 3 */
+                at[0] = 100; v[0] = -1.75; at[1] = 255; v[1] = 11.5; at[2] = 37; v[2] = 0.5 * 13 * 3 - 0.25 * 15; break;
+            case MOE_TYPE_Q3_K:   /* 200: sc 33-32 q 6-4: 0.25*1*2; 17: sc 18-32 q 3-4; 130: sc 45-32 q 2-4 */
+                at[0] = 200; v[0] = 0.5; at[1] = 17; v[1] = 3.5; at[2] = 130; v[2] = -6.5; break;
+            case MOE_TYPE_Q4_K:   /* 37: sc 63 m 5 q 4; 200: sc 7 m 36 q 14; 170: sc 58 m 13 q 11 */
+                at[0] = 37; v[0] = 124.75; at[1] = 200; v[1] = 40.0; at[2] = 170; v[2] = 315.75; break;
+            case MOE_TYPE_Q5_K:   /* 100: sc 16 m 63 q 1: 0.125*16*1 - 63; 250: sc 27 m 58 q 15; 151: sc 31 m 17 q 25 (fifth bit) */
+                at[0] = 100; v[0] = -61.0; at[1] = 250; v[1] = -7.375; at[2] = 151; v[2] = 79.875; break;
+            default:              /* Q6_K 0: sc -128 q 0-32: 0.0625*-128*-32; 77: sc 64 q 5-32; 255: sc 120 q 10-32 */
+                at[0] = 0; v[0] = 256.0; at[1] = 77; v[1] = -108.0; at[2] = 255; v[2] = -165.0; break;
+            }
+            for (j = 0; j < 3; j++)
+                check(st == MOE_OK && (double)out[at[j]] == v[j], "%s hand block: element %d = %.9g, worked out by hand: %.9g", moe_type_name(t), at[j],
+                      (double)out[at[j]], v[j]);
+        }
+        /* two blocks in a row and as two rows: the second block (codes reversed) at its offset */
+        {
+            int q2[256];
+            double want2[256];
+            for (i = 0; i < 256; i++) q2[i] = qq[255 - i];
+            kq_pack(t, d16, dmin16, sc, mn, q2, blk + kq_bytes(t));
+            for (i = 0; i < 256; i++) want2[i] = kq_formula(t, half_to_double(d16), half_to_double(dmin16), sc, mn, q2, i);
+            for (j = 0; j < 2; j++) {
+                bad = -1;
+                st = moe_dequantize(t, blk, out, j ? 2 : 1, j ? 256 : 512);
+                for (i = 0; st == MOE_OK && i < 512 && bad < 0; i++) if (!same_f32(out[i], i < 256 ? want[i] : want2[i - 256])) bad = i;
+                check(st == MOE_OK && bad < 0, "%s two hand blocks as %s (%s): element %d = %.9g", moe_type_name(t), j ? "2 rows" : "1 row",
+                      moe_status_string(st), bad, bad < 0 ? 0.0 : (double)out[bad]);
+            }
+        }
+        /* extreme f16 scales: largest, subnormal, 0, -0, negative, NaN, +-Inf: decoded as ggml
+           does (f16 * code in f32), so 0 * Inf is NaN */
+        {
+            static const unsigned dd[][2] = {
+                {0x7bff, 0x7bff}, {0x7bff, 0x0001}, {0x0001, 0x7bff}, {0x0001, 0x0001}, {0x03ff, 0x0200}, {0x0000, 0x0000},
+                {0x8000, 0x0000}, {0xbc00, 0xb800}, {0xfbff, 0x3c00}, {0x7e00, 0x3c00}, {0x3c00, 0x7e00}, {0x7c00, 0x3c00},
+                {0xfc00, 0x7c00}, {0x3c00, 0x7c00}, {0x0000, 0xfc00},
+            };
+            int c, maxed;
+            for (maxed = 0; maxed < 2; maxed++)
+                for (c = 0; c < (int)(sizeof dd / sizeof dd[0]); c++) {
+                    int sc2[16], mn2[16], q3[256];
+                    for (j = 0; j < 16; j++) { sc2[j] = sc[j]; mn2[j] = mn[j]; }
+                    for (i = 0; i < 256; i++) q3[i] = qq[i];
+                    if (maxed) {   /* the largest codes: scale, min and every q at their maximum */
+                        for (j = 0; j < 16; j++) { sc2[j] = t == MOE_TYPE_Q6_K ? -128 : t == MOE_TYPE_Q2_K ? 15 : 63; mn2[j] = t == MOE_TYPE_Q2_K ? 15 : 63; }
+                        for (i = 0; i < 256; i++) q3[i] = t == MOE_TYPE_Q2_K ? 3 : t == MOE_TYPE_Q3_K ? (i & 1 ? 7 : 0) : t == MOE_TYPE_Q4_K ? 15 : t == MOE_TYPE_Q5_K ? 31 : (i & 1 ? 63 : 0);
+                    }
+                    kq_pack(t, dd[c][0], dd[c][1], sc2, mn2, q3, blk);
+                    st = moe_dequantize(t, blk, out, 1, 256);
+                    bad = -1;
+                    for (i = 0; st == MOE_OK && i < 256 && bad < 0; i++)
+                        if (!same_f32(out[i], kq_formula(t, half_to_double(dd[c][0]), half_to_double(dd[c][1]), sc2, mn2, q3, i))) bad = i;
+                    check(st == MOE_OK && bad < 0, "%s block with d 0x%04x dmin 0x%04x%s (%s): element %d = %.9g, want %.9g", moe_type_name(t), dd[c][0],
+                          dd[c][1], maxed ? ", largest codes" : "", moe_status_string(st), bad, bad < 0 ? 0.0 : (double)out[bad],
+                          bad < 0 ? 0.0 : (double)f32_of(kq_formula(t, half_to_double(dd[c][0]), half_to_double(dd[c][1]), sc2, mn2, q3, bad)));
+                }
+        }
+        /* random bytes, every byte of the block free: the decoder here and moe_dequantize agree
+           (the f16 scales drawn finite here: NaN/Inf scales are above) */
+        {
+            rng_t r = rng_make(31, (unsigned long long)t, 3);
+            unsigned char *rb = (unsigned char *)xmalloc(8 * 210);
+            double *rv = (double *)xmalloc(8 * 256 * sizeof(double));
+            float *ro = (float *)xmalloc(8 * 256 * sizeof(float));
+            size_t kb = kq_bytes(t);
+            int o;
+            for (i = 0; i < (int)(8 * kb); i++) rb[i] = (unsigned char)(rng_next(&r) & 0xff);
+            for (o = 0; o < 8; o++) {   /* d, dmin finite */
+                size_t at = t == MOE_TYPE_Q2_K ? 80 : t == MOE_TYPE_Q3_K ? 108 : t == MOE_TYPE_Q6_K ? 208 : 0;
+                rb[o * kb + at + 1] &= 0xbb; if (t == MOE_TYPE_Q2_K || t == MOE_TYPE_Q4_K || t == MOE_TYPE_Q5_K) rb[o * kb + at + 3] &= 0xbb;
+            }
+            ref_decode_row(t, rb, 8 * 256, rv);
+            st = moe_dequantize(t, rb, ro, 8, 256);
+            bad = -1;
+            for (i = 0; st == MOE_OK && i < 8 * 256 && bad < 0; i++) if (!same_f32(ro[i], rv[i])) bad = i;
+            check(st == MOE_OK && bad < 0, "%s random bytes (%s): element %d = %.9g, the decoder here says %.9g", moe_type_name(t), moe_status_string(st),
+                  bad, bad < 0 ? 0.0 : (double)ro[bad], bad < 0 ? 0.0 : rv[bad]);
+            free(rb); free(rv); free(ro);
+        }
+    }
+
+    /* FP8 E4M3: all 256 codes against the formula */
+    {
+        unsigned char b[256];
+        float f[256];
+        int bad = -1;
+        moe_status st;
+        for (i = 0; i < 256; i++) b[i] = (unsigned char)i;
+        st = moe_dequantize(MOE_TYPE_F8_E4M3, b, f, 1, 256);
+        for (i = 0; st == MOE_OK && i < 256 && bad < 0; i++) if (!same_f32(f[i], e4m3_to_double((unsigned)i))) bad = i;
+        check(st == MOE_OK && bad < 0, "F8_E4M3 decode (%s): 0x%02x -> %.9g, want %.9g", moe_status_string(st), bad < 0 ? 0 : bad,
+              bad < 0 ? 0.0 : (double)f[bad], bad < 0 ? 0.0 : e4m3_to_double((unsigned)bad));
+        check(f[0x7f] != f[0x7f] && f[0xff] != f[0xff], "F8_E4M3: 0x7f -> %g, 0xff -> %g, want NaN", (double)f[0x7f], (double)f[0xff]);
+        check(f[0x7e] == 448.0f && f[0xfe] == -448.0f, "F8_E4M3: 0x7e -> %g, 0xfe -> %g, want +-448", (double)f[0x7e], (double)f[0xfe]);
+        check(f[0x01] == 0.001953125f && f[0x07] == 0.013671875f && f[0x08] == 0.015625f && f[0x81] == -0.001953125f,
+              "F8_E4M3: 0x01 %g (2^-9), 0x07 %g (7*2^-9), 0x08 %g (2^-6), 0x81 %g", (double)f[1], (double)f[7], (double)f[8], (double)f[0x81]);
+        check(f[0x38] == 1.0f && f[0x3c] == 1.5f && f[0x47] == 3.75f && f[0x77] == 240.0f, "F8_E4M3: 0x38 %g (1), 0x3c %g (1.5), 0x47 %g (3.75), 0x77 %g (240)",
+              (double)f[0x38], (double)f[0x3c], (double)f[0x47], (double)f[0x77]);
+        check(f[0x80] == 0.0f && signbit(f[0x80]) && f[0] == 0.0f && !signbit(f[0]), "F8_E4M3: 0x80 -> %g, 0x00 -> %g, want -0 and +0", (double)f[0x80], (double)f[0]);
+    }
+    /* FP8 encode: every finite code's value comes back as that code; midpoints round to the
+       even code; (448, 464] saturates to 448; beyond, NaN and Inf: MOE_ERR_RANGE */
+    {
+        float v[512];
+        unsigned char o[512];
+        int bad = -1, n = 0;
+        moe_status st;
+        for (i = 0; i < 256; i++) if ((i & 0x7f) != 0x7f) v[n++] = (float)e4m3_to_double((unsigned)i);
+        st = moe_quantize(MOE_TYPE_F8_E4M3, v, o, 1, (size_t)n);
+        for (i = 0, j = 0; st == MOE_OK && i < 256 && bad < 0; i++) { if ((i & 0x7f) == 0x7f) continue; if (o[j++] != i) bad = i; }
+        check(st == MOE_OK && bad < 0, "F8_E4M3 encode of every code's value (%s): code 0x%02x -> 0x%02x", moe_status_string(st), bad < 0 ? 0 : bad,
+              bad < 0 ? 0 : (unsigned)o[j - 1]);
+        n = 0;
+        for (i = 0; i < 0x7e; i++) {   /* the midpoint of codes i, i+1 (exact in f32), and either side of it */
+            double a = e4m3_to_double((unsigned)i), c = e4m3_to_double((unsigned)i + 1), mid = 0.5 * (a + c);
+            v[n++] = (float)mid;
+            v[n++] = nextafterf((float)mid, 0.0f);
+            v[n++] = -nextafterf((float)mid, 1000.0f);
+        }
+        st = moe_quantize(MOE_TYPE_F8_E4M3, v, o, 1, (size_t)n);
+        bad = -1;
+        for (i = 0; st == MOE_OK && i < n && bad < 0; i++) if (o[i] != e4m3_nearest(v[i])) bad = i;
+        check(st == MOE_OK && bad < 0, "F8_E4M3 encode of midpoints (%s): %.9g -> 0x%02x, want 0x%02x (nearest, ties to even)", moe_status_string(st),
+              bad < 0 ? 0.0 : (double)v[bad], bad < 0 ? 0u : (unsigned)o[bad], bad < 0 ? 0u : e4m3_nearest(v[bad]));
+        v[0] = 448.0f; v[1] = 456.0f; v[2] = 463.99f; v[3] = 464.0f; v[4] = -464.0f; v[5] = ldexp(1.0f, -10); v[6] = nextafterf(ldexp(1.0f, -10), 1.0f);
+        v[7] = ldexp(1.0f, -11); v[8] = 3 * ldexp(1.0f, -10); v[9] = -0.0f;
+        st = moe_quantize(MOE_TYPE_F8_E4M3, v, o, 1, 10);
+        check(st == MOE_OK && o[0] == 0x7e && o[1] == 0x7e && o[2] == 0x7e && o[3] == 0x7e && o[4] == 0xfe,
+              "F8_E4M3 encode 448, 456, 463.99, 464, -464 (%s): %02x %02x %02x %02x %02x, want 7e 7e 7e 7e fe", moe_status_string(st), o[0], o[1], o[2], o[3], o[4]);
+        check(st == MOE_OK && o[5] == 0x00 && o[6] == 0x01 && o[7] == 0x00 && o[8] == 0x02 && o[9] == 0x80,
+              "F8_E4M3 encode 2^-10 (tie), just above, 2^-11, 3*2^-10 (tie), -0: %02x %02x %02x %02x %02x, want 00 01 00 02 80", o[5], o[6], o[7], o[8], o[9]);
+    }
+
+    /* MXFP4: every nibble value, in both halves, under E8M0 exponents from 0 to 255. ggml's
+       semantics: value = E2M1 * 2^(e-127) (e = 0: 2^-127, so 0.5 * 2^-127 = 2^-128 is exact; 255
+       is no NaN but 2^128, so 0.5 and 1.5 stay finite and the rest is Inf; the code of -0 is +0) */
+    {
+        static const unsigned es[] = {0, 1, 2, 100, 126, 127, 128, 200, 253, 254, 255};
+        unsigned char blk[2 * 17];
+        float out[64];
+        int k;
+        for (k = 0; k < (int)(sizeof es / sizeof es[0]); k++) {
+            int bad = -1;
+            moe_status st;
+            blk[0] = (unsigned char)es[k];
+            for (j = 0; j < 16; j++) blk[1 + j] = (unsigned char)(j | ((15 - j) << 4));   /* element j: code j, 16+j: code 15-j */
+            blk[17] = (unsigned char)(es[k] ^ 1u);                                          /* a second block: codes swapped */
+            for (j = 0; j < 16; j++) blk[18 + j] = (unsigned char)((15 - j) | (j << 4));
+            st = moe_dequantize(MOE_TYPE_MXFP4, blk, out, 1, 64);
+            for (i = 0; st == MOE_OK && i < 64 && bad < 0; i++) {
+                unsigned code = i < 16 ? (unsigned)i : i < 32 ? 15u - (unsigned)(i - 16) : i < 48 ? 15u - (unsigned)(i - 32) : (unsigned)(i - 48);
+                if (!same_f32(out[i], e2m1_to_double(code) * e8m0_to_double(i < 32 ? es[k] : es[k] ^ 1u))) bad = i;
+            }
+            check(st == MOE_OK && bad < 0, "MXFP4 block e=%u (%s): element %d = %.9g, want %.9g", es[k], moe_status_string(st), bad,
+                  bad < 0 ? 0.0 : (double)out[bad], bad < 0 ? 0.0 : (double)f32_of(e2m1_to_double(bad < 16 ? (unsigned)bad : bad < 32 ? 15u - (unsigned)(bad - 16) : bad < 48 ? 15u - (unsigned)(bad - 32) : (unsigned)(bad - 48)) * e8m0_to_double(bad < 32 ? es[k] : es[k] ^ 1u)));
+            if (es[k] == 127)
+                check(out[1] == 0.5f && out[7] == 6.0f && out[16] == -6.0f && out[24] == 6.0f && out[9] == -0.5f && out[5] == 3.0f && out[8] == 0.0f && !signbit(out[8]),
+                      "MXFP4 e=127: codes 1, 7, 15, 7, 9, 5, 8 -> %g %g %g %g %g %g %g, want 0.5 6 -6 6 -0.5 3 +0", (double)out[1], (double)out[7],
+                      (double)out[16], (double)out[24], (double)out[9], (double)out[5], (double)out[8]);
+            if (es[k] == 0)
+                check(out[1] == ldexpf(1.0f, -128) && out[7] == ldexpf(3.0f, -126) && out[14] == -ldexpf(1.0f, -125),
+                      "MXFP4 e=0: codes 1, 7, 14 -> %g %g %g, want 2^-128, 6*2^-127, -4*2^-127", (double)out[1], (double)out[7], (double)out[14]);
+            if (es[k] == 255)
+                check(out[1] == ldexpf(1.0f, 127) && isinf(out[3]) && isinf(out[2]) && out[2] > 0 && out[9] == -ldexpf(1.0f, 127) &&
+                      isinf(out[10]) && out[10] < 0 && out[0] == 0.0f && out[8] == 0.0f,
+                      "MXFP4 e=255: codes 1, 3, 2, 9, 10, 0, 8 -> %g %g %g %g %g %g %g, want 2^127 Inf Inf -2^127 -Inf 0 0", (double)out[1],
+                      (double)out[3], (double)out[2], (double)out[9], (double)out[10], (double)out[0], (double)out[8]);
+            if (es[k] == 254)
+                check(out[3] == ldexpf(1.5f, 127) && isinf(out[4]) && out[1] == ldexpf(1.0f, 126), "MXFP4 e=254: codes 3, 4, 1 -> %g %g %g, want 1.5*2^127 Inf 2^126",
+                      (double)out[3], (double)out[4], (double)out[1]);
+        }
+    }
+    /* MXFP4 encode: ties go to the smaller magnitude, past 6 * 2^(e-127) clips */
+    {
+        float x[32];
+        unsigned char b[17];
+        float back[32];
+        static const float in[12] = {6.0f, 2.5f, 5.0f, 0.25f, -1.25f, -0.75f, 3.5f, 1.75f, 5.5f, 0.3f, -7.5f, -0.0f};
+        static const float want[12] = {6.0f, 2.0f, 4.0f, 0.0f, -1.0f, -0.5f, 3.0f, 1.5f, 6.0f, 0.5f, -6.0f, 0.0f};
+        moe_status st;
+        int bad = -1;
+        for (i = 0; i < 32; i++) x[i] = i < 12 ? in[i] : 0.0f;
+        st = moe_quantize(MOE_TYPE_MXFP4, x, b, 1, 32);
+        if (st == MOE_OK) st = moe_dequantize(MOE_TYPE_MXFP4, b, back, 1, 32);
+        for (i = 0; st == MOE_OK && i < 12 && bad < 0; i++) if (back[i] != want[i]) bad = i;
+        check(st == MOE_OK && b[0] == 127 && bad < 0, "MXFP4 encode (amax 7.5: e 127; ties to the smaller magnitude; 7.5 clips to 6) (%s): e %u, %g -> %g",
+              moe_status_string(st), (unsigned)b[0], bad < 0 ? 0.0 : (double)in[bad], bad < 0 ? 0.0 : (double)back[bad]);
+    }
+
+    /* quantize -> dequantize round trips of every new type */
+    for (ti = 0; ti < 7; ti++) roundtrip_new(ti);
+
+    /* MOE_ERR_RANGE above each type's max_abs, and for NaN and Inf (blocks cannot hold them);
+       OK at and just below it, decoding finite */
+    for (ti = 0; ti < 7; ti++) {
+        moe_type t = g_new_types[ti];
+        int n = t == MOE_TYPE_F8_E4M3 || t == MOE_TYPE_MXFP4 ? 32 : 256, c;
+        float mx = new_type_max_abs(t), *x = (float *)xmalloc((size_t)n * sizeof(float)), *back = (float *)xmalloc((size_t)n * sizeof(float));
+        unsigned char *qb = (unsigned char *)xmalloc(256);
+        for (c = 0; c < 10; c++) {
+            moe_status st, s2 = MOE_OK;
+            float v = 0.0f;
+            int want_ok = 0, intact = 1, finite = 1, neg = 0;
+            switch (c) {
+            case 0: v = mx; want_ok = 1; break;
+            case 1: v = nextafterf(mx, 0.0f); want_ok = 1; break;
+            case 2: v = -mx; want_ok = 1; neg = 1; break;          /* the whole block at -mx: dmin at its largest */
+            case 3: v = mx; want_ok = 1; neg = 2; break;           /* the whole block at +mx */
+            case 4: v = nextafterf(mx, INFINITY); break;
+            case 5: v = -nextafterf(mx, INFINITY); break;
+            case 6: v = NAN; break;
+            case 7: v = INFINITY; break;
+            case 8: v = -INFINITY; break;
+            default: v = 2.0f * mx; break;
+            }
+            if (c == 9 && isinf(v)) continue;   /* MXFP4: max_abs is FLT_MAX, above it is Inf (cases 4, 5) */
+            for (i = 0; i < n; i++) x[i] = neg == 1 ? -mx : neg == 2 ? mx : (float)((i % 7) - 3) * 0.5f;
+            x[n / 2 + 3] = v;
+            memset(qb, 0x5c, 256);
+            st = moe_quantize(t, x, qb, 1, (size_t)n);
+            for (i = 0; i < 256; i++) if (qb[i] != 0x5c) intact = 0;
+            if (want_ok) {
+                s2 = moe_dequantize(t, qb, back, 1, (size_t)n);
+                for (i = 0; i < n; i++) if (!isfinite(back[i])) finite = 0;
+                /* MXFP4 clips amax in (1.5, 2) * 2^k to 1.5 * 2^k: FLT_MAX decodes 25 % low */
+                check(st == MOE_OK && s2 == MOE_OK && finite && fabs((double)back[n / 2 + 3] - v) <= (t == MOE_TYPE_MXFP4 ? 0.26 : 0.1) * fabs((double)v),
+                      "moe_quantize(%s) of a block holding %.9g%s -> %s, decodes %s, to %.9g", moe_type_name(t), (double)v,
+                      neg ? " (all of it)" : "", moe_status_string(st), finite ? "finite" : "to NaN/Inf", (double)back[n / 2 + 3]);
+            } else {
+                check(st == MOE_ERR_RANGE && intact, "moe_quantize(%s) of a block holding %.9g -> %s (want MOE_ERR_RANGE), dst %s", moe_type_name(t),
+                      (double)v, moe_status_string(st), intact ? "untouched" : "written");
+            }
+        }
+        free(x); free(back); free(qb);
+    }
+    /* K types refuse rows that are not whole super-blocks; MXFP4 blocks of 32 */
+    {
+        float x[256];
+        unsigned char qb[512];
+        for (i = 0; i < 256; i++) x[i] = 0.5f;
+        for (ti = 0; ti < 5; ti++)
+            check(moe_quantize(g_new_types[ti], x, qb, 1, 128) == MOE_ERR_ARG && moe_dequantize(g_new_types[ti], qb, x, 1, 128) == MOE_ERR_ARG,
+                  "moe_quantize/moe_dequantize(%s, 128 columns) accepted", moe_type_name(g_new_types[ti]));
+        check(moe_quantize(MOE_TYPE_MXFP4, x, qb, 1, 48) == MOE_ERR_ARG, "moe_quantize(mxfp4, 48 columns) accepted");
+    }
 }
 
 /* ======================================================================================== */
@@ -1264,6 +2096,7 @@ static void test_formats(void)
         }
         free(src); free(dq); free(q);
     }
+    formats_new_types();
     group_end();
 }
 
@@ -1762,6 +2595,71 @@ static void test_variants(void)
     group_end();
 }
 
+/* Build one layer, run it at each T of Ts (n of them) against the reference. */
+static void run_spec_Ts(const spec *s, const int *Ts, int n, const char *label)
+{
+    model *m = (model *)xmalloc(sizeof(model));
+    char lab[300];
+    int i;
+    model_build(m, s);
+    for (i = 0; i < n; i++) {
+        snprintf(lab, sizeof lab, "%s T=%d", label, Ts[i]);
+        run_case(m, Ts[i], 0, s->seed * 31u + (unsigned long long)Ts[i], lab, NULL);
+    }
+    model_free(m);
+    free(m);
+}
+/* The types of 0.2.0 (K-quants, MXFP4, FP8 E4M3) in layers: they run decoded to f32 panels, so
+   the layer matches the reference on the dequantised weights up to f32 rounding. K types need
+   d_model, d_ff (and d_ff_shared) multiples of 256, MXFP4 of 32; FP8 takes odd sizes (the SIMD
+   decoders' tails). --quick (valgrind, qemu, make check) runs fewer and smaller layers: 2 experts,
+   top-1, T = 1, 5, 24, shared experts and the fused layouts for 4 of the types, 2 mixed layers. */
+static void types_new(void)
+{
+    int Ts[3] = {1, 5, 40}, ti, lay, c;
+    if (g_quick) Ts[2] = 24;   /* 2 experts, top-1: still about 12 tokens an expert, and 24 for the shared one */
+    for (ti = 0; ti < 7; ti++) {
+        moe_type ty = g_new_types[ti];
+        spec s = spec_default();
+        char label[200];
+        s.E = g_quick ? 2 : 4; s.k = g_quick ? 1 : 2; s.seed = 2100u + (unsigned)ti * 10u;
+        if (is_ktype(ty)) { s.dm = 256; s.dff = 256; s.dff_sh = 256; }
+        else if (ty == MOE_TYPE_MXFP4) { s.dm = 256; s.dff = 160; s.dff_sh = 96; }
+        else { s.dm = 200; s.dff = 136; s.dff_sh = 72; }
+        s.t_router = s.t_gate = s.t_up = s.t_down = s.t_gate_up = s.t_sgate = s.t_sup = s.t_sdown = ty;
+        s.n_shared = g_quick && ti % 2 ? 0 : 1; s.has_sgw = s.n_shared;
+        snprintf(label, sizeof label, "all %s (router, gate, up, down%s) %dx%d", moe_type_name(ty), s.n_shared ? ", shared" : "", s.dm, s.dff);
+        run_spec_Ts(&s, Ts, 3, label);
+        for (lay = 0; lay < 2; lay++) {   /* fused gate_up, both layouts (--quick: one, by turns) */
+            spec f = s;
+            if (g_quick && ((lay + ti) % 2 || !(ti == 0 || ti >= 4))) continue;
+            f.n_shared = 0; f.has_sgw = 0; f.E = g_quick ? 2 : 3;
+            f.fused = 1; f.layout = lay ? MOE_GATE_UP_INTERLEAVED : MOE_GATE_UP_HALVES;
+            f.act = MOE_ACT_SWIGLU_OAI; f.has_gb = 1; f.has_db = 1; f.score = MOE_SCORE_SOFTMAX_TOPK; f.has_rb = 1;
+            f.seed = s.seed + 1u + (unsigned)lay;
+            snprintf(label, sizeof label, "%s fused gate_up %s swiglu_oai", moe_type_name(ty), lay ? "interleaved" : "halves");
+            run_spec_Ts(&f, Ts + ((lay + ti) % 2 ? 1 : 2), 1, label);   /* T = 5 or 40: each layout on both kernels */
+        }
+    }
+    for (c = 0; c < (g_quick ? 2 : 3); c++) {   /* mixed types in one layer */
+        spec s = spec_default();
+        char label[240];
+        s.E = g_quick ? 2 : 4; s.k = g_quick ? 1 : 2; s.dm = 256; s.dff = 256; s.seed = 2200u + (unsigned)c;
+        switch (c) {
+        case 0: s.t_router = MOE_TYPE_Q6_K; s.t_gate = MOE_TYPE_Q4_K; s.t_up = MOE_TYPE_Q5_K; s.t_down = MOE_TYPE_Q2_K;
+            s.n_shared = 1; s.dff_sh = 256; s.t_sgate = MOE_TYPE_Q3_K; s.t_sup = MOE_TYPE_MXFP4; s.t_sdown = MOE_TYPE_F8_E4M3; break;
+        case 1: s.t_router = MOE_TYPE_F8_E4M3; s.t_gate = MOE_TYPE_MXFP4; s.t_up = MOE_TYPE_Q4_0; s.t_down = MOE_TYPE_Q6_K;
+            s.act = MOE_ACT_GEGLU; break;
+        default: s.t_router = MOE_TYPE_BF16; s.fused = 1; s.layout = MOE_GATE_UP_INTERLEAVED; s.t_gate_up = MOE_TYPE_Q3_K;
+            s.t_down = MOE_TYPE_Q8_0; s.n_shared = 1; s.dff_sh = 256; s.t_sgate = MOE_TYPE_F16; s.t_sup = MOE_TYPE_Q5_K; s.t_sdown = MOE_TYPE_Q4_K; break;
+        }
+        snprintf(label, sizeof label, "mixed new types case %d (router %s gate %s up %s down %s%s%s)", c, moe_type_name(s.t_router),
+                 moe_type_name(s.fused ? s.t_gate_up : s.t_gate), moe_type_name(s.fused ? s.t_gate_up : s.t_up), moe_type_name(s.t_down),
+                 s.n_shared ? " shared " : "", s.n_shared ? moe_type_name(s.t_sdown) : "");
+        run_spec_Ts(&s, Ts, 3, label);
+    }
+}
+
 /* ======================================================================================== */
 /*                         group: weight types, each tensor its own                          */
 /* ======================================================================================== */
@@ -1807,6 +2705,7 @@ static void test_types(void)
             run_spec(&s, Ts[ti], 0, label);
         }
     }
+    types_new();
     group_end();
 }
 
@@ -2317,6 +3216,218 @@ static void test_hardening(void)
     }
     model_free(m);
     free(m);
+    group_end();
+}
+
+/* ======================================================================================== */
+/*          group: scales - external block scales (moe_tensor.scale, expert_scale)           */
+/* ======================================================================================== */
+/* A copy of split MXFP4 tensor t ([n_mat][rows][cols]) in ggml's block_mxfp4 layout: the same
+   values, 17 bytes per 32 (element j < 16 in the low nibble of qs[j], 16+j in the high one). */
+static void split_to_ggml(model *m, moe_tensor *t, int n_mat, int rows, int cols)
+{
+    size_t per = (size_t)rows * (size_t)cols, e, i;
+    const void **pp = t->expert_data ? (const void **)mal(m, (size_t)n_mat * sizeof(void *)) : NULL;
+    unsigned char *all = t->expert_data ? NULL : (unsigned char *)mal(m, per / 32 * 17 * (size_t)n_mat);
+    for (e = 0; e < (size_t)n_mat; e++) {
+        const unsigned char *nib = t->expert_data ? (const unsigned char *)t->expert_data[e] : (const unsigned char *)t->data + e * per / 2;
+        const unsigned char *ev = t->expert_scale ? (const unsigned char *)t->expert_scale[e] : (const unsigned char *)t->scale + e * per / 32;
+        unsigned char *o = pp ? (unsigned char *)mal(m, per / 32 * 17) : all + e * per / 32 * 17;
+        for (i = 0; i < per; i++) {
+            unsigned code = (unsigned)(nib[i / 2] >> (4 * (i % 2))) & 15u;
+            unsigned char *b = o + i / 32 * 17;
+            b[0] = ev[i / 32];
+            b[1 + i % 16] = (unsigned char)(b[1 + i % 16] | (code << (4 * ((i % 32) / 16))));
+        }
+        if (pp) pp[e] = o;
+    }
+    t->data = all; t->expert_data = pp;
+    t->scale = NULL; t->expert_scale = NULL; t->scale_rows = t->scale_cols = 0;
+}
+
+/* Run a layer with split MXFP4 tensors against the reference; then the same values in ggml's
+   layout must give the same output, bit for bit (both decode to the same f32 panels). */
+static void run_split_vs_ggml(model *m, int T, const char *label)
+{
+    const spec *s = &m->s;
+    size_t n = (size_t)T * (size_t)s->dm, ws;
+    rc_out o;
+    moe_weights w;
+    moe_layer L;
+    moe_status st;
+    float *y2;
+    void *work;
+    int ns = s->n_shared, gated = is_gated(s->act);
+    memset(&o, 0, sizeof o);
+    o.x = (float *)xmalloc(n * sizeof(float));
+    o.y = (float *)xmalloc(n * sizeof(float));
+    y2 = (float *)xmalloc(n * sizeof(float));
+    if (run_case(m, T, 0, s->seed * 31u + (unsigned long long)T, label, &o) < 0) goto done;
+    w = m->w;
+#define SPLIT_GGML(f, nm, r, c) if (w.f.type == MOE_TYPE_MXFP4 && (w.f.scale || w.f.expert_scale)) split_to_ggml(m, &w.f, nm, r, c)
+    SPLIT_GGML(router, 1, s->E, s->dm);
+    if (s->fused) { SPLIT_GGML(gate_up, s->E, 2 * s->dff, s->dm); }
+    else { if (gated) { SPLIT_GGML(gate, s->E, s->dff, s->dm); } SPLIT_GGML(up, s->E, s->dff, s->dm); }
+    SPLIT_GGML(down, s->E, s->dm, s->dff);
+    if (ns > 0) {
+        if (gated) { SPLIT_GGML(shared_gate, ns, s->dff_sh, s->dm); }
+        SPLIT_GGML(shared_up, ns, s->dff_sh, s->dm);
+        SPLIT_GGML(shared_down, ns, s->dm, s->dff_sh);
+    }
+#undef SPLIT_GGML
+    st = moe_layer_init(&L, &m->cfg, &w);
+    if (!require(st == MOE_OK, "%s: ggml-layout copy: moe_layer_init -> %s (%s)", label, moe_status_string(st), moe_layer_error(&L))) goto done;
+    ws = moe_workspace_size(&L, T);
+    work = xmalloc(ws);
+    st = moe_forward(&L, o.x, T, y2, work, ws);
+    check(st == MOE_OK && memcmp(o.y, y2, n * sizeof(float)) == 0, "%s: split MXFP4 (nibbles + E8M0 scales) and ggml's block_mxfp4 of the same values give different outputs (%s)",
+          label, moe_status_string(st));
+    free(work);
+done:
+    free(o.x); free(o.y); free(y2);
+}
+
+static void test_scales(void)
+{
+    int Ts[3] = {1, 5, 40}, c;
+    if (!group_begin("scales")) return;
+    if (g_quick) Ts[2] = 24;
+
+    /* F8_E4M3 with f32 scales: weight = e4m3(byte) * scale[r / scale_rows][c / scale_cols], the
+       reference computing each weight itself. d_model 160 and d_ff 200 are not multiples of 128
+       (nor of 64, and 200 not of 32): the edge blocks are partial. Rows count in the tensor as
+       stored, so a fused gate_up's scales index its 2*d_ff rows (halves: the up half starts at
+       row 200, in the middle of a 128-row block). */
+    for (c = 0; c < 11; c++) {
+        spec s = spec_default();
+        char label[240];
+        const char *what = "";
+        s.E = g_quick ? 3 : 4; s.k = g_quick ? 1 : 2; s.dm = 160; s.dff = 200; s.seed = 2500u + (unsigned)c;
+        s.t_gate = s.t_up = s.t_down = s.t_gate_up = MOE_TYPE_F8_E4M3;
+        s.xscale = 1; s.xs_rows = 128; s.xs_cols = 128;
+        switch (c) {
+        case 0: what = "128x128 blocks, stacked"; break;
+        case 1: what = "128x128 blocks, per expert (expert_scale), shared expert and router f8 too";
+            s.per_expert = 1; s.n_shared = 1; s.dff_sh = 136; s.has_sgw = 1; s.t_router = s.t_sgate = s.t_sup = s.t_sdown = MOE_TYPE_F8_E4M3; break;
+        case 2: what = "per row (1 x cols), stacked, router f8 too"; s.dm = 160; s.dff = 160; s.xs_rows = 1; s.xs_cols = 160; s.t_router = MOE_TYPE_F8_E4M3; break;
+        case 3: what = "per row (1 x 100000: clamped to the columns), per expert"; s.xs_rows = 1; s.xs_cols = 100000; s.per_expert = 1; break;
+        case 4: what = "per tensor (rows x cols), per expert"; s.dm = 160; s.dff = 160; s.xs_rows = 160; s.xs_cols = 160; s.per_expert = 1; break;
+        case 5: what = "per tensor (1<<20 x 1<<20: clamped), stacked"; s.xs_rows = 1 << 20; s.xs_cols = 1 << 20; break;
+        case 6: what = "32x64 blocks, stacked, geglu"; s.xs_rows = 32; s.xs_cols = 64; s.act = MOE_ACT_GEGLU; break;
+        case 7: what = "fused gate_up interleaved, 128x128 blocks, per expert, swiglu_oai with biases";
+            s.fused = 1; s.layout = MOE_GATE_UP_INTERLEAVED; s.per_expert = 1; s.act = MOE_ACT_SWIGLU_OAI; s.has_gb = 1; s.has_db = 1; break;
+        case 8: what = "fused gate_up halves, 128x128 blocks, stacked"; s.fused = 1; s.layout = MOE_GATE_UP_HALVES; break;
+        case 9: what = "fused gate_up halves, per row, per expert"; s.fused = 1; s.layout = MOE_GATE_UP_HALVES; s.xs_rows = 1; s.per_expert = 1; break;
+        default: what = "fused gate_up interleaved, 3x40 blocks, stacked"; s.fused = 1; s.layout = MOE_GATE_UP_INTERLEAVED; s.xs_rows = 3; s.xs_cols = 40; break;
+        }
+        snprintf(label, sizeof label, "f8_e4m3 + f32 scales, %s, %dx%d", what, s.dm, s.dff);
+        if (c < 2 || c == 7) run_spec_Ts(&s, Ts, 3, label);
+        else run_spec_Ts(&s, Ts + (c % 2 ? 1 : 2), 1, label);
+    }
+
+    /* MXFP4 in gpt-oss's split layout (nibbles, E8M0 scale bytes): stacked and per expert, the
+       fused interleaved gate_up as gpt-oss stores it; each also equal to ggml's layout */
+    for (c = 0; c < 4; c++) {
+        spec s = spec_default();
+        model *m = (model *)xmalloc(sizeof(model));
+        char label[240];
+        const char *what = "";
+        int ti;
+        s.E = g_quick ? 3 : 4; s.k = g_quick ? 1 : 2; s.dm = 96; s.dff = 160; s.seed = 2600u + (unsigned)c;
+        s.t_gate = s.t_up = s.t_down = s.t_gate_up = MOE_TYPE_MXFP4;
+        s.xscale = 1;
+        switch (c) {
+        case 0: what = "stacked, scale_rows/cols 0, 0"; break;
+        case 1: what = "per expert, scale_rows/cols 1, 32, shared expert and router too"; s.per_expert = 1; s.xs_rows = 1; s.xs_cols = 32;
+            s.n_shared = 1; s.dff_sh = 64; s.t_router = s.t_sgate = s.t_sup = s.t_sdown = MOE_TYPE_MXFP4; break;
+        case 2: what = "gpt-oss: fused gate_up interleaved, per expert, swiglu_oai, biases, softmax_topk"; s.per_expert = 1;
+            s.fused = 1; s.layout = MOE_GATE_UP_INTERLEAVED; s.act = MOE_ACT_SWIGLU_OAI; s.has_gb = 1; s.has_db = 1; s.has_rb = 1;
+            s.score = MOE_SCORE_SOFTMAX_TOPK; s.dm = 128; s.dff = 96; break;
+        default: what = "gpt-oss: fused gate_up interleaved, stacked"; s.fused = 1; s.layout = MOE_GATE_UP_INTERLEAVED;
+            s.act = MOE_ACT_SWIGLU_OAI; s.has_gb = 1; s.has_db = 1; s.has_rb = 1; s.score = MOE_SCORE_SOFTMAX_TOPK; s.dm = 128; s.dff = 96; break;
+        }
+        model_build(m, &s);
+        for (ti = 0; ti < 3; ti++) {
+            snprintf(label, sizeof label, "mxfp4 split, %s, %dx%d T=%d", what, s.dm, s.dff, Ts[ti]);
+            run_split_vs_ggml(m, Ts[ti], label);
+        }
+        model_free(m);
+        free(m);
+    }
+
+    /* refused at init, with moe_layer_error naming the tensor */
+    {
+        spec s = spec_default();
+        model *m = (model *)xmalloc(sizeof(model));
+        moe_config cf;
+        moe_weights w;
+        const void *es[4], *ed[4], *esm[4], *esn[4];
+        const unsigned char *gd = (const unsigned char *)(const void *)g_dummy;
+        int i;
+        s.E = 4; s.k = 2; s.dm = 64; s.dff = 64; s.seed = 2700;
+        model_build(m, &s);
+        if (!require(m->ok, "base model")) { model_free(m); free(m); group_end(); return; }
+        for (i = 0; i < 4; i++) { es[i] = g_dummy; ed[i] = g_dummy; esm[i] = g_dummy; esn[i] = g_dummy; }
+        esm[2] = gd + 2;   /* one misaligned */
+        esn[3] = NULL;     /* one missing */
+        cf = m->cfg;
+#define F8UP(wv) do { wv = m->w; wv.up.type = MOE_TYPE_F8_E4M3; wv.up.data = g_dummy; wv.up.scale = g_dummy; wv.up.scale_rows = 128; wv.up.scale_cols = 128; } while (0)
+        F8UP(w);
+        expect_refused(&cf, &w, MOE_OK, MOE_OK, "", NULL, "f8 up with 128x128 scales (control)");
+        w = m->w; w.up.type = MOE_TYPE_Q4_0; w.up.scale = g_dummy; w.up.scale_rows = 1; w.up.scale_cols = 32;
+        expect_refused(&cf, &w, MOE_ERR_WEIGHTS, MOE_ERR_WEIGHTS, "weights.up", "q4_0", "a scale on a Q4_0 tensor");
+        w = m->w; w.down.type = MOE_TYPE_Q6_K; w.down.scale = g_dummy; w.down.scale_rows = 1; w.down.scale_cols = 1;
+        expect_refused(&cf, &w, MOE_ERR_WEIGHTS, MOE_ERR_WEIGHTS, "weights.down", "scale", "a scale on a Q6_K tensor");
+        w = m->w; w.router.scale = g_dummy; w.router.scale_rows = 1; w.router.scale_cols = 64;
+        expect_refused(&cf, &w, MOE_ERR_WEIGHTS, MOE_ERR_WEIGHTS, "weights.router", "f32", "a scale on an f32 router");
+        F8UP(w); w.up.scale = NULL; w.up.expert_scale = es;
+        expect_refused(&cf, &w, MOE_ERR_WEIGHTS, MOE_ERR_WEIGHTS, "weights.up", "stacked", "stacked f8 data with expert_scale");
+        F8UP(w); w.up.data = NULL; w.up.expert_data = ed;
+        expect_refused(&cf, &w, MOE_ERR_WEIGHTS, MOE_ERR_WEIGHTS, "weights.up", "expert_scale", "per-expert f8 data with a stacked scale");
+        F8UP(w); w.up.expert_scale = es;
+        expect_refused(&cf, &w, MOE_ERR_WEIGHTS, MOE_ERR_WEIGHTS, "weights.up", "both", "f8 with both scale and expert_scale");
+        F8UP(w); w.up.scale_rows = 0;
+        expect_refused(&cf, &w, MOE_ERR_WEIGHTS, MOE_ERR_WEIGHTS, "weights.up", "scale_rows", "f8 scale with scale_rows 0");
+        F8UP(w); w.up.scale_cols = 0;
+        expect_refused(&cf, &w, MOE_ERR_WEIGHTS, MOE_ERR_WEIGHTS, "weights.up", "scale_cols", "f8 scale with scale_cols 0");
+        F8UP(w); w.up.scale_rows = -128;
+        expect_refused(&cf, &w, MOE_ERR_WEIGHTS, MOE_ERR_WEIGHTS, "weights.up", "scale_rows", "f8 scale with scale_rows -128");
+        F8UP(w); w.up.scale = NULL;
+        expect_refused(&cf, &w, MOE_ERR_WEIGHTS, MOE_ERR_WEIGHTS, "weights.up", "scale_rows", "scale_rows/cols 128 without a scale");
+        F8UP(w); w.up.scale = gd + 2;
+        expect_refused(&cf, &w, MOE_ERR_ALIGN, MOE_ERR_ALIGN, "weights.up", "aligned", "f8 f32 scale not 4-byte aligned");
+        F8UP(w); w.up.data = NULL; w.up.expert_data = ed; w.up.scale = NULL; w.up.expert_scale = esm;
+        expect_refused(&cf, &w, MOE_ERR_ALIGN, MOE_ERR_ALIGN, "weights.up", "aligned", "f8 expert_scale[2] not 4-byte aligned");
+        F8UP(w); w.up.data = NULL; w.up.expert_data = ed; w.up.scale = NULL; w.up.expert_scale = esn;
+        expect_refused(&cf, &w, MOE_ERR_WEIGHTS, MOE_ERR_WEIGHTS, "weights.up", "expert_scale", "f8 expert_scale[3] NULL");
+        w = m->w; w.gate.data = w.up.data = NULL; w.gate_up.type = MOE_TYPE_F8_E4M3; w.gate_up.data = g_dummy;
+        w.gate_up.scale = gd + 1; w.gate_up.scale_rows = w.gate_up.scale_cols = 128;
+        expect_refused(&cf, &w, MOE_ERR_ALIGN, MOE_ERR_ALIGN, "weights.gate_up", NULL, "fused f8 gate_up scale not 4-byte aligned");
+        {
+            static const int bad[6][2] = {{1, 16}, {2, 32}, {0, 32}, {1, 0}, {32, 1}, {1, 64}};
+            char what[80];
+            for (i = 0; i < 6; i++) {
+                w = m->w; w.down.type = MOE_TYPE_MXFP4; w.down.data = g_dummy; w.down.scale = g_dummy;
+                w.down.scale_rows = bad[i][0]; w.down.scale_cols = bad[i][1];
+                snprintf(what, sizeof what, "mxfp4 split with scale_rows %d, scale_cols %d", bad[i][0], bad[i][1]);
+                expect_refused(&cf, &w, MOE_ERR_WEIGHTS, MOE_ERR_WEIGHTS, "weights.down", "mxfp4", what);
+            }
+            w = m->w; w.down.type = MOE_TYPE_MXFP4; w.down.data = g_dummy; w.down.scale = g_dummy; w.down.scale_rows = 1; w.down.scale_cols = 32;
+            expect_refused(&cf, &w, MOE_OK, MOE_OK, "", NULL, "mxfp4 split with scale_rows 1, scale_cols 32 (control)");
+            w.down.scale_rows = 0; w.down.scale_cols = 0;
+            expect_refused(&cf, &w, MOE_OK, MOE_OK, "", NULL, "mxfp4 split with scale_rows 0, scale_cols 0 (control)");
+            cf.d_ff = 48;   /* down's rows are d_ff = 48 values: not whole blocks of 32 */
+            expect_refused(&cf, &w, MOE_ERR_WEIGHTS, MOE_ERR_WEIGHTS, "weights.down", "32", "mxfp4 split down with d_ff 48");
+            cf = m->cfg;
+        }
+        w = m->w; cf.n_shared = 1; cf.d_ff_shared = 32;
+        w.shared_gate.data = w.shared_up.data = w.shared_down.data = g_dummy;
+        w.shared_down.type = MOE_TYPE_BF16; w.shared_down.scale = g_dummy; w.shared_down.scale_rows = w.shared_down.scale_cols = 1;
+        expect_refused(&cf, &w, MOE_ERR_WEIGHTS, MOE_ERR_WEIGHTS, "weights.shared_down", "bf16", "a scale on a bf16 shared_down");
+#undef F8UP
+        model_free(m);
+        free(m);
+    }
     group_end();
 }
 
@@ -3038,7 +4149,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) g_verbose = 1;
         else if (strcmp(argv[i], "--group") == 0 && i + 1 < argc) g_only = argv[++i];
         else {
-            fprintf(stderr, "usage: %s [--quick] [--verbose] [--group formats|random|routing|variants|types|errors|hardening|nonfinite|memory|threads]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--verbose] [--group formats|random|routing|variants|types|scales|errors|hardening|nonfinite|memory|threads]\n", argv[0]);
             return 2;
         }
     }
@@ -3060,6 +4171,7 @@ int main(int argc, char **argv)
     test_routing();
     test_variants();
     test_types();
+    test_scales();
     test_errors();
     test_hardening();
     test_nonfinite();
@@ -3069,6 +4181,11 @@ int main(int argc, char **argv)
     for (i = 0; i < EC_COUNT; i++)
         if (g_maxrel_seen[i]) printf(" %s %.3g (%.0e)", ec_name[i], g_maxrel[i], class_bound(i));
     printf("\n");
+    if (g_rt_seen) {
+        printf("round trip max |error| / block max (bound):");
+        for (i = 0; i < 7; i++) printf(" %s %.3g (%.3g)", moe_type_name(g_new_types[i]), g_rt_max[i], rt_bound(g_new_types[i]));
+        printf("\n");
+    }
     printf("%ld checks compare a layer's output with the float64 reference; %ld setup errors\n", g_refcmp, g_errors);
 #ifdef MOE_TEST_VS_SCALAR
     printf("max relative difference vs the scalar path (simd %s vs %s, %ld layers): %.3g\n", moe_simd_name(),
