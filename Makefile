@@ -1,4 +1,4 @@
-# moe.h — build, test, bench. Quick start: `make demo` and `make test`.
+# moe.h — build, test, bench. Quick start: `make demo` and `make check` (one minute); `make test`: the full matrix.
 # Each part keeps its rules in its own file: tests/tests.mk, bench/bench.mk, examples/examples.mk.
 CC      ?= cc
 CXX     ?= c++
@@ -13,6 +13,7 @@ all: examples
 include examples/examples.mk
 include tests/tests.mk
 include bench/bench.mk
+include tests/fuzz/fuzz.mk
 
 $(BUILD):
 	mkdir -p $(BUILD)

@@ -230,6 +230,9 @@ full_matrix() {
     if have valgrind; then add files-valgrind "gcc -std=c99 -O1 -g $WARN -DMOE_SIMD_SCALAR $FSRC -lm" valgrind ""
     else skip files-valgrind "valgrind not installed"; fi
 
+    # ---- the committed fuzz corpora, replayed without libFuzzer (gcc, ASan+UBSan) -----------
+    add_sh fuzz-corpus-replay gcc "cp tests/fuzz/replay.sh \$EXE" "env BUILD=$B bash" ""
+
     # ---- compile-only: Cortex-M, the README snippet ------------------------------------------
     add cortex-m4-compile "arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -std=c99 -O2 $WARN -c tests/cortexm.c" - ""
     snippet_cfg readme-snippet-c99 "gcc -std=c99"
