@@ -699,10 +699,10 @@ static void moe__quant_q8_0(const float *x, unsigned char *blk)
     moe__wr16(blk, moe__f2h(d));
     for (i = 0; i < MOE__QK; i++) {
         float v = roundf(x[i] * id);
-        /* for amax near FLT_MIN, 1/d is Inf: x * id is +-Inf (clamped below, as ggml's bytes)
-           or 0 * Inf = NaN, which no int can hold: 0 (tested on the bits, -ffast-math-proof).
+        /* for amax near FLT_MIN, 1/d is Inf: x * id is +-Inf or 0 * Inf = NaN, which no int can
+           hold; both become 0 (the byte ggml's conversion leaves on x86), tested on the bits.
            The block's f16 scale is 0 then, so it decodes to zeros either way. */
-        if ((moe__f_bits(v) & 0x7fffffffu) > 0x7f800000u) v = 0.0f;
+        if (!moe__finite(v)) v = 0.0f;
         if (v > 127.0f) v = 127.0f;
         if (v < -127.0f) v = -127.0f;
         blk[2 + i] = (unsigned char)(signed char)(int)v;
