@@ -3809,6 +3809,10 @@ static int moe__js_str(const moe__js *j, size_t *i, char *out, size_t cap, size_
 {
     size_t k = *i + 1, o = 0;
     *st = MOE_OK;
+    if (out) {                      /* out stays NUL-terminated on every return, failures too */
+        if (!cap) return 0;
+        out[0] = 0;
+    }
     for (;;) {
         unsigned char c;
         unsigned char buf[4];
@@ -3855,6 +3859,7 @@ static int moe__js_str(const moe__js *j, size_t *i, char *out, size_t cap, size_
         if (out) {
             if (o + nb >= cap) return 0;
             for (q = 0; q < nb; q++) out[o++] = (char)buf[q];
+            out[o] = 0;
         } else o += nb;
     }
     if (out) out[o] = 0;
