@@ -101,6 +101,14 @@ static void group_end(void)
     printf("group %-10s %ld passed, %ld failed\n", g_group, g_gpass, g_gfail);
     fflush(stdout);
 }
+/* one failure line: "TAG [group] what<message>" */
+static void report(const char *tag, const char *what, const char *fmt, va_list ap)
+{
+    printf("%s [%s] %s", tag, g_group, what);
+    vprintf(fmt, ap);
+    printf("\n");
+    fflush(stdout);
+}
 static int check(int ok, const char *fmt, ...) TEST_PRINTF(2, 3);
 static int check(int ok, const char *fmt, ...)
 {
@@ -108,12 +116,9 @@ static int check(int ok, const char *fmt, ...)
     if (ok) { g_pass++; g_gpass++; return 1; }
     g_fail++; g_gfail++;
     if (g_gfail <= 300) {
-        printf("FAIL [%s] ", g_group);
         va_start(ap, fmt);
-        vprintf(fmt, ap);
+        report("FAIL", "", fmt, ap);
         va_end(ap);
-        printf("\n");
-        fflush(stdout);
     }
     return 0;
 }
@@ -126,12 +131,9 @@ static int require(int ok, const char *fmt, ...)
     va_list ap;
     if (ok) return 1;
     g_fail++; g_gfail++; g_errors++;
-    printf("ERROR [%s] setup failed: ", g_group);
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    report("ERROR", "setup failed: ", fmt, ap);
     va_end(ap);
-    printf("\n");
-    fflush(stdout);
     return 0;
 }
 static void note(const char *fmt, ...) TEST_PRINTF(1, 2);
