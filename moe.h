@@ -1958,6 +1958,175 @@ static void moe__qx_make(int K, const float *x, unsigned char *qx)
 #endif
 }
 
+/* ---- K-quant and MXFP4 rows against 8-bit activations in blocks of 256 (ggml's Q8_K) -------
+   For up to MOE__QM tokens, Q2_K..Q6_K and MXFP4 matrices run integer dot products against
+   the token quantised once per expert and phase (moe__qxk_make) in blocks of 256 values:
+   float d = amax/127 | int8 q[256] = nearest-even(x * 127/amax) | int16 bsum[16], the sums of
+   each 16 q (MOE__QXK_BLK = 292 bytes a block; a row of K values takes ceil(K/256) blocks, the
+   tail of the last one zero). The same rules as moe__qx_scalar: a block holding NaN or Inf
+   gets d = NaN and q = 0, one whose amax is below 2^-120 counts as zero. Each super-block of
+   a K-quant row then costs one integer dot per sub-block, weighted by its integer scale:
+     Q4_K, Q5_K, Q2_K (w = d sc q - dmin m):  dx (d . sum_j sc_j (q.x)_j - dmin . sum_j m_j bsum_j)
+     Q6_K, Q3_K       (w = d sc q, q signed): dx  d . sum_j sc_j (q.x)_j
+   (the sums over j exact in int32: |q.x| <= 32 * 31 * 127 per sub-block); MXFP4 blocks of 32
+   cost dx . 2^(e-128) . (v.x), v the doubled E2M1 values. The float steps are the same on
+   every path, so paths differ only in the order of the super-block sums. */
+#define MOE__QXK_BLK 292
+#define MOE__QXK_BYTES(K) ((((size_t)(K) + 255) / 256) * MOE__QXK_BLK)
+static float moe__qxk_d(const unsigned char *b) { float d; memcpy(&d, b, 4); return d; }
+static int moe__qxk_bsum(const unsigned char *b, int j)
+{
+    int16_t s;
+    memcpy(&s, b + 260 + 2 * j, 2);
+    return s;
+}
+/* one block of n <= 256 values (the rest zero) */
+static void moe__qxk_block(const float *x, int n, unsigned char *o)
+{
+    signed char *q = (signed char *)(o + 4);
+    float amax = 0.0f, d = 0.0f, id;
+    int16_t bs[16];
+    int i, j, bad = 0;
+    for (i = 0; i < n; i++) {
+        float a = fabsf(x[i]);
+        if (!moe__finite(x[i])) bad = 1;
+        else if (a > amax) amax = a;
+    }
+    memset(q, 0, 256);
+    if (bad) d = moe__bits_f(0x7fc00000u);
+    else if (amax >= 7.5231638e-37f) {                     /* else: ~0 (2^-120), counts as zero */
+        id = 127.0f / amax;
+        for (i = 0; i < n; i++) q[i] = (signed char)moe__nint(x[i] * id, -127, 127);
+        d = amax / 127.0f;
+    }
+    for (j = 0; j < 16; j++) {
+        int s = 0;
+        for (i = 0; i < 16; i++) s += q[16 * j + i];
+        bs[j] = (int16_t)s;
+    }
+    memcpy(o, &d, 4);
+    memcpy(o + 260, bs, 32);
+}
+static void moe__qxk_make(int K, const float *x, unsigned char *qx)
+{
+    int b;
+    for (b = 0; b < K; b += 256, qx += MOE__QXK_BLK) moe__qxk_block(x + b, K - b < 256 ? K - b : 256, qx);
+}
+
+/* the scalar kernels: the readable reference every vector kernel matches. w: the row's first
+   super-block, x: the token's first Q8_K block, nsb: super-blocks */
+static float moe__kdot_q4_k_ref(const unsigned char *w, const unsigned char *x, int nsb)
+{
+    float acc = 0.0f;
+    int b, j, l, sc, m;
+    for (b = 0; b < nsb; b++, w += MOE__Q4K_BYTES, x += MOE__QXK_BLK) {
+        const signed char *q8 = (const signed char *)(x + 4);
+        int32_t is = 0, ms = 0;
+        for (j = 0; j < 8; j++) {
+            const unsigned char *q = w + 16 + 32 * (j / 2);
+            int sh = 4 * (j & 1), s = 0;
+            for (l = 0; l < 32; l++) s += ((q[l] >> sh) & 15) * q8[32 * j + l];
+            moe__k4_get(w + 4, j, &sc, &m);
+            is += sc * s;
+            ms += m * (moe__qxk_bsum(x, 2 * j) + moe__qxk_bsum(x, 2 * j + 1));
+        }
+        acc += moe__qxk_d(x) * (moe__h2f(moe__rd16(w)) * (float)is - moe__h2f(moe__rd16(w + 2)) * (float)ms);
+    }
+    return acc;
+}
+static float moe__kdot_q5_k_ref(const unsigned char *w, const unsigned char *x, int nsb)
+{
+    float acc = 0.0f;
+    int b, j, l, sc, m;
+    for (b = 0; b < nsb; b++, w += MOE__Q5K_BYTES, x += MOE__QXK_BLK) {
+        const signed char *q8 = (const signed char *)(x + 4);
+        int32_t is = 0, ms = 0;
+        for (j = 0; j < 8; j++) {
+            const unsigned char *q = w + 48 + 32 * (j / 2), *qh = w + 16;
+            int sh = 4 * (j & 1), s = 0;
+            for (l = 0; l < 32; l++) s += (((q[l] >> sh) & 15) | (((qh[l] >> j) & 1) << 4)) * q8[32 * j + l];
+            moe__k4_get(w + 4, j, &sc, &m);
+            is += sc * s;
+            ms += m * (moe__qxk_bsum(x, 2 * j) + moe__qxk_bsum(x, 2 * j + 1));
+        }
+        acc += moe__qxk_d(x) * (moe__h2f(moe__rd16(w)) * (float)is - moe__h2f(moe__rd16(w + 2)) * (float)ms);
+    }
+    return acc;
+}
+static float moe__kdot_q6_k_ref(const unsigned char *w, const unsigned char *x, int nsb)
+{
+    float acc = 0.0f;
+    int b, j, l;
+    for (b = 0; b < nsb; b++, w += MOE__Q6K_BYTES, x += MOE__QXK_BLK) {
+        const signed char *q8 = (const signed char *)(x + 4);
+        int32_t is = 0;
+        for (j = 0; j < 16; j++) {
+            int h = j / 8, k = (j % 8) / 2, o = 16 * (j & 1), s = 0;
+            const unsigned char *ql = w + 64 * h + 32 * (k & 1) + o, *qh = w + 128 + 32 * h + o;
+            for (l = 0; l < 16; l++)
+                s += ((((ql[l] >> (4 * (k >> 1))) & 15) | (((qh[l] >> (2 * k)) & 3) << 4)) - 32) * q8[16 * j + l];
+            is += (signed char)w[192 + j] * s;
+        }
+        acc += moe__qxk_d(x) * (moe__h2f(moe__rd16(w + 208)) * (float)is);
+    }
+    return acc;
+}
+static float moe__kdot_q2_k_ref(const unsigned char *w, const unsigned char *x, int nsb)
+{
+    float acc = 0.0f;
+    int b, j, l;
+    for (b = 0; b < nsb; b++, w += MOE__Q2K_BYTES, x += MOE__QXK_BLK) {
+        const signed char *q8 = (const signed char *)(x + 4);
+        int32_t is = 0, ms = 0;
+        for (j = 0; j < 16; j++) {
+            const unsigned char *q = w + 16 + 32 * (j / 8) + 16 * (j & 1);
+            int sh = 2 * ((j % 8) / 2), s = 0;
+            for (l = 0; l < 16; l++) s += ((q[l] >> sh) & 3) * q8[16 * j + l];
+            is += (w[j] & 15) * s;
+            ms += (w[j] >> 4) * moe__qxk_bsum(x, j);
+        }
+        acc += moe__qxk_d(x) * (moe__h2f(moe__rd16(w + 80)) * (float)is - moe__h2f(moe__rd16(w + 82)) * (float)ms);
+    }
+    return acc;
+}
+static float moe__kdot_q3_k_ref(const unsigned char *w, const unsigned char *x, int nsb)
+{
+    float acc = 0.0f;
+    int b, j, l;
+    for (b = 0; b < nsb; b++, w += MOE__Q3K_BYTES, x += MOE__QXK_BLK) {
+        const signed char *q8 = (const signed char *)(x + 4);
+        int32_t is = 0;
+        for (j = 0; j < 16; j++) {
+            const unsigned char *q = w + 32 + 32 * (j / 8) + 16 * (j & 1), *hm = w + 16 * (j & 1);
+            int sh = 2 * ((j % 8) / 2), hb = j / 2, s = 0;
+            for (l = 0; l < 16; l++) s += (((q[l] >> sh) & 3) - ((hm[l] >> hb) & 1 ? 0 : 4)) * q8[16 * j + l];
+            is += moe__k3_get(w + 96, j) * s;
+        }
+        acc += moe__qxk_d(x) * (moe__h2f(moe__rd16(w + 108)) * (float)is);
+    }
+    return acc;
+}
+/* MXFP4, nb blocks of 32: nibbles at nib (16 bytes a block, nstride apart), E8M0 scales at e
+   (estride apart); ggml's order (value j low nibble of byte j, 16 + j high) or, inter, the
+   gpt-oss order (2j low, 2j + 1 high) */
+static float moe__kdot_mxfp4_ref(const unsigned char *nib, size_t nstride, const unsigned char *e, size_t estride,
+                                 int inter, const unsigned char *x, int nb)
+{
+    float acc = 0.0f;
+    int b, l;
+    for (b = 0; b < nb; b++, nib += nstride, e += estride) {
+        const unsigned char *xb = x + (size_t)(b / 8) * MOE__QXK_BLK;
+        const signed char *q8 = (const signed char *)(xb + 4) + 32 * (b % 8);
+        int s = 0;
+        for (l = 0; l < 16; l++) {
+            int lo = moe__fp4x2[nib[l] & 15], hi = moe__fp4x2[nib[l] >> 4];
+            s += inter ? lo * q8[2 * l] + hi * q8[2 * l + 1] : lo * q8[l] + hi * q8[16 + l];
+        }
+        acc += moe__qxk_d(xb) * (moe__e8m0_half(e[0]) * (float)s);
+    }
+    return acc;
+}
+
 /* moe__qtile: c[n] = sum over blocks of dw*dx * (qw . qx) for MOE__NRQ rows of type t. On x86,
    for one token, one row at a time with two accumulators (measured, Qwen3 T=1 on 2 threads,
    medians of 4 alternating runs: q4_0 30 -> 38, q8_0 33.5 -> 38 GB/s); for more tokens four
