@@ -1236,12 +1236,13 @@ static void moe__enc_q4_0(const float *x, size_t nb, unsigned char *o)
    moe_type_row_size, moe_quantize, moe_dequantize and the scalar decoder read it. What is
    type-specific beyond it: the SIMD decoders (moe__decode_row; optional, the scalar decoder
    covers a missing one), the one-token GEMV (moe__gemv_ok says which types have one), and for
-   a type with an integer-dot family the integer kernels (moe__qtile, which asserts the
-   families it handles). A new type is a row here plus its kernels. */
+   a type with an integer-dot family the integer kernels (moe__qtile for Q8_0/Q4_0, moe__kdot
+   for the Q8_K family; each asserts the types it handles). A new type is a row here plus its kernels. */
 typedef enum moe__idot {
     MOE__IDOT_NONE,   /* f32 kernels on f32 (decoded) weights                                 */
     MOE__IDOT_Q8_0,   /* int8 weights . 8-bit activations + a residual byte, blocks of 32     */
-    MOE__IDOT_Q4_0    /* 4-bit weights (nibble - 8) . 8-bit activations, blocks of 32         */
+    MOE__IDOT_Q4_0,   /* 4-bit weights (nibble - 8) . 8-bit activations, blocks of 32         */
+    MOE__IDOT_Q8_K    /* K-quant / MXFP4 weights . 8-bit activations in blocks of 256 (Q8_K)  */
 } moe__idot;
 typedef enum moe__xscale {   /* block scales a tensor of the type may keep apart (moe_tensor.scale) */
     MOE__XS_NONE,
@@ -1271,12 +1272,12 @@ static const moe__type_traits moe__traits[MOE_TYPE_COUNT] = {
     /* MOE_TYPE_BF16 */ { "bf16", 1, 2, 3.39617733e38f, 0, MOE__IDOT_NONE, moe__dec_bf16, moe__enc_bf16, MOE__XS_NONE, NULL },
     /* MOE_TYPE_Q8_0 */ { "q8_0", MOE__QK, MOE__Q8_BYTES, 65504.0f * 127.0f, 1, MOE__IDOT_Q8_0, moe__dec_q8_0, moe__enc_q8_0, MOE__XS_NONE, NULL },
     /* MOE_TYPE_Q4_0 */ { "q4_0", MOE__QK, MOE__Q4_BYTES, 65504.0f * 8.0f, 1, MOE__IDOT_Q4_0, moe__dec_q4_0, moe__enc_q4_0, MOE__XS_NONE, NULL },
-    /* MOE_TYPE_Q4_K */ { "q4_K", MOE__QK_K, MOE__Q4K_BYTES, 65504.0f * 63.0f, 1, MOE__IDOT_NONE, moe__dec_q4_k, moe__enc_q4_k, MOE__XS_NONE, NULL },
-    /* MOE_TYPE_Q5_K */ { "q5_K", MOE__QK_K, MOE__Q5K_BYTES, 65504.0f * 63.0f, 1, MOE__IDOT_NONE, moe__dec_q5_k, moe__enc_q5_k, MOE__XS_NONE, NULL },
-    /* MOE_TYPE_Q6_K */ { "q6_K", MOE__QK_K, MOE__Q6K_BYTES, 65504.0f * 2560.0f, 1, MOE__IDOT_NONE, moe__dec_q6_k, moe__enc_q6_k, MOE__XS_NONE, NULL },
-    /* MOE_TYPE_Q2_K */ { "q2_K", MOE__QK_K, MOE__Q2K_BYTES, 65504.0f * 15.0f, 1, MOE__IDOT_NONE, moe__dec_q2_k, moe__enc_q2_k, MOE__XS_NONE, NULL },
-    /* MOE_TYPE_Q3_K */ { "q3_K", MOE__QK_K, MOE__Q3K_BYTES, 65504.0f * 128.0f, 1, MOE__IDOT_NONE, moe__dec_q3_k, moe__enc_q3_k, MOE__XS_NONE, NULL },
-    /* MOE_TYPE_MXFP4 */ { "mxfp4", MOE__QK, MOE__MXFP4_BYTES, 3.402823466e38f, 1, MOE__IDOT_NONE, moe__dec_mxfp4, moe__enc_mxfp4, MOE__XS_E8M0_32, moe__dec_mxfp4_split },
+    /* MOE_TYPE_Q4_K */ { "q4_K", MOE__QK_K, MOE__Q4K_BYTES, 65504.0f * 63.0f, 1, MOE__IDOT_Q8_K, moe__dec_q4_k, moe__enc_q4_k, MOE__XS_NONE, NULL },
+    /* MOE_TYPE_Q5_K */ { "q5_K", MOE__QK_K, MOE__Q5K_BYTES, 65504.0f * 63.0f, 1, MOE__IDOT_Q8_K, moe__dec_q5_k, moe__enc_q5_k, MOE__XS_NONE, NULL },
+    /* MOE_TYPE_Q6_K */ { "q6_K", MOE__QK_K, MOE__Q6K_BYTES, 65504.0f * 2560.0f, 1, MOE__IDOT_Q8_K, moe__dec_q6_k, moe__enc_q6_k, MOE__XS_NONE, NULL },
+    /* MOE_TYPE_Q2_K */ { "q2_K", MOE__QK_K, MOE__Q2K_BYTES, 65504.0f * 15.0f, 1, MOE__IDOT_Q8_K, moe__dec_q2_k, moe__enc_q2_k, MOE__XS_NONE, NULL },
+    /* MOE_TYPE_Q3_K */ { "q3_K", MOE__QK_K, MOE__Q3K_BYTES, 65504.0f * 128.0f, 1, MOE__IDOT_Q8_K, moe__dec_q3_k, moe__enc_q3_k, MOE__XS_NONE, NULL },
+    /* MOE_TYPE_MXFP4 */ { "mxfp4", MOE__QK, MOE__MXFP4_BYTES, 3.402823466e38f, 1, MOE__IDOT_Q8_K, moe__dec_mxfp4, moe__enc_mxfp4, MOE__XS_E8M0_32, moe__dec_mxfp4_split },
     /* MOE_TYPE_F8_E4M3 */ { "f8_e4m3", 1, 1, 464.0f, 1, MOE__IDOT_NONE, moe__dec_f8_e4m3, moe__enc_f8_e4m3, MOE__XS_F32_BLOCK, NULL }
 };
 /* a row for every type, or this does not compile */
@@ -2376,6 +2377,57 @@ static void moe__qgemm(moe_type t, int K, const unsigned char *qx, int mt, const
     }
 }
 
+static const unsigned char *moe__base(const moe__matrix *m, int e);
+/* row n of matrix M of expert e (its bytes at r) . a token's Q8_K row xq, for the Q8_K family.
+   MXFP4 with external scales is the gpt-oss layout (cols/2 bytes of interleaved nibbles, the
+   E8M0 bytes in the scale tensor); without, ggml's 17-byte blocks. */
+static float moe__kdot(const moe__matrix *M, int e, int n, const unsigned char *r, const unsigned char *xq)
+{
+    int K = M->cols;
+    switch (M->type) {
+#ifdef MOE__KDOT_SIMD
+    case MOE_TYPE_Q4_K: return moe__kdot_q4_k(r, xq, K / MOE__QK_K);
+    case MOE_TYPE_Q5_K: return moe__kdot_q5_k(r, xq, K / MOE__QK_K);
+    case MOE_TYPE_Q6_K: return moe__kdot_q6_k(r, xq, K / MOE__QK_K);
+    case MOE_TYPE_Q2_K: return moe__kdot_q2_k(r, xq, K / MOE__QK_K);
+    case MOE_TYPE_Q3_K: return moe__kdot_q3_k(r, xq, K / MOE__QK_K);
+#define MOE__KDOT_FP4 moe__kdot_mxfp4
+#else
+    case MOE_TYPE_Q4_K: return moe__kdot_q4_k_ref(r, xq, K / MOE__QK_K);
+    case MOE_TYPE_Q5_K: return moe__kdot_q5_k_ref(r, xq, K / MOE__QK_K);
+    case MOE_TYPE_Q6_K: return moe__kdot_q6_k_ref(r, xq, K / MOE__QK_K);
+    case MOE_TYPE_Q2_K: return moe__kdot_q2_k_ref(r, xq, K / MOE__QK_K);
+    case MOE_TYPE_Q3_K: return moe__kdot_q3_k_ref(r, xq, K / MOE__QK_K);
+#define MOE__KDOT_FP4 moe__kdot_mxfp4_ref
+#endif
+    case MOE_TYPE_MXFP4:
+        if (M->scale_kind == MOE__XS_E8M0_32) {
+            const unsigned char *sb = M->expert_scale ? (const unsigned char *)M->expert_scale[e]
+                                                      : M->scale + (size_t)e * M->scale_expert_stride;
+            sb += (size_t)((n * M->row_mul + M->row_add) / M->scale_rows) * M->scale_row_stride;
+            return MOE__KDOT_FP4(r, 16, sb, 1, 1, xq, K / 32);
+        }
+        return MOE__KDOT_FP4(r + 1, MOE__MXFP4_BYTES, r, MOE__MXFP4_BYTES, 0, xq, K / 32);
+#undef MOE__KDOT_FP4
+    default: break;
+    }
+    MOE_ASSERT(0 && "moe__kdot: a type outside the Q8_K family");
+    return 0.0f;
+}
+/* out[i][j] = row n0 + j of M (expert e) . token i, for nb rows and mt tokens (their Q8_K rows
+   QXK_BYTES(K) apart): a row at a time, so tokens after the first find it in L1 */
+static void moe__kgemm(const moe__matrix *M, int e, int n0, int nb, const unsigned char *qx, int mt, float *const *out)
+{
+    const unsigned char *base = moe__base(M, e);
+    size_t xs = MOE__QXK_BYTES(M->cols);
+    int j, i;
+    for (j = 0; j < nb; j++) {
+        const unsigned char *r = base + (size_t)(n0 + j) * M->row_stride;
+        MOE__PREFETCH(r + MOE__GPF);
+        for (i = 0; i < mt; i++) out[i][j] = moe__kdot(M, e, n0 + j, r, qx + (size_t)i * xs);
+    }
+}
+
 #if !defined(MOE_SIMD_SCALAR)
 /* one row of W (f32, f16 or bf16) . x, four accumulators: rows one after another are one
    sequential stream, which DRAM and the hardware prefetchers serve best (measured on f16 rows
@@ -2927,7 +2979,9 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
     if (moe__expert_q(L)) {          /* up to QM tokens' quantised rows (qx) and a 64-byte tag */
         size_t kq = D > ff ? D : ff;
         if (ffs > kq) kq = ffs;
-        if (!moe__mul(kq, MOE__QX_BYTES(1), &p->qx) || !moe__mul(p->qx, moe__cap((size_t)MOE__QM, (size_t)T), &p->qx)) return 0;
+        if (!moe__mul(kq, MOE__QX_BYTES(1), &p->qx)) return 0;
+        if (p->qx < MOE__QXK_BYTES(kq)) p->qx = MOE__QXK_BYTES(kq);      /* kq <= MAX_DIM: no overflow */
+        if (!moe__mul(p->qx, moe__cap((size_t)MOE__QM, (size_t)T), &p->qx)) return 0;
         p->qx = 16 + (p->qx / 4 + 15) / 16 * 16;
     }
     ok = moe__add(pf, 2 * p->tmp + p->score, &t1) && moe__add(t1, p->qx, &t1)
@@ -3245,16 +3299,24 @@ static void moe__unit_of(const moe__ctx *c, const int *units, int unit, int K, i
 
 /* The worker's quantised copy of the mt rows x[mt][K] (expert e's input in this phase): made on
    first use and kept while the same worker goes on with units of the same expert and phase. */
-static const unsigned char *moe__qx_get(const moe__ctx *c, float *scr, int phase, int e, int K, const float *x, int mt)
+static const unsigned char *moe__qx_get(const moe__ctx *c, float *scr, int phase, int e, moe_type t, int K, const float *x, int mt)
 {
-    int *tag = (int *)(void *)(scr + c->qx_at), i;
+    int *tag = (int *)(void *)(scr + c->qx_at), i, fam = (int)moe__traits[t].idot;
     unsigned char *qx = (unsigned char *)(void *)(tag + 16);
-    MOE_ASSERT(c->qx_at > 0 && mt <= MOE__QM);
-    if (tag[0] != phase || tag[1] != e) {
-        for (i = 0; i < mt; i++) moe__qx_make(K, x + (size_t)i * (size_t)K, qx + (size_t)i * MOE__QX_BYTES(K));
-        tag[0] = phase; tag[1] = e;
+    MOE_ASSERT(c->qx_at > 0 && mt <= MOE__QM && fam != MOE__IDOT_NONE);
+    if (tag[0] != phase || tag[1] != e || tag[2] != fam) {        /* the families' layouts differ */
+        for (i = 0; i < mt; i++)
+            if (fam == MOE__IDOT_Q8_K) moe__qxk_make(K, x + (size_t)i * (size_t)K, qx + (size_t)i * MOE__QXK_BYTES(K));
+            else moe__qx_make(K, x + (size_t)i * (size_t)K, qx + (size_t)i * MOE__QX_BYTES(K));
+        tag[0] = phase; tag[1] = e; tag[2] = fam;
     }
     return qx;
+}
+/* the integer kernels of M's family: rows n0..n0+nb of expert e against mt quantised tokens */
+static void moe__qmat(const moe__matrix *M, int e, int n0, int nb, const unsigned char *qx, int mt, float *const *out)
+{
+    if (moe__traits[M->type].idot == MOE__IDOT_Q8_K) moe__kgemm(M, e, n0, nb, qx, mt, out);
+    else moe__qgemm(M->type, M->cols, qx, mt, moe__base(M, e) + (size_t)n0 * M->row_stride, M->row_stride, nb, out);
 }
 
 /* p[i] = rows[i] for i < nr, then rows[nr - 1]: the NRO row pointers of a tile, a partial
@@ -3317,9 +3379,9 @@ static void moe__ph_gateup(moe__ctx *c, int unit, float *scr)
             float *tm = mi ? tu : tg, *panel = mi ? scr + c->panel_floats / 2 : scr;
             const unsigned char *wb = moe__base(M, u.ee) + (size_t)u.n0 * M->row_stride;
             if (moe__isq(M->type) && mt <= MOE__QM) {                      /* integer kernels */
-                const unsigned char *qx = moe__qx_get(c, scr, MOE__PH_GATEUP, u.e, D, X, mt);
+                const unsigned char *qx = moe__qx_get(c, scr, MOE__PH_GATEUP, u.e, M->type, D, X, mt);
                 for (i = 0; i < mt; i++) orow[i] = tm + (size_t)i * MOE__NBMAX;
-                moe__qgemm(M->type, D, qx, mt, wb, M->row_stride, u.nb, orow);
+                moe__qmat(M, u.ee, u.n0, u.nb, qx, mt, orow);
                 continue;
             }
             if (mt == 1 && moe__gemv_ok(M->type)) {                          /* one token */
@@ -3385,9 +3447,9 @@ static void moe__ph_down(moe__ctx *c, int unit, float *scr)
         const unsigned char *wb = moe__base(M, u.ee) + (size_t)u.n0 * M->row_stride;
         int mt = u.m;
         if (moe__isq(M->type) && mt <= MOE__QM) {                          /* integer kernels */
-            const unsigned char *qx = moe__qx_get(c, scr, MOE__PH_DOWN, u.e, u.ff, H, mt);
+            const unsigned char *qx = moe__qx_get(c, scr, MOE__PH_DOWN, u.e, M->type, u.ff, H, mt);
             for (i = 0; i < mt; i++) out[i] = Y + (size_t)u.lst[i] * (size_t)D + (size_t)u.n0;
-            moe__qgemm(M->type, u.ff, qx, mt, wb, M->row_stride, u.nb, out);
+            moe__qmat(M, u.ee, u.n0, u.nb, qx, mt, out);
             if (bd) for (i = 0; i < mt; i++) for (n = 0; n < u.nb; n++) out[i][n] += bd[u.n0 + n];
         } else if (mt == 1 && moe__gemv_ok(M->type)) {                   /* one token */
             float *o = Y + (size_t)u.lst[0] * (size_t)D + (size_t)u.n0;
