@@ -2378,6 +2378,84 @@ static void moe__qgemm(moe_type t, int K, const unsigned char *qx, int mt, const
 }
 
 static const unsigned char *moe__base(const moe__matrix *m, int e);
+/* ---- one token against FP8 E4M3 rows, decoded in registers --------------------------------
+   E4M3 s.eeee.mmm becomes the f16 s.0eeee.mmm0000000 (the f16 of value / 2^8, subnormals
+   included: F16C converts f16 subnormals exactly, whatever DAZ/FTZ say), so a row costs a
+   sign extension, a shift and a mask per 16-bit lane, and vcvtph2ps; the 2^8 joins the block's
+   f32 scale. Each block of scale_cols columns sums into its own vector, then adds in times
+   its scale. 0x7f/0xff (NaN) would pass for 480: the row's bytes are tested for them on the
+   way, and a row holding one gives NaN, as its dequantised dot does. */
+#if (defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)) && (defined(__F16C__) || defined(_MSC_VER))
+#define MOE__HAVE_F8GEMV 1
+#ifdef MOE_SIMD_AVX512
+#define MOE__F8W 32                                   /* weights a step */
+#define MOE__F8STEP(k, a) { __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(w + (k))); \
+        __m512i h = _mm512_and_si512(_mm512_slli_epi16(_mm512_cvtepi8_epi16(b), 7), _mm512_set1_epi16((short)0xBF80)); \
+        nan = _mm256_or_si256(nan, _mm256_cmpeq_epi8(_mm256_and_si256(b, k7f), k7f)); \
+        a = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(h)), _mm512_loadu_ps(x + (k)), a); \
+        a = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1)), _mm512_loadu_ps(x + (k) + 16), a); }
+typedef __m512 moe__f8acc;
+#define MOE__F8ZERO() _mm512_setzero_ps()
+#define MOE__F8FMA(a, s, c) _mm512_fmadd_ps(a, _mm512_set1_ps(s), c)
+#define MOE__F8SUM(a) _mm512_reduce_add_ps(a)
+#define MOE__F8ADD(a, b) _mm512_add_ps(a, b)
+#else
+#define MOE__F8W 16
+#define MOE__F8STEP(k, a) { __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(w + (k))); \
+        __m256i h = _mm256_and_si256(_mm256_slli_epi16(_mm256_cvtepi8_epi16(b), 7), _mm256_set1_epi16((short)0xBF80)); \
+        nan = _mm256_or_si256(nan, _mm256_castsi128_si256(_mm_cmpeq_epi8(_mm_and_si128(b, _mm256_castsi256_si128(k7f)), _mm256_castsi256_si128(k7f)))); \
+        a = MOE__FMA256(_mm256_cvtph_ps(_mm256_castsi256_si128(h)), _mm256_loadu_ps(x + (k)), a); \
+        a = MOE__FMA256(_mm256_cvtph_ps(_mm256_extracti128_si256(h, 1)), _mm256_loadu_ps(x + (k) + 8), a); }
+typedef __m256 moe__f8acc;
+#define MOE__F8ZERO() _mm256_setzero_ps()
+#define MOE__F8FMA(a, s, c) MOE__FMA256(a, _mm256_set1_ps(s), c)
+#define MOE__F8SUM(a) moe__hsum256(a)
+#define MOE__F8ADD(a, b) _mm256_add_ps(a, b)
+#endif
+static float moe__f8_row(const unsigned char *w, const float *x, int K, const unsigned char *sb, int bc)
+{
+    const __m256i k7f = _mm256_set1_epi8(0x7f);
+    __m256i nan = _mm256_setzero_si256();
+    moe__f8acc acc = MOE__F8ZERO(), a0, a1;
+    float tail = 0.0f;
+    int c0, k, j;
+    for (c0 = 0; c0 < K; c0 += bc) {
+        int c1 = K - c0 > bc ? c0 + bc : K;
+        float s = 1.0f, ts = 0.0f;
+        if (sb) {
+            s = moe__bits_f((uint32_t)sb[0] | ((uint32_t)sb[1] << 8) | ((uint32_t)sb[2] << 16) | ((uint32_t)sb[3] << 24));
+            sb += 4;
+        }
+        a0 = MOE__F8ZERO(); a1 = MOE__F8ZERO();
+        for (k = c0; k + 2 * MOE__F8W <= c1; k += 2 * MOE__F8W) {
+            MOE__PREFETCH(w + k + MOE__GPF);
+            MOE__F8STEP(k, a0) MOE__F8STEP(k + MOE__F8W, a1)
+        }
+        for (; k + MOE__F8W <= c1; k += MOE__F8W) MOE__F8STEP(k, a0)
+        for (j = k; j < c1; j++) ts += moe__e4m3_to_f32(w[j]) * x[j];
+        acc = MOE__F8FMA(MOE__F8ADD(a0, a1), s * 256.0f, acc);
+        tail += ts * s;
+    }
+    if (!_mm256_testz_si256(nan, nan)) return moe__bits_f(0x7fc00000u);
+    return MOE__F8SUM(acc) + tail;
+}
+/* one token against rows n0..n0+nb of FP8 matrix M of expert e (with its scales, if any) */
+static void moe__f8_gemv(const moe__matrix *M, int e, int n0, int nb, const float *x, float *out)
+{
+    const unsigned char *base = moe__base(M, e), *sc = NULL;
+    int n;
+    if (M->scale_kind) {
+        MOE_ASSERT(M->scale_kind == MOE__XS_F32_BLOCK);
+        sc = M->expert_scale ? (const unsigned char *)M->expert_scale[e] : M->scale + (size_t)e * M->scale_expert_stride;
+    }
+    for (n = 0; n < nb; n++) {
+        int p = (n0 + n) * M->row_mul + M->row_add;
+        out[n] = moe__f8_row(base + (size_t)(n0 + n) * M->row_stride, x, M->cols,
+                             sc ? sc + (size_t)(p / M->scale_rows) * M->scale_row_stride : NULL, sc ? M->scale_cols : M->cols);
+    }
+}
+#endif
+
 /* row n of matrix M of expert e (its bytes at r) . a token's Q8_K row xq, for the Q8_K family.
    MXFP4 with external scales is the gpt-oss layout (cols/2 bytes of interleaved nibbles, the
    E8M0 bytes in the scale tensor); without, ggml's 17-byte blocks. */
@@ -3388,6 +3466,9 @@ static void moe__ph_gateup(moe__ctx *c, int unit, float *scr)
                 moe__gemv(M->type, D, X, wb, M->row_stride, u.nb, tm);
                 continue;
             }
+#ifdef MOE__HAVE_F8GEMV
+            if (mt == 1 && M->type == MOE_TYPE_F8_E4M3) { moe__f8_gemv(M, u.ee, u.n0, u.nb, X, tm); continue; }
+#endif
             for (r = 0; r < u.nb; r += MOE__NRD) {
                 int nr = u.nb - r < MOE__NRD ? u.nb - r : MOE__NRD;
                 moe__rows(M, u.ee, u.n0 + r, nr, panel, wm);
@@ -3455,7 +3536,15 @@ static void moe__ph_down(moe__ctx *c, int unit, float *scr)
             float *o = Y + (size_t)u.lst[0] * (size_t)D + (size_t)u.n0;
             moe__gemv(M->type, u.ff, H, wb, M->row_stride, u.nb, o);
             if (bd) for (n = 0; n < u.nb; n++) o[n] += bd[u.n0 + n];
-        } else
+        }
+#ifdef MOE__HAVE_F8GEMV
+        else if (mt == 1 && M->type == MOE_TYPE_F8_E4M3) {                  /* one token */
+            float *o = Y + (size_t)u.lst[0] * (size_t)D + (size_t)u.n0;
+            moe__f8_gemv(M, u.ee, u.n0, u.nb, H, o);
+            if (bd) for (n = 0; n < u.nb; n++) o[n] += bd[u.n0 + n];
+        }
+#endif
+        else
         for (r = 0; r < u.nb; r += MOE__NRD) {
             int nr = u.nb - r < MOE__NRD ? u.nb - r : MOE__NRD;
             moe__rows(M, u.ee, u.n0 + r, nr, scr, wd);

@@ -3592,6 +3592,34 @@ static void test_nonfinite(void)
         model_free(m);
         free(m);
     }
+    {   /* an FP8 NaN code (0x7f) in one down row: that output feature is NaN for every token, on
+           the one-token kernel (T=1), the few-token path (T=3) and the batched one (T=40) */
+        static const int Ts[3] = {1, 3, 40};
+        for (c = 0; c < 3; c++) {
+            spec s = spec_default();
+            model *m = (model *)xmalloc(sizeof(model));
+            moe_layer L;
+            int T = Ts[c], t, i, bad = -1, row = 5;
+            float *x, *y;
+            void *work;
+            s.seed = 1590u + (unsigned)c; s.E = 2; s.k = 2; s.dm = 64; s.dff = 96;
+            s.t_gate = s.t_up = s.t_down = MOE_TYPE_F8_E4M3;
+            model_build(m, &s);
+            ((unsigned char *)(uintptr_t)m->w.down.data)[(size_t)row * (size_t)s.dff + 17] = 0x7f;   /* expert 0, row 5 */
+            if (!require(moe_layer_init(&L, &m->cfg, &m->w) == MOE_OK, "fp8 NaN code: init")) { model_free(m); free(m); continue; }
+            x = (float *)xmalloc((size_t)T * 64 * sizeof(float));
+            y = (float *)xmalloc((size_t)T * 64 * sizeof(float));
+            work = xmalloc(moe_workspace_size(&L, T));
+            for (i = 0; i < T * 64; i++) x[i] = (float)sin(0.37 * i + c);
+            if (require(moe_forward(&L, x, T, y, work, moe_workspace_size(&L, T)) == MOE_OK, "fp8 NaN code: forward"))
+                for (t = 0; t < T; t++)
+                    for (i = 0; i < 64; i++)
+                        if ((i == row) != (y[t * 64 + i] != y[t * 64 + i])) bad = t * 64 + i;
+            check(bad < 0, "fp8 weights with a NaN code in down row %d, T=%d: output %d (token %d feature %d) is %g", row, T,
+                  bad, bad / 64, bad % 64, bad >= 0 ? (double)y[bad] : 0.0);
+            free(x); free(y); free(work); model_free(m); free(m);
+        }
+    }
     group_end();
 }
 
