@@ -67,13 +67,15 @@ THREAD SAFETY AND MEMORY
    of tokens (16 with AVX-512, 8 AVX2, 4 NEON, 2 scalar) runs the batched kernel, one with fewer
    the dot-product kernel, and the two round differently (both within f32 tolerance).
 
-QUANTISED WEIGHTS (Q8_0, Q4_0)
+QUANTISED WEIGHTS (Q8_0, Q4_0, Q2_K..Q6_K, MXFP4)
    An expert with at most 8 tokens in the call runs its Q8_0/Q4_0 matrices as integer dot
    products: each token's input (and hidden) row is quantised once to 8-bit blocks of 32 with an
    f32 scale. Q4_0 uses those 8 bits, as ggml does (the layer's output moves by about 1 % of
    its magnitude against exact activations); Q8_0 adds a second byte of residual (about 3e-5).
-   Experts with more tokens decode the weights to f32 and stay exact to the dequantised
-   weights. The same rule and quantiser run on every kernel path. VNNI (-mavx512vnni with
+   K-quant and MXFP4 matrices do the same on 8-bit activations in blocks of 256 with per-16
+   sums (ggml's Q8_K; about 2 % of the output's magnitude). FP8 E4M3 keeps f32 activations:
+   one token decodes its rows in registers. Experts with more tokens decode the weights to f32
+   and stay exact to the dequantised weights. The same rule and quantiser run on every kernel path. VNNI (-mavx512vnni with
    -mavx512bw -mavx512vl, or -mavxvnni) and the AArch64 dotprod extension are used when the
    compiler enables them.
 
@@ -445,6 +447,24 @@ MOEDEF moe_status moe_st_layer(moe_st *st, const char *config, size_t config_len
 #include <omp.h>
 #endif
 
+/* ---- byte order ---------------------------------------------------------------------------
+   Weights, biases and scales are little-endian bytes on every host, as GGUF and safetensors
+   store them; inputs and outputs (x, y, weights_out) are native floats. MOE__BE: a big-endian
+   host (from the compiler's macros, or MOE_BIG_ENDIAN defined by the user): f32 weights are
+   then decoded like the other types instead of being read in place, biases are read byte by
+   byte, and only the scalar path exists (the SIMD paths are little-endian machines).
+   moe_layer_init checks the guess against the running host. */
+#if defined(MOE_BIG_ENDIAN) || (defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__) \
+    || defined(__BIG_ENDIAN__) || defined(__ARMEB__) || defined(__AARCH64EB__) || defined(__MIPSEB__) || defined(__s390__)
+#define MOE__BE 1
+#if (defined(MOE_SIMD_AVX2) || defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_NEON))
+#error "moe.h: the SIMD paths are little-endian only; a big-endian host builds MOE_SIMD_SCALAR"
+#endif
+#define MOE_SIMD_SCALAR
+#else
+#define MOE__BE 0
+#endif
+
 /* ---- kernel path selection ---------------------------------------------------------------- */
 #if (defined(MOE_SIMD_SCALAR) + defined(MOE_SIMD_AVX2) + defined(MOE_SIMD_AVX512) + defined(MOE_SIMD_NEON)) > 1
 #error "moe.h: define at most one of MOE_SIMD_SCALAR, MOE_SIMD_AVX2, MOE_SIMD_AVX512, MOE_SIMD_NEON"
@@ -629,6 +649,23 @@ static float moe__bits_f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 static uint32_t moe__f_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 static uint16_t moe__rd16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static void moe__wr16(unsigned char *p, uint16_t v) { p[0] = (unsigned char)(v & 0xff); p[1] = (unsigned char)(v >> 8); }
+/* a little-endian f32 (a bias, a weight of an f32 tensor): a plain load on little-endian hosts */
+#if MOE__BE
+static float moe__ldf_le(const float *f)
+{
+    const unsigned char *p = (const unsigned char *)(const void *)f;
+    return moe__bits_f((uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24));
+}
+static void moe__stf_le(float *f, float v)
+{
+    unsigned char *p = (unsigned char *)(void *)f;
+    uint32_t u = moe__f_bits(v);
+    p[0] = (unsigned char)u; p[1] = (unsigned char)(u >> 8); p[2] = (unsigned char)(u >> 16); p[3] = (unsigned char)(u >> 24);
+}
+#define MOE__LDF(p) moe__ldf_le(p)
+#else
+#define MOE__LDF(p) (*(p))
+#endif
 
 static float moe__h2f(uint16_t h)
 {
@@ -1179,7 +1216,15 @@ static void moe__enc_q3_k(const float *x, size_t nb, unsigned char *o)
 /* Scalar decoders and encoders of nb blocks (for f32/f16/bf16 a block is one value). The
    scalar decoders are the reference every SIMD decoder matches, and the tail and fallback of
    moe__decode_row. */
+#if MOE__BE
+static void moe__dec_f32(const unsigned char *s, size_t nb, float *d)
+{
+    size_t i;
+    for (i = 0; i < nb; i++) d[i] = moe__ldf_le((const float *)(const void *)(s + 4 * i));
+}
+#else
 static void moe__dec_f32(const unsigned char *s, size_t nb, float *d) { memcpy(d, s, 4 * nb); }
+#endif
 static void moe__dec_f16(const unsigned char *s, size_t nb, float *d)
 {
     size_t i;
@@ -1209,7 +1254,15 @@ static void moe__dec_q4_0(const unsigned char *s, size_t nb, float *d)
         }
     }
 }
+#if MOE__BE
+static void moe__enc_f32(const float *x, size_t nb, unsigned char *o)
+{
+    size_t i;
+    for (i = 0; i < nb; i++) moe__stf_le((float *)(void *)(o + 4 * i), x[i]);
+}
+#else
 static void moe__enc_f32(const float *x, size_t nb, unsigned char *o) { memcpy(o, x, 4 * nb); }
+#endif
 static void moe__enc_f16(const float *x, size_t nb, unsigned char *o)
 {
     size_t i;
@@ -1770,12 +1823,12 @@ static void moe__tile1(int K, const float *x, const float *const *w, float *c)
    bytes apart: the product of ONE token, W streamed once, one row after another (moe__gemv_row;
    the scalar path: moe__tile1). f16/bf16 rows are decoded in registers and used at once, never
    stored (a decoded f32 panel costs a write and a re-read of 4 bytes per weight, more than the
-   weights' own traffic). (Q8_0/Q4_0 rows go to the integer kernels below, moe__qgemm, for up
+   weights' own traffic). (Q8_0/Q4_0/K-quant/MXFP4 rows go to the integer kernels, moe__qmat, for up
    to MOE__QM tokens.) moe__gemv_ok(t) says whether this path has a one-token kernel for t (the
    scalar path, the readable reference, and f16 without F16C or on ARMv7 keep the decoded panel
    for f16/bf16). */
 #if defined(MOE_SIMD_SCALAR)
-static int moe__gemv_ok(moe_type t) { return t == MOE_TYPE_F32; }
+static int moe__gemv_ok(moe_type t) { return t == MOE_TYPE_F32 && !MOE__BE; }
 #else
 static int moe__gemv_ok(moe_type t)            /* the types moe__gemv_row has a case for */
 {
@@ -2739,7 +2792,7 @@ static int moe__nbo(int K)                    /* rows per unit, batched path: ~1
 #define MOE__OMIN (MOE__VL > 1 ? MOE__VL : 2)
 /* one token: longer units, so each stream of rows starts (and waits for DRAM) fewer times */
 #define MOE__NB1 192
-/* Experts with at most QM tokens run Q8_0/Q4_0 matrices on the integer kernels, on every path
+/* Experts with at most QM tokens run Q8_0/Q4_0, K-quant and MXFP4 matrices on the integer kernels, on every path
    (so all paths agree). A layer with such matrices keeps those experts on the few-token path
    (rows, not panels) even where OMIN is smaller: omin, the layer's threshold, is then QM + 1. */
 #define MOE__QM 8
@@ -2912,6 +2965,14 @@ MOEDEF moe_status moe_layer_init(moe_layer *L, const moe_config *cfg, const moe_
     if (!L) return MOE_ERR_NULL;
     memset(L, 0, sizeof *L);
     if (!cfg || !w) return MOE__FAIL(MOE_ERR_NULL, cfg ? "weights" : "cfg", "is NULL");
+    {   /* the byte order moe.h was built for (MOE__BE) must be the host's */
+        const uint32_t one = 1;
+        unsigned char lo;
+        memcpy(&lo, &one, 1);
+        if ((lo == 0) != MOE__BE)
+            return MOE__FAIL(MOE_ERR_UNSUPPORTED, "moe.h", MOE__BE ? "was built for a big-endian host, and this one is little-endian"
+                                                                   : "was built for a little-endian host, and this one is big-endian: define MOE_BIG_ENDIAN");
+    }
     c = *cfg;
     if ((s = moe__config_check(L, &c))) return s;
     E = c.n_experts;
@@ -2969,7 +3030,7 @@ MOEDEF moe_status moe_layer_init(moe_layer *L, const moe_config *cfg, const moe_
     L->router_bias = w->router_bias;
     L->selection_bias = w->selection_bias;
     L->shared_gate_w = c.n_shared > 0 ? w->shared_gate_w : NULL;
-    L->any_quant = L->router.type != MOE_TYPE_F32 || L->up.type != MOE_TYPE_F32 || L->down.type != MOE_TYPE_F32 ||
+    L->any_quant = MOE__BE || L->router.type != MOE_TYPE_F32 || L->up.type != MOE_TYPE_F32 || L->down.type != MOE_TYPE_F32 ||
                    (gated && L->gate.type != MOE_TYPE_F32) ||
                    (c.n_shared > 0 && (L->sup.type != MOE_TYPE_F32 || L->sdown.type != MOE_TYPE_F32 ||
                                        (gated && L->sgate.type != MOE_TYPE_F32)));
@@ -2989,7 +3050,7 @@ MOEDEF moe_status moe_layer_init(moe_layer *L, const moe_config *cfg, const moe_
 }
 
 /* ================================== workspace plan ======================================= */
-/* some expert matrix is Q8_0/Q4_0: the layer uses the integer kernels (and their qx rows) */
+/* some expert matrix has an integer-dot family: the layer uses the integer kernels (and their qx rows) */
 static int moe__expert_q(const moe_layer *L)
 {
     int g = moe__gated(L->cfg.act), q = (g && moe__isq(L->gate.type)) || moe__isq(L->up.type) || moe__isq(L->down.type);
@@ -3144,7 +3205,7 @@ static void moe__rows(const moe__matrix *m, int e, int n0, int nb, float *panel,
     for (j = 0; j < nb; j++) {
         const unsigned char *r = base + (size_t)(n0 + j) * m->row_stride;
         float *dst = panel + (size_t)j * (size_t)m->cols;
-        if (m->type == MOE_TYPE_F32) { out[j] = (const float *)(const void *)r; continue; }
+        if (m->type == MOE_TYPE_F32 && !MOE__BE) { out[j] = (const float *)(const void *)r; continue; }
         if (m->scale_kind) moe__decode_scaled(m, e, n0 + j, r, dst);
         else moe__decode_row(m->type, r, m->cols, dst);
         out[j] = dst;
@@ -3202,7 +3263,7 @@ static void moe__ph_score(moe__ctx *c, int chunk, float *scr)
            logits get equal scores: -ffast-math would otherwise vectorise these loops (glibc
            then gives libmvec's expf to the first 8 experts and libm's to the rest, 1 ulp apart),
            and exact ties would no longer go to the lower index */
-        for (e = 0; e < E; e++) score[e] = lg[e] + (L->router_bias ? L->router_bias[e] : 0.0f);
+        for (e = 0; e < E; e++) score[e] = lg[e] + (L->router_bias ? MOE__LDF(L->router_bias + e) : 0.0f);
         if (cf->score == MOE_SCORE_SOFTMAX) {
             float mx = -MOE__FMAX;
             for (e = 0; e < E; e++) if (score[e] > mx) mx = score[e];
@@ -3213,7 +3274,7 @@ static void moe__ph_score(moe__ctx *c, int chunk, float *scr)
             for (e = 0; e < E; e++) { volatile float v = score[e]; score[e] = moe__sigmoid(v); }
         }                                   /* SOFTMAX_TOPK: select on the logits themselves */
         for (e = 0; e < E; e++) {
-            key[e] = moe__okey(score[e] + (sb ? sb[e] : 0.0f));
+            key[e] = moe__okey(score[e] + (sb ? MOE__LDF(sb + e) : 0.0f));
             flag[e] = 1;
         }
         if (cf->n_group > 1) {              /* keep the topk_group best groups */
@@ -3226,7 +3287,7 @@ static void moe__ph_score(moe__ctx *c, int chunk, float *scr)
                 }
                 gkey[g] = key[b1];
                 if (cf->group_score == MOE_GROUP_TOP2_SUM)
-                    gkey[g] = (key[b1] && key[b2]) ? moe__okey(score[b1] + (sb ? sb[b1] : 0.0f) + score[b2] + (sb ? sb[b2] : 0.0f)) : 0;
+                    gkey[g] = (key[b1] && key[b2]) ? moe__okey(score[b1] + (sb ? MOE__LDF(sb + b1) : 0.0f) + score[b2] + (sb ? MOE__LDF(sb + b2) : 0.0f)) : 0;
                 gkeep[g] = 0;
             }
             for (kept = 0; kept < cf->topk_group; kept++) {
@@ -3266,7 +3327,7 @@ static void moe__ph_score(moe__ctx *c, int chunk, float *scr)
                 const float *gw = L->shared_gate_w + (size_t)j * (size_t)D;
                 float dot = 0.0f;
                 int d;
-                for (d = 0; d < D; d++) dot += xt[d] * gw[d];
+                for (d = 0; d < D; d++) dot += xt[d] * MOE__LDF(gw + d);
                 v = moe__sigmoid(dot);
             }
             c->coef[(size_t)t * (size_t)c->slots + (size_t)(k + j)] = v;
@@ -3282,6 +3343,7 @@ static int moe__inplace(const moe__ctx *c, int e, int down)
 {
     const moe_layer *L = c->L;
     int sh = e >= c->E;
+    if (MOE__BE) return 0;                  /* f32 weights are decoded there */
     if (down) return (sh ? L->sdown : L->down).type == MOE_TYPE_F32;
     return (!moe__gated(L->cfg.act) || (sh ? L->sgate : L->gate).type == MOE_TYPE_F32) && (sh ? L->sup : L->up).type == MOE_TYPE_F32;
 }
@@ -3439,7 +3501,7 @@ static void moe__ph_gateup(moe__ctx *c, int unit, float *scr)
                 moe__otile(D, xp, pu, png, tu);
                 for (i = 0; i < nr; i++) {
                     int row = u.n0 + r + i;
-                    float gb = bg ? bg[(size_t)row * bgs] : 0.0f, ub = bu ? bu[(size_t)row * bus] : 0.0f;
+                    float gb = bg ? MOE__LDF(bg + (size_t)row * bgs) : 0.0f, ub = bu ? MOE__LDF(bu + (size_t)row * bus) : 0.0f;
                     moe__act_row(cf, tg + i * MOE__G, tu + i * MOE__G, gb, ub, hp + (size_t)row * MOE__G);
                 }
             }
@@ -3480,8 +3542,8 @@ static void moe__ph_gateup(moe__ctx *c, int unit, float *scr)
             const float *gi = tg + (size_t)i * MOE__NBMAX, *ui = tu + (size_t)i * MOE__NBMAX;
             float *h = H + (size_t)i * (size_t)u.ff + (size_t)u.n0;
             for (n = 0; n < u.nb; n++) {
-                float g = gated ? gi[n] + (bg ? bg[(size_t)(u.n0 + n) * bgs] : 0.0f) : 0.0f;
-                float v = ui[n] + (bu ? bu[(size_t)(u.n0 + n) * bus] : 0.0f);
+                float g = gated ? gi[n] + (bg ? MOE__LDF(bg + (size_t)(u.n0 + n) * bgs) : 0.0f) : 0.0f;
+                float v = ui[n] + (bu ? MOE__LDF(bu + (size_t)(u.n0 + n) * bus) : 0.0f);
                 h[n] = moe__act(cf, g, v);
             }
         }
@@ -3515,7 +3577,7 @@ static void moe__ph_down(moe__ctx *c, int unit, float *scr)
                 moe__otile(u.ff, hp, pd, pn, tc);
                 for (n = 0; n < gt; n++) {
                     float *o = Y + (size_t)u.lst[t0 + n] * (size_t)D + (size_t)(u.n0 + r);
-                    for (i = 0; i < nr; i++) o[i] = tc[i * MOE__G + n] + (bd ? bd[u.n0 + r + i] : 0.0f);
+                    for (i = 0; i < nr; i++) o[i] = tc[i * MOE__G + n] + (bd ? MOE__LDF(bd + u.n0 + r + i) : 0.0f);
                 }
             }
         }
@@ -3531,17 +3593,17 @@ static void moe__ph_down(moe__ctx *c, int unit, float *scr)
             const unsigned char *qx = moe__qx_get(c, scr, MOE__PH_DOWN, u.e, M->type, u.ff, H, mt);
             for (i = 0; i < mt; i++) out[i] = Y + (size_t)u.lst[i] * (size_t)D + (size_t)u.n0;
             moe__qmat(M, u.ee, u.n0, u.nb, qx, mt, out);
-            if (bd) for (i = 0; i < mt; i++) for (n = 0; n < u.nb; n++) out[i][n] += bd[u.n0 + n];
+            if (bd) for (i = 0; i < mt; i++) for (n = 0; n < u.nb; n++) out[i][n] += MOE__LDF(bd + u.n0 + n);
         } else if (mt == 1 && moe__gemv_ok(M->type)) {                   /* one token */
             float *o = Y + (size_t)u.lst[0] * (size_t)D + (size_t)u.n0;
             moe__gemv(M->type, u.ff, H, wb, M->row_stride, u.nb, o);
-            if (bd) for (n = 0; n < u.nb; n++) o[n] += bd[u.n0 + n];
+            if (bd) for (n = 0; n < u.nb; n++) o[n] += MOE__LDF(bd + u.n0 + n);
         }
 #ifdef MOE__HAVE_F8GEMV
         else if (mt == 1 && M->type == MOE_TYPE_F8_E4M3) {                  /* one token */
             float *o = Y + (size_t)u.lst[0] * (size_t)D + (size_t)u.n0;
             moe__f8_gemv(M, u.ee, u.n0, u.nb, H, o);
-            if (bd) for (n = 0; n < u.nb; n++) o[n] += bd[u.n0 + n];
+            if (bd) for (n = 0; n < u.nb; n++) o[n] += MOE__LDF(bd + u.n0 + n);
         }
 #endif
         else
@@ -3553,7 +3615,7 @@ static void moe__ph_down(moe__ctx *c, int unit, float *scr)
                 out[i] = Y + (size_t)u.lst[i] * (size_t)D + (size_t)(u.n0 + r);
             }
             moe__gemm(u.ff, xr, mt, wd, nr, out);
-            if (bd) for (i = 0; i < mt; i++) for (n = 0; n < nr; n++) out[i][n] += bd[u.n0 + r + n];
+            if (bd) for (i = 0; i < mt; i++) for (n = 0; n < nr; n++) out[i][n] += MOE__LDF(bd + u.n0 + r + n);
         }
     }
 }
@@ -4995,13 +5057,20 @@ static moe_status moe__ld_vec(moe__map *m, const moe_file_tensor *t, size_t coun
     if (nel != count) return moe__ferr(m->err, MOE_ERR_FORMAT, "tensor '%s' has %zu values; expected %zu", moe__ld_tn(nb, t), (size_t)nel, count);
     if (!t->runnable || (t->type != MOE_TYPE_F32 && t->type != MOE_TYPE_F16 && t->type != MOE_TYPE_BF16))
         return moe__ferr(m->err, MOE_ERR_UNSUPPORTED, "tensor '%s' is %s; vectors are read from f32, f16 or bf16", moe__ld_tn(nb, t), t->type_name);
+    /* f32 in the file's own (little-endian) bytes, aligned: used where it is; else converted,
+       and stored as little-endian bytes too (what moe_layer_init reads on every host) */
     if (t->type == MOE_TYPE_F32 && (uintptr_t)t->data % 4 == 0) { *out = (const float *)t->data; return MOE_OK; }
     dst = (float *)moe__ld_alloc(m, count * sizeof(float));
     *out = dst;
     if (!dst) return MOE_OK;
     for (i = 0; i < count; i++) {
         const unsigned char *p = (const unsigned char *)t->data + i * (t->type == MOE_TYPE_F32 ? 4 : 2);
-        dst[i] = t->type == MOE_TYPE_F32 ? moe__bits_f(moe__rd32(p)) : t->type == MOE_TYPE_F16 ? moe__h2f(moe__rd16(p)) : moe__bf2f(moe__rd16(p));
+        float v = t->type == MOE_TYPE_F32 ? moe__bits_f(moe__rd32(p)) : t->type == MOE_TYPE_F16 ? moe__h2f(moe__rd16(p)) : moe__bf2f(moe__rd16(p));
+#if MOE__BE
+        moe__stf_le(dst + i, v);
+#else
+        dst[i] = v;
+#endif
     }
     return MOE_OK;
 }
