@@ -289,6 +289,19 @@ typedef struct moe_run_opts {
                                         output from that slot (Switch). 0: unlimited       */
     int *ids_out;                    /* optional [n_tokens][top_k]: chosen experts          */
     float *weights_out;              /* optional [n_tokens][top_k]: their weights           */
+    /* Routing from elsewhere, and shards of the experts (all zero: the whole layer, routed
+       here). See ROUTED AND SHARDED RUNS above moe_combine. */
+    const int *route_ids;            /* optional [n_tokens][top_k]: use this routing ...    */
+    const float *route_weights;      /* ... with these weights (as moe_route gives them)    */
+    int expert_begin, expert_end;    /* run the routed experts in [begin, end) only; 0, 0: all */
+    int skip_shared;                 /* 1: run no shared expert                             */
+    float *slot_out;                 /* optional [n_tokens][top_k + n_shared][d_model]: the
+                                        output of each slot this call runs, unweighted      */
+    float *slot_coef;                /* optional [n_tokens][top_k + n_shared]: every slot's
+                                        combine coefficient                                 */
+    int *slot_expert;                /* optional [n_tokens][top_k + n_shared]: every slot's
+                                        expert (shared ones n_experts + i), -1 if capacity
+                                        dropped it                                          */
 } moe_run_opts;
 MOEDEF moe_status moe_forward_ex(const moe_layer *layer, const float *x, int n_tokens, float *y,
                                  void *work, size_t work_size, const moe_run_opts *opts);
@@ -296,6 +309,30 @@ MOEDEF moe_status moe_forward_ex(const moe_layer *layer, const float *x, int n_t
    slot order. Needs the same workspace as moe_forward. */
 MOEDEF moe_status moe_route(const moe_layer *layer, const float *x, int n_tokens, int *ids,
                             float *weights, void *work, size_t work_size);
+
+/* ROUTED AND SHARDED RUNS (expert parallelism, experts on other machines or streamed in).
+   A token has top_k + n_shared slots: its routed experts in routing order, then the shared
+   ones. moe_forward computes every slot's expert output and sums them in slot order, each
+   times its coefficient (the routing weight; 1 under weight_on_input, which scales the
+   expert's input instead; the shared gate's sigmoid, or 1, for shared slots). moe_run_opts
+   splits that up:
+   - route_ids / route_weights: the routing (as moe_route returns it, e.g. computed on another
+     machine): the router is not run. ids must be in [0, n_experts) (MOE_ERR_ARG if not).
+   - expert_begin / expert_end, skip_shared: run only the slots of the routed experts in
+     [begin, end) (and the shared experts unless skip_shared). y, if given, is the sum over
+     those slots, in slot order.
+   - slot_out / slot_coef / slot_expert: each run slot's output (slots not run are left as
+     they are), every slot's coefficient and expert. Experts see their tokens in token order,
+     and capacity drops by token order, exactly as in moe_forward.
+   An expert's output for a token depends only on the tokens that expert gets in the call (its
+   kernels change with their number), so when every expert's shard gets all of that expert's
+   tokens, in token order, gathering the shards' slot_out into one array and calling
+   moe_combine gives moe_forward's y bit for bit. y may be NULL when slot_out is given. */
+/* y[t] = sum over slots j of t in order, skipping slots whose slot_expert is < 0, of
+   slot_coef[t][j] * slot_out[t][j][:], as moe_forward sums them. slot_expert may be NULL (no
+   slot dropped). */
+MOEDEF moe_status moe_combine(const moe_layer *layer, int n_tokens, const float *slot_out, const float *slot_coef,
+                              const int *slot_expert, float *y);
 
 /* Weight formats. Bytes of one row of n values (0 if n is not a whole number of blocks). */
 MOEDEF size_t     moe_type_row_size(moe_type t, size_t n);
@@ -3166,6 +3203,10 @@ typedef struct moe__ctx {
     const float *x;
     float *y;
     int T, k, S, slots, E, phase, nt, bad_worker, capacity, omin;
+    const int *rids;                /* the caller's routing, or NULL */
+    const float *rwts;
+    int e_lo, e_hi, skip_shared;    /* the shard: routed experts [e_lo, e_hi), shared ones unless skip_shared */
+    int run_experts;                /* y or slot_out wanted: not routing only */
     float *logits, *wts, *coef, *H, *XY;
     int *ids, *pos, *count, *off, *up, *ug, *ud, *list;
     size_t *xoff, *hoff;
@@ -3243,22 +3284,49 @@ static void moe__ph_router(moe__ctx *c, int unit, float *panel)
     }
 }
 
+/* Token t's combine coefficients from its routing weights wt; Llama 4 scales the input
+   instead (in the pack phase); shared slots take the shared gate's sigmoid, or 1 */
+static void moe__coefs(moe__ctx *c, int t, const float *wt)
+{
+    const moe_layer *L = c->L;
+    const moe_config *cf = &L->cfg;
+    const float *xt = c->x + (size_t)t * (size_t)cf->d_model;
+    int j, k = c->k, D = cf->d_model;
+    for (j = 0; j < k; j++)
+        c->coef[(size_t)t * (size_t)c->slots + (size_t)j] = cf->weight_on_input ? 1.0f : wt[j];
+    for (j = 0; j < c->S; j++) {
+        float v = 1.0f;
+        if (L->shared_gate_w) {
+            const float *gw = L->shared_gate_w + (size_t)j * (size_t)D;
+            float dot = 0.0f;
+            int d;
+            for (d = 0; d < D; d++) dot += xt[d] * MOE__LDF(gw + d);
+            v = moe__sigmoid(dot);
+        }
+        c->coef[(size_t)t * (size_t)c->slots + (size_t)(k + j)] = v;
+    }
+}
+
 /* Scores, group limits, top-k and weights for tokens [8*chunk, 8*chunk+8). */
 static void moe__ph_score(moe__ctx *c, int chunk, float *scr)
 {
     const moe_layer *L = c->L;
     const moe_config *cf = &L->cfg;
     const float *sb = L->selection_bias;
-    int E = c->E, k = c->k, D = cf->d_model, t, e, j, g;
+    int E = c->E, k = c->k, t, e, j, g;
     int t1 = (chunk + 1) * MOE__TS < c->T ? (chunk + 1) * MOE__TS : c->T;
     float *score = scr, sum;
     uint32_t *key = (uint32_t *)(void *)(scr + E), *flag = key + E;    /* flag: 1 allowed, 2 taken */
     uint32_t *gkey = key + 2 * E, *gkeep = key + 3 * E;                 /* per group: key, kept */
     for (t = chunk * MOE__TS; t < t1; t++) {
         const float *lg = c->logits + (size_t)t * (size_t)E;
-        const float *xt = c->x + (size_t)t * (size_t)D;
         int *id = c->ids + (size_t)t * (size_t)k;
         float *wt = c->wts + (size_t)t * (size_t)k;
+        if (c->rids) {                      /* the caller's routing: ids and final weights */
+            for (j = 0; j < k; j++) { id[j] = c->rids[(size_t)t * (size_t)k + (size_t)j]; wt[j] = c->rwts[(size_t)t * (size_t)k + (size_t)j]; }
+            moe__coefs(c, t, wt);
+            continue;
+        }
         /* exp, sigmoid and divisions go one element at a time through a volatile, so equal
            logits get equal scores: -ffast-math would otherwise vectorise these loops (glibc
            then gives libmvec's expf to the first 8 experts and libm's to the rest, 1 ulp apart),
@@ -3318,20 +3386,7 @@ static void moe__ph_score(moe__ctx *c, int chunk, float *scr)
             if (cf->norm_topk && sum > 0.0f) for (j = 0; j < k; j++) { volatile float v = wt[j]; wt[j] = v / sum; }
         }
         for (j = 0; j < k; j++) wt[j] *= cf->routed_scale;
-        /* combine coefficients; Llama 4 scales the input instead (in the pack phase) */
-        for (j = 0; j < k; j++)
-            c->coef[(size_t)t * (size_t)c->slots + (size_t)j] = cf->weight_on_input ? 1.0f : wt[j];
-        for (j = 0; j < c->S; j++) {
-            float v = 1.0f;
-            if (L->shared_gate_w) {
-                const float *gw = L->shared_gate_w + (size_t)j * (size_t)D;
-                float dot = 0.0f;
-                int d;
-                for (d = 0; d < D; d++) dot += xt[d] * MOE__LDF(gw + d);
-                v = moe__sigmoid(dot);
-            }
-            c->coef[(size_t)t * (size_t)c->slots + (size_t)(k + j)] = v;
-        }
+        moe__coefs(c, t, wt);
     }
 }
 
@@ -3359,6 +3414,17 @@ static void moe__dispatch(moe__ctx *c, int capacity)
             e = j < c->k ? c->ids[(size_t)t * (size_t)c->k + (size_t)j] : c->E + (j - c->k);
             if (j < c->k && capacity > 0 && c->count[e] >= capacity) { c->pos[s] = -1; continue; }
             c->pos[s] = c->count[e]++;
+        }
+    for (e = 0; e < ES; e++)                  /* outside the shard: counted for capacity, not run */
+        if (e < c->E ? (e < c->e_lo || e >= c->e_hi) : c->skip_shared) {
+            if (!c->count[e]) continue;
+            c->count[e] = 0;
+            for (t = 0; t < c->T; t++)
+                for (j = 0; j < c->slots; j++) {
+                    size_t s = (size_t)t * (size_t)c->slots + (size_t)j;
+                    int ej = j < c->k ? c->ids[(size_t)t * (size_t)c->k + (size_t)j] : c->E + (j - c->k);
+                    if (ej == e && c->pos[s] >= 0) c->pos[s] = -2;
+                }
         }
     c->off[0] = 0; c->up[0] = 0; c->ug[0] = 0; c->ud[0] = 0;
     for (e = 0; e < ES; e++) {
@@ -3686,9 +3752,9 @@ static void moe__phase(moe__ctx *c, const moe_run_opts *o, int team, int phase, 
 static void moe__pipeline(moe__ctx *c, const moe_run_opts *o, int team)
 {
     int chunks = (c->T + MOE__TS - 1) / MOE__TS;
-    moe__phase(c, o, team, MOE__PH_ROUTER, (c->E + c->nbr - 1) / c->nbr);
+    if (!c->rids) moe__phase(c, o, team, MOE__PH_ROUTER, (c->E + c->nbr - 1) / c->nbr);
     moe__phase(c, o, team, MOE__PH_SCORE, chunks);
-    if (!c->y || c->bad_worker) return;
+    if (!c->run_experts || c->bad_worker) return;
 #ifdef _OPENMP
     if (team) {
 #pragma omp single
@@ -3699,7 +3765,7 @@ static void moe__pipeline(moe__ctx *c, const moe_run_opts *o, int team)
     moe__phase(c, o, team, MOE__PH_PACK, c->up[c->E + c->S]);
     moe__phase(c, o, team, MOE__PH_GATEUP, c->ug[c->E + c->S]);
     moe__phase(c, o, team, MOE__PH_DOWN, c->ud[c->E + c->S]);
-    moe__phase(c, o, team, MOE__PH_COMBINE, chunks);
+    if (c->y) moe__phase(c, o, team, MOE__PH_COMBINE, chunks);
 }
 
 static moe_status moe__run(const moe_layer *L, const float *x, int T, float *y, void *work, size_t work_size,
@@ -3710,10 +3776,24 @@ static moe_status moe__run(const moe_layer *L, const float *x, int T, float *y, 
     unsigned char *base;
     if (!L) return MOE_ERR_NULL;
     if (L->magic != MOE__MAGIC) return MOE_ERR_LAYER;
-    if (!x || !work || (y == NULL && ids_out == NULL && w_out == NULL)) return MOE_ERR_NULL;
+    if (!x || !work || (y == NULL && ids_out == NULL && w_out == NULL && !(o && (o->slot_out || o->slot_coef || o->slot_expert))))
+        return MOE_ERR_NULL;
     if (T < 1 || (o && (o->capacity < 0 || o->n_threads < 0))) return MOE_ERR_ARG;
     if (moe__misaligned(x) || moe__misaligned(y) || moe__misaligned(w_out) || ((uintptr_t)ids_out % sizeof(int)))
         return MOE_ERR_ALIGN;
+    if (o) {
+        int E = L->cfg.n_experts, k = L->cfg.top_k;
+        size_t i, n = (size_t)T * (size_t)k;
+        if ((o->route_ids != NULL) != (o->route_weights != NULL)) return MOE_ERR_NULL;
+        if (o->expert_begin < 0 || o->expert_end < 0 || o->expert_begin > o->expert_end || o->expert_end > E ||
+            (o->skip_shared != 0 && o->skip_shared != 1))
+            return MOE_ERR_ARG;
+        if (moe__misaligned(o->route_weights) || moe__misaligned(o->slot_out) || moe__misaligned(o->slot_coef) ||
+            ((uintptr_t)o->route_ids % sizeof(int)) || ((uintptr_t)o->slot_expert % sizeof(int)))
+            return MOE_ERR_ALIGN;
+        if (o->route_ids)
+            for (i = 0; i < n; i++) if (o->route_ids[i] < 0 || o->route_ids[i] >= E) return MOE_ERR_ARG;
+    }
     if (o && o->n_threads > L->n_threads) return MOE_ERR_THREADS;
     if (!moe__make_plan(L, T, &p)) return MOE_ERR_OVERFLOW;
     if (work_size < p.total) return MOE_ERR_WORKSPACE;
@@ -3724,6 +3804,12 @@ static moe_status moe__run(const moe_layer *L, const float *x, int T, float *y, 
     c.E = L->cfg.n_experts; c.k = L->cfg.top_k; c.S = L->cfg.n_shared; c.slots = c.k + c.S;
     c.nt = (o && o->n_threads > 0) ? o->n_threads : L->n_threads;
     c.capacity = o ? o->capacity : 0;
+    c.rids = o ? o->route_ids : NULL;
+    c.rwts = o ? o->route_weights : NULL;
+    c.e_lo = 0; c.e_hi = c.E;
+    if (o && (o->expert_begin || o->expert_end)) { c.e_lo = o->expert_begin; c.e_hi = o->expert_end; }
+    c.skip_shared = o ? o->skip_shared : 0;
+    c.run_experts = y != NULL || (o && (o->slot_out || o->slot_coef || o->slot_expert));
     c.logits = (float *)(void *)(base + p.logits);
     c.ids = (int *)(void *)(base + p.ids);
     c.wts = (float *)(void *)(base + p.wts);
@@ -3758,6 +3844,41 @@ static moe_status moe__run(const moe_layer *L, const float *x, int T, float *y, 
     if (c.bad_worker) return MOE_ERR_THREADS;
     if (ids_out) memcpy(ids_out, c.ids, (size_t)T * (size_t)c.k * sizeof(int));
     if (w_out) memcpy(w_out, c.wts, (size_t)T * (size_t)c.k * sizeof(float));
+    if (o && c.run_experts) {
+        size_t s, ns = (size_t)T * (size_t)c.slots, D = (size_t)L->cfg.d_model;
+        for (s = 0; s < ns; s++) {
+            int j = (int)(s % (size_t)c.slots);
+            if (o->slot_out && c.pos[s] >= 0) memcpy(o->slot_out + s * D, c.XY + s * D, D * sizeof(float));
+            if (o->slot_coef) o->slot_coef[s] = c.coef[s];
+            if (o->slot_expert)
+                o->slot_expert[s] = c.pos[s] == -1 ? -1 : j < c.k ? c.ids[s / (size_t)c.slots * (size_t)c.k + (size_t)j] : c.E + (j - c.k);
+        }
+    }
+    return MOE_OK;
+}
+
+MOEDEF moe_status moe_combine(const moe_layer *L, int T, const float *slot_out, const float *slot_coef,
+                              const int *slot_expert, float *y)
+{
+    int t, j, d, slots, D;
+    if (!L) return MOE_ERR_NULL;
+    if (L->magic != MOE__MAGIC) return MOE_ERR_LAYER;
+    if (!slot_out || !slot_coef || !y) return MOE_ERR_NULL;
+    if (T < 1) return MOE_ERR_ARG;
+    if (moe__misaligned(slot_out) || moe__misaligned(slot_coef) || moe__misaligned(y) || ((uintptr_t)slot_expert % sizeof(int)))
+        return MOE_ERR_ALIGN;
+    slots = L->cfg.top_k + L->cfg.n_shared; D = L->cfg.d_model;
+    for (t = 0; t < T; t++) {                  /* as moe__ph_combine */
+        float *yt = y + (size_t)t * (size_t)D;
+        int first = 1;
+        for (j = 0; j < slots; j++) {
+            size_t s = (size_t)t * (size_t)slots + (size_t)j;
+            if (slot_expert && slot_expert[s] < 0) continue;
+            moe__axpy(D, slot_coef[s], slot_out + s * (size_t)D, yt, first);
+            first = 0;
+        }
+        if (first) for (d = 0; d < D; d++) yt[d] = 0.0f;
+    }
     return MOE_OK;
 }
 
@@ -3771,7 +3892,7 @@ MOEDEF moe_status moe_forward(const moe_layer *layer, const float *x, int n_toke
 MOEDEF moe_status moe_forward_ex(const moe_layer *layer, const float *x, int n_tokens, float *y,
                                  void *work, size_t work_size, const moe_run_opts *opts)
 {
-    if (!y) return MOE_ERR_NULL;
+    if (!y && !(opts && (opts->slot_out || opts->slot_coef || opts->slot_expert))) return MOE_ERR_NULL;
     return moe__run(layer, x, n_tokens, y, work, work_size, opts,
                     opts ? opts->ids_out : NULL, opts ? opts->weights_out : NULL);
 }
