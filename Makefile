@@ -11,9 +11,11 @@ HOST_SIMD_FLAGS := -march=native
 all: examples
 
 include examples/examples.mk
+include tests/firmware/firmware.mk
 include tests/tests.mk
 include bench/bench.mk
 include tests/fuzz/fuzz.mk
+include tests/cmake/cmake.mk
 
 $(BUILD):
 	mkdir -p $(BUILD)

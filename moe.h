@@ -1661,6 +1661,226 @@ static void moe__fp4_vecs(const unsigned char *q, moe__vec *v)  /* MXFP4 nibbles
     moe__neon_s8_vecs(vqtbl1q_s8(lut, vshrq_n_u8(b, 4)), v + 4);
 }
 #endif
+/* ================= PIECE 1: decoders ========================================================
+   Where: the NEON branch of the kernel vector layer, right after moe__fp4_vecs and its
+   `#endif` (so after moe__neon_s8_vecs, before `#else  MOE_SIMD_SCALAR`). The
+   `#if !(AArch64)` block below is the ARMv7 moe__fp4_vecs: it may instead become the `#else`
+   branch of the `#if` around the AArch64 one. */
+
+/* 16 entries of t picked by 16 indices 0..15 (ARMv7 has no 16-byte table instruction) */
+#if defined(__aarch64__) || defined(_M_ARM64)
+#define MOE__TBL16(t, i) vqtbl1q_s8(t, i)
+#else
+static int8x16_t moe__tbl16(int8x16_t t, uint8x16_t i)
+{
+    int8x8x2_t tt;
+    tt.val[0] = vget_low_s8(t);
+    tt.val[1] = vget_high_s8(t);
+    return vcombine_s8(vtbl2_s8(tt, vreinterpret_s8_u8(vget_low_u8(i))), vtbl2_s8(tt, vreinterpret_s8_u8(vget_high_u8(i))));
+}
+#define MOE__TBL16(t, i) moe__tbl16(t, i)
+#endif
+
+#if !(defined(__aarch64__) || defined(_M_ARM64))
+/* ARMv7 (NEON flushes f32 subnormals to zero here: moe__decode_row's MXFP4 case, which
+   multiplies these by 2^(e-128), is exact only for e >= 2; blocks with e < 2 must take the
+   scalar decoder, or use moe__mxfp4_neon below) */
+#define MOE__HAVE_FP4V 1
+static void moe__fp4_vecs(const unsigned char *q, moe__vec *v)  /* MXFP4 nibbles: E2M1 x 2 (ggml's table) */
+{
+    const int8x16_t lut = vld1q_s8((const int8_t *)(const void *)moe__fp4x2);
+    uint8x16_t b = vld1q_u8(q);
+    moe__neon_s8_vecs(MOE__TBL16(lut, vandq_u8(b, vdupq_n_u8(15))), v);
+    moe__neon_s8_vecs(MOE__TBL16(lut, vshrq_n_u8(b, 4)), v + 4);
+}
+#endif
+
+/* FP8 E4M3, 4 bytes (MOE__WF8): the scalar decoder's bits with no f32 subnormal on the
+   way (ARMv7 NEON and FPCR.FZ flush them): normal codes by moving the bits into place and
+   rebiasing the exponent (120 = 127 - 7), exponent-0 codes as m * 2^-9 (normal f32), 0x7f/0xff
+   the quiet NaN, the sign or-ed in last. b: one byte per 32-bit lane. */
+static float32x4_t moe__f8_cvt(uint32x4_t b)
+{
+    uint32x4_t a = vandq_u32(b, vdupq_n_u32(0x7f));
+    uint32x4_t sign = vshlq_n_u32(vandq_u32(b, vdupq_n_u32(0x80)), 24);
+    uint32x4_t v = vaddq_u32(vshlq_n_u32(a, 20), vdupq_n_u32(120u << 23));
+    float32x4_t sub = vmulq_f32(vcvtq_f32_u32(vandq_u32(b, vdupq_n_u32(7))), vdupq_n_f32(0.001953125f));
+    v = vbslq_u32(vcltq_u32(a, vdupq_n_u32(8)), vreinterpretq_u32_f32(sub), v);
+    v = vbslq_u32(vceqq_u32(a, vdupq_n_u32(0x7f)), vdupq_n_u32(0x7fc00000u), v);
+    return vreinterpretq_f32_u32(vorrq_u32(v, sign));
+}
+#define MOE__WF8(p) moe__f8_vec(p)
+static float32x4_t moe__f8_vec(const unsigned char *p)
+{
+    uint32_t u;
+    memcpy(&u, p, 4);                                    /* exactly 4 bytes: never past a row */
+    return moe__f8_cvt(vmovl_u16(vget_low_u16(vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(u))))));
+}
+
+/* K-quant super-blocks (256 values) to f32, one per call: the scalar decoders' operations
+   (an exact scalar dl = d * sc, then per value dl * q, and for Q2/Q4/Q5_K minus ml) in vector
+   form, so the same bits; 16 codes (int8) at a time */
+static void moe__neon_mul16(int8x16_t q, float32x4_t dl, float *y)
+{
+    moe__vec v[4];
+    moe__neon_s8_vecs(q, v);
+    vst1q_f32(y, vmulq_f32(dl, v[0]));
+    vst1q_f32(y + 4, vmulq_f32(dl, v[1]));
+    vst1q_f32(y + 8, vmulq_f32(dl, v[2]));
+    vst1q_f32(y + 12, vmulq_f32(dl, v[3]));
+}
+static void moe__neon_mulsub16(int8x16_t q, float32x4_t dl, float32x4_t ml, float *y)
+{
+    moe__vec v[4];
+    moe__neon_s8_vecs(q, v);
+    vst1q_f32(y, vsubq_f32(vmulq_f32(dl, v[0]), ml));
+    vst1q_f32(y + 4, vsubq_f32(vmulq_f32(dl, v[1]), ml));
+    vst1q_f32(y + 8, vsubq_f32(vmulq_f32(dl, v[2]), ml));
+    vst1q_f32(y + 12, vsubq_f32(vmulq_f32(dl, v[3]), ml));
+}
+#define MOE__S8(u) vreinterpretq_s8_u8(u)
+/* ARMv7 NEON gives the default NaN where the scalar (VFP) code keeps a NaN scale's payload:
+   such super-blocks go to the scalar decoder there, so the bits match NaNs included */
+#if defined(__aarch64__) || defined(_M_ARM64)
+#define MOE__V7NAN(p) 0
+#else
+#define MOE__V7NAN(p) ((moe__rd16(p) & 0x7fffu) > 0x7c00u)
+#endif
+static void moe__q4k_neon(const unsigned char *s, float *y)
+{
+    const uint8x16_t m4 = vdupq_n_u8(15);
+    float d = moe__h2f(moe__rd16(s)), dmin = moe__h2f(moe__rd16(s + 2));
+    int c, h, sc, m;
+    if (MOE__V7NAN(s) || MOE__V7NAN(s + 2)) { moe__dec_q4_k(s, 1, y); return; }
+    for (c = 0; c < 4; c++) {                   /* 32 bytes of qs: sub-block 2c low nibbles, 2c+1 high */
+        float32x4_t dl0, ml0, dl1, ml1;
+        moe__k4_get(s + 4, 2 * c, &sc, &m);
+        dl0 = vdupq_n_f32(d * (float)sc); ml0 = vdupq_n_f32(dmin * (float)m);
+        moe__k4_get(s + 4, 2 * c + 1, &sc, &m);
+        dl1 = vdupq_n_f32(d * (float)sc); ml1 = vdupq_n_f32(dmin * (float)m);
+        for (h = 0; h < 2; h++) {
+            uint8x16_t b = vld1q_u8(s + 16 + 32 * c + 16 * h);
+            moe__neon_mulsub16(MOE__S8(vandq_u8(b, m4)), dl0, ml0, y + 64 * c + 16 * h);
+            moe__neon_mulsub16(MOE__S8(vshrq_n_u8(b, 4)), dl1, ml1, y + 64 * c + 32 + 16 * h);
+        }
+    }
+}
+static void moe__q5k_neon(const unsigned char *s, float *y)
+{
+    const uint8x16_t m4 = vdupq_n_u8(15), b4 = vdupq_n_u8(16);
+    float d = moe__h2f(moe__rd16(s)), dmin = moe__h2f(moe__rd16(s + 2));
+    int c, h, sc, m;
+    if (MOE__V7NAN(s) || MOE__V7NAN(s + 2)) { moe__dec_q5_k(s, 1, y); return; }
+    for (c = 0; c < 4; c++) {
+        const uint8x16_t bl = vdupq_n_u8((uint8_t)(1u << (2 * c))), bh = vdupq_n_u8((uint8_t)(2u << (2 * c)));
+        float32x4_t dl0, ml0, dl1, ml1;
+        moe__k4_get(s + 4, 2 * c, &sc, &m);
+        dl0 = vdupq_n_f32(d * (float)sc); ml0 = vdupq_n_f32(dmin * (float)m);
+        moe__k4_get(s + 4, 2 * c + 1, &sc, &m);
+        dl1 = vdupq_n_f32(d * (float)sc); ml1 = vdupq_n_f32(dmin * (float)m);
+        for (h = 0; h < 2; h++) {               /* fifth bit: bit j of qh[l], +16 */
+            uint8x16_t b = vld1q_u8(s + 48 + 32 * c + 16 * h), qh = vld1q_u8(s + 16 + 16 * h);
+            uint8x16_t lo = vorrq_u8(vandq_u8(b, m4), vandq_u8(vtstq_u8(qh, bl), b4));
+            uint8x16_t hi = vorrq_u8(vshrq_n_u8(b, 4), vandq_u8(vtstq_u8(qh, bh), b4));
+            moe__neon_mulsub16(MOE__S8(lo), dl0, ml0, y + 64 * c + 16 * h);
+            moe__neon_mulsub16(MOE__S8(hi), dl1, ml1, y + 64 * c + 32 + 16 * h);
+        }
+    }
+}
+/* Q6_K: half h (128 values) = ql[64h..+64), qh[32h..+32); for l in 0..31 the four codes
+   k = 0..3 at 128h + 32k + l: ql[l] low, ql[32+l] low, ql[l] high, ql[32+l] high nibble, with
+   bits 2k..2k+1 of qh[l] on top; sub-block (16 values) j = 8h + 2k + l/16 */
+static void moe__q6k_neon(const unsigned char *s, float *y)
+{
+    const uint8x16_t m4 = vdupq_n_u8(15), m30 = vdupq_n_u8(0x30);
+    const int8x16_t k32 = vdupq_n_s8(32);
+    float d = moe__h2f(moe__rd16(s + 208));
+    int h, o, k;
+    if (MOE__V7NAN(s + 208)) { moe__dec_q6_k(s, 1, y); return; }
+    for (h = 0; h < 2; h++)
+        for (o = 0; o < 2; o++) {
+            const unsigned char *ql = s + 64 * h + 16 * o;
+            uint8x16_t a = vld1q_u8(ql), b = vld1q_u8(ql + 32), qh = vld1q_u8(s + 128 + 32 * h + 16 * o);
+            uint8x16_t q[4];
+            q[0] = vorrq_u8(vandq_u8(a, m4), vandq_u8(vshlq_n_u8(qh, 4), m30));
+            q[1] = vorrq_u8(vandq_u8(b, m4), vandq_u8(vshlq_n_u8(qh, 2), m30));
+            q[2] = vorrq_u8(vshrq_n_u8(a, 4), vandq_u8(qh, m30));
+            q[3] = vorrq_u8(vshrq_n_u8(b, 4), vandq_u8(vshrq_n_u8(qh, 2), m30));
+            for (k = 0; k < 4; k++) {
+                int j = 8 * h + 2 * k + o;
+                moe__neon_mul16(vsubq_s8(MOE__S8(q[k]), k32), vdupq_n_f32(d * (float)(signed char)s[192 + j]), y + 16 * j);
+            }
+        }
+}
+/* Q2_K / Q3_K: 32 bytes of qs per half h, l/16 = o; code k (2 bits at 2k) of byte l belongs to
+   sub-block j = 8h + 2k + o (values 16j..16j+15) */
+static void moe__q2k_neon(const unsigned char *s, float *y)
+{
+    const uint8x16_t m3 = vdupq_n_u8(3);
+    float d = moe__h2f(moe__rd16(s + 80)), dmin = moe__h2f(moe__rd16(s + 82));
+    int h, o, k;
+    if (MOE__V7NAN(s + 80) || MOE__V7NAN(s + 82)) { moe__dec_q2_k(s, 1, y); return; }
+    for (h = 0; h < 2; h++)
+        for (o = 0; o < 2; o++) {
+            uint8x16_t b = vld1q_u8(s + 16 + 32 * h + 16 * o);
+            for (k = 0; k < 4; k++, b = vshrq_n_u8(b, 2)) {
+                int j = 8 * h + 2 * k + o;
+                moe__neon_mulsub16(MOE__S8(vandq_u8(b, m3)), vdupq_n_f32(d * (float)(s[j] & 15)),
+                                   vdupq_n_f32(dmin * (float)(s[j] >> 4)), y + 16 * j);
+            }
+        }
+}
+static void moe__q3k_neon(const unsigned char *s, float *y)
+{
+    const uint8x16_t m3 = vdupq_n_u8(3), b2 = vdupq_n_u8(4);
+    const int8x16_t k4 = vdupq_n_s8(4);
+    float d = moe__h2f(moe__rd16(s + 108));
+    int h, o, k;
+    if (MOE__V7NAN(s + 108)) { moe__dec_q3_k(s, 1, y); return; }
+    for (h = 0; h < 2; h++)
+        for (o = 0; o < 2; o++) {
+            uint8x16_t b = vld1q_u8(s + 32 + 32 * h + 16 * o), hm = vld1q_u8(s + 16 * o);
+            for (k = 0; k < 4; k++, b = vshrq_n_u8(b, 2)) {
+                int j = 8 * h + 2 * k + o;       /* high bit (set: +4 over the -4 below) at bit j/2 of hmask[l] */
+                uint8x16_t q = vorrq_u8(vandq_u8(b, m3), vandq_u8(vtstq_u8(hm, vdupq_n_u8((uint8_t)(1u << (j / 2)))), b2));
+                moe__neon_mul16(vsubq_s8(MOE__S8(q), k4), vdupq_n_f32(d * (float)moe__k3_get(s + 96, j)), y + 16 * j);
+            }
+        }
+}
+/* one MXFP4 block of 32 values: 16 nibble bytes, E8M0 e; ggml's order (inter 0) or gpt-oss's
+   (inter 1). 2^(e-128) is an f32 subnormal for e < 2: those blocks (never seen in real
+   weights) go the scalar way, so a flushing NEON (ARMv7) still gives the scalar bits. */
+static void moe__mxfp4_neon(const unsigned char *nib, unsigned e, int inter, float *y)
+{
+    float d = moe__e8m0_half(e);
+    if (e < 2) {
+        int j;
+        for (j = 0; j < 16; j++) {
+            float lo = (float)moe__fp4x2[nib[j] & 15] * d, hi = (float)moe__fp4x2[nib[j] >> 4] * d;
+            if (inter) { y[2 * j] = lo; y[2 * j + 1] = hi; }
+            else { y[j] = lo; y[16 + j] = hi; }
+        }
+    } else {
+        const int8x16_t lut = vld1q_s8((const int8_t *)(const void *)moe__fp4x2);
+        uint8x16_t b = vld1q_u8(nib);
+        int8x16_t lo = MOE__TBL16(lut, vandq_u8(b, vdupq_n_u8(15))), hi = MOE__TBL16(lut, vshrq_n_u8(b, 4));
+        if (inter) {
+            int8x16x2_t z = vzipq_s8(lo, hi);
+            lo = z.val[0]; hi = z.val[1];
+        }
+        moe__neon_mul16(lo, vdupq_n_f32(d), y);
+        moe__neon_mul16(hi, vdupq_n_f32(d), y + 16);
+    }
+}
+/* In moe__decode_row, next to the x86 Q4_K/Q6_K cases:
+       case MOE_TYPE_Q4_K: for (; i < n; i += MOE__QK_K, b += MOE__Q4K_BYTES) moe__q4k_neon(b, dst + i); break;
+       ... Q5_K (MOE__Q5K_BYTES, moe__q5k_neon), Q6_K, Q2_K, Q3_K alike ...
+   MXFP4: the MOE__HAVE_FP4V case now runs on ARMv7 too, where it needs, first in its loop,
+       if (b[0] < 2) { moe__dec_mxfp4(b, 1, dst + i); continue; }   (ARMv7 only)
+   or, on NEON, loop over moe__mxfp4_neon(b + 1, b[0], 0, dst + i) instead. moe__mxfp4_neon
+   also does gpt-oss's split layout (inter 1); unused, it draws -Wunused-function: drop it then.
+   FP8 needs nothing: the MOE__WF8 case picks up the definition above. */
+
 
 #else /* MOE_SIMD_SCALAR */
 #define MOE__SIMD_NAME "scalar"
@@ -1763,6 +1983,9 @@ static void moe__decode_row(moe_type t, const unsigned char *src, int n, float *
 #ifdef MOE__HAVE_FP4V
     case MOE_TYPE_MXFP4:                               /* ggml's block_mxfp4 */
         for (; i < n; i += MOE__QK, b += MOE__MXFP4_BYTES) {
+#if defined(MOE_SIMD_NEON) && !(defined(__aarch64__) || defined(_M_ARM64))
+            if (b[0] < 2) { moe__dec_mxfp4(b, 1, dst + i); continue; }
+#endif
             d = MOE__VSET1(moe__e8m0_half(b[0]));
             moe__fp4_vecs(b + 1, v);
             MOE__EACH_QV(MOE__DSTORE)
@@ -1781,6 +2004,12 @@ static void moe__decode_row(moe_type t, const unsigned char *src, int n, float *
     case MOE_TYPE_Q6_K:
         for (; i < n; i += MOE__QK_K, b += MOE__Q6K_BYTES) moe__q6k_x86(b, dst + i);
         break;
+#elif defined(MOE_SIMD_NEON)
+    case MOE_TYPE_Q4_K: for (; i < n; i += MOE__QK_K, b += MOE__Q4K_BYTES) moe__q4k_neon(b, dst + i); break;
+    case MOE_TYPE_Q5_K: for (; i < n; i += MOE__QK_K, b += MOE__Q5K_BYTES) moe__q5k_neon(b, dst + i); break;
+    case MOE_TYPE_Q6_K: for (; i < n; i += MOE__QK_K, b += MOE__Q6K_BYTES) moe__q6k_neon(b, dst + i); break;
+    case MOE_TYPE_Q2_K: for (; i < n; i += MOE__QK_K, b += MOE__Q2K_BYTES) moe__q2k_neon(b, dst + i); break;
+    case MOE_TYPE_Q3_K: for (; i < n; i += MOE__QK_K, b += MOE__Q3K_BYTES) moe__q3k_neon(b, dst + i); break;
 #endif
     default: break;                /* no SIMD decoder: the scalar one below does the row */
     }
@@ -2104,8 +2333,10 @@ static void moe__qxk_make(int K, const float *x, unsigned char *qx)
     for (b = 0; b < K; b += 256, qx += MOE__QXK_BLK) moe__qxk_block(x + b, K - b < 256 ? K - b : 256, qx);
 }
 
-/* the scalar kernels: the readable reference every vector kernel matches. w: the row's first
-   super-block, x: the token's first Q8_K block, nsb: super-blocks */
+/* the scalar kernels: the readable reference every vector kernel matches (compiled where no
+   vector kernels replace them, or with MOE__KDOT_REF). w: the row's first super-block, x: the
+   token's first Q8_K block, nsb: super-blocks */
+#if !defined(MOE_SIMD_NEON) || defined(MOE__KDOT_REF)
 static float moe__kdot_q4_k_ref(const unsigned char *w, const unsigned char *x, int nsb)
 {
     float acc = 0.0f;
@@ -2217,6 +2448,7 @@ static float moe__kdot_mxfp4_ref(const unsigned char *nib, size_t nstride, const
     }
     return acc;
 }
+#endif
 
 /* moe__qtile: c[n] = sum over blocks of dw*dx * (qw . qx) for MOE__NRQ rows of type t. On x86,
    for one token, one row at a time with two accumulators (measured, Qwen3 T=1 on 2 threads,
@@ -2359,6 +2591,209 @@ static int32x4_t moe__sdot(int8x16_t w0, int8x16_t x0, int8x16_t w1, int8x16_t x
 }
 #define MOE__SDOT(w0, x0, w1, x1) moe__sdot(w0, x0, w1, x1)
 #endif
+/* ================= PIECE 2: integer dot kernels =============================================
+   Where: the NEON branch of the moe__qtile section, right after the MOE__SDOT definitions
+   (`#endif` after `#define MOE__SDOT(w0, x0, w1, x1) moe__sdot(...)`), before moe__qtile.
+   Defines MOE__KDOT_SIMD, so moe__kdot calls these. The integer sums per super-block are the
+   reference kernels' (exact int32), and the float formula per super-block (block, for MXFP4)
+   is theirs too; only MXFP4 on AArch64 sums its blocks in another order (4 lanes). */
+#define MOE__KDOT_SIMD 1
+#if defined(__ARM_FEATURE_DOTPROD)
+#define MOE__SDOT16(w, x) vdotq_s32(vdupq_n_s32(0), w, x)
+#else                               /* here |w| <= 32, |x| <= 128: pairs fit in int16 */
+static int32x4_t moe__sdot16(int8x16_t w, int8x16_t x)
+{
+    return vpaddlq_s16(vmlal_s8(vmull_s8(vget_low_s8(w), vget_low_s8(x)), vget_high_s8(w), vget_high_s8(x)));
+}
+#define MOE__SDOT16(w, x) moe__sdot16(w, x)
+#endif
+#if defined(__aarch64__) || defined(_M_ARM64)
+#define MOE__HSUM_S32(v) vaddvq_s32(v)
+#else
+static int32_t moe__hsum_s32(int32x4_t v)
+{
+    int32x2_t s = vadd_s32(vget_low_s32(v), vget_high_s32(v));
+    return vget_lane_s32(vpadd_s32(s, s), 0);
+}
+#define MOE__HSUM_S32(v) moe__hsum_s32(v)
+#endif
+#define MOE__LDX(p) vld1q_s8((const int8_t *)(const void *)(p))
+/* sum_j m_j * (bsum[2j] + bsum[2j+1]), j = 0..7 (Q4_K, Q5_K) */
+static int32_t moe__k4_msum(const unsigned char *w, const unsigned char *x)
+{
+    int32_t mn[8];
+    int j, sc, m;
+    int16x8_t b0 = vreinterpretq_s16_u8(vld1q_u8(x + 260)), b1 = vreinterpretq_s16_u8(vld1q_u8(x + 276));
+    for (j = 0; j < 8; j++) { moe__k4_get(w + 4, j, &sc, &m); mn[j] = m; }
+    return MOE__HSUM_S32(vmlaq_s32(vmulq_s32(vld1q_s32(mn), vpaddlq_s16(b0)), vld1q_s32(mn + 4), vpaddlq_s16(b1)));
+}
+static float moe__kdot_q4_k(const unsigned char *w, const unsigned char *x, int nsb)
+{
+    const uint8x16_t m4 = vdupq_n_u8(15);
+    float acc = 0.0f;
+    int b, c, sc, m;
+    for (b = 0; b < nsb; b++, w += MOE__Q4K_BYTES, x += MOE__QXK_BLK) {
+        const unsigned char *q8 = x + 4;
+        int32x4_t is = vdupq_n_s32(0);
+        for (c = 0; c < 4; c++) {               /* sub-blocks 2c (low nibbles), 2c+1 (high) */
+            uint8x16_t w0 = vld1q_u8(w + 16 + 32 * c), w1 = vld1q_u8(w + 32 + 32 * c);
+            moe__k4_get(w + 4, 2 * c, &sc, &m);
+            is = vmlaq_n_s32(is, MOE__SDOT(MOE__S8(vandq_u8(w0, m4)), MOE__LDX(q8 + 64 * c),
+                                           MOE__S8(vandq_u8(w1, m4)), MOE__LDX(q8 + 64 * c + 16)), sc);
+            moe__k4_get(w + 4, 2 * c + 1, &sc, &m);
+            is = vmlaq_n_s32(is, MOE__SDOT(MOE__S8(vshrq_n_u8(w0, 4)), MOE__LDX(q8 + 64 * c + 32),
+                                           MOE__S8(vshrq_n_u8(w1, 4)), MOE__LDX(q8 + 64 * c + 48)), sc);
+        }
+        acc += moe__qxk_d(x) * (MOE__H2F_FAST(moe__rd16(w)) * (float)MOE__HSUM_S32(is)
+                                - MOE__H2F_FAST(moe__rd16(w + 2)) * (float)moe__k4_msum(w, x));
+    }
+    return acc;
+}
+static float moe__kdot_q5_k(const unsigned char *w, const unsigned char *x, int nsb)
+{
+    const uint8x16_t m4 = vdupq_n_u8(15), b4 = vdupq_n_u8(16);
+    float acc = 0.0f;
+    int b, c, sc, m;
+    for (b = 0; b < nsb; b++, w += MOE__Q5K_BYTES, x += MOE__QXK_BLK) {
+        const unsigned char *q8 = x + 4;
+        uint8x16_t h0 = vld1q_u8(w + 16), h1 = vld1q_u8(w + 32);   /* bit j of qh[l]: +16 */
+        int32x4_t is = vdupq_n_s32(0);
+        for (c = 0; c < 4; c++) {
+            uint8x16_t w0 = vld1q_u8(w + 48 + 32 * c), w1 = vld1q_u8(w + 64 + 32 * c);
+            uint8x16_t a0 = vorrq_u8(vandq_u8(w0, m4), vandq_u8(vshlq_n_u8(h0, 4), b4));
+            uint8x16_t a1 = vorrq_u8(vandq_u8(w1, m4), vandq_u8(vshlq_n_u8(h1, 4), b4));
+            uint8x16_t c0 = vorrq_u8(vshrq_n_u8(w0, 4), vandq_u8(vshlq_n_u8(h0, 3), b4));
+            uint8x16_t c1 = vorrq_u8(vshrq_n_u8(w1, 4), vandq_u8(vshlq_n_u8(h1, 3), b4));
+            h0 = vshrq_n_u8(h0, 2); h1 = vshrq_n_u8(h1, 2);
+            moe__k4_get(w + 4, 2 * c, &sc, &m);
+            is = vmlaq_n_s32(is, MOE__SDOT(MOE__S8(a0), MOE__LDX(q8 + 64 * c), MOE__S8(a1), MOE__LDX(q8 + 64 * c + 16)), sc);
+            moe__k4_get(w + 4, 2 * c + 1, &sc, &m);
+            is = vmlaq_n_s32(is, MOE__SDOT(MOE__S8(c0), MOE__LDX(q8 + 64 * c + 32), MOE__S8(c1), MOE__LDX(q8 + 64 * c + 48)), sc);
+        }
+        acc += moe__qxk_d(x) * (MOE__H2F_FAST(moe__rd16(w)) * (float)MOE__HSUM_S32(is)
+                                - MOE__H2F_FAST(moe__rd16(w + 2)) * (float)moe__k4_msum(w, x));
+    }
+    return acc;
+}
+static float moe__kdot_q6_k(const unsigned char *w, const unsigned char *x, int nsb)
+{
+    const uint8x16_t m4 = vdupq_n_u8(15), m30 = vdupq_n_u8(0x30);
+    const int8x16_t k32 = vdupq_n_s8(32);
+    float acc = 0.0f;
+    int b, h, o;
+    for (b = 0; b < nsb; b++, w += MOE__Q6K_BYTES, x += MOE__QXK_BLK) {
+        const unsigned char *q8 = x + 4;
+        const signed char *sc = (const signed char *)w + 192;
+        int32x4_t is = vdupq_n_s32(0);
+        for (h = 0; h < 2; h++)                 /* layout: see moe__q6k_neon */
+            for (o = 0; o < 2; o++) {
+                const unsigned char *ql = w + 64 * h + 16 * o, *xq = q8 + 128 * h + 16 * o;
+                const signed char *sj = sc + 8 * h + o;
+                uint8x16_t a = vld1q_u8(ql), c = vld1q_u8(ql + 32), qh = vld1q_u8(w + 128 + 32 * h + 16 * o);
+                int8x16_t q0 = vsubq_s8(MOE__S8(vorrq_u8(vandq_u8(a, m4), vandq_u8(vshlq_n_u8(qh, 4), m30))), k32);
+                int8x16_t q1 = vsubq_s8(MOE__S8(vorrq_u8(vandq_u8(c, m4), vandq_u8(vshlq_n_u8(qh, 2), m30))), k32);
+                int8x16_t q2 = vsubq_s8(MOE__S8(vorrq_u8(vshrq_n_u8(a, 4), vandq_u8(qh, m30))), k32);
+                int8x16_t q3 = vsubq_s8(MOE__S8(vorrq_u8(vshrq_n_u8(c, 4), vandq_u8(vshrq_n_u8(qh, 2), m30))), k32);
+                is = vmlaq_n_s32(is, MOE__SDOT16(q0, MOE__LDX(xq)), sj[0]);
+                is = vmlaq_n_s32(is, MOE__SDOT16(q1, MOE__LDX(xq + 32)), sj[2]);
+                is = vmlaq_n_s32(is, MOE__SDOT16(q2, MOE__LDX(xq + 64)), sj[4]);
+                is = vmlaq_n_s32(is, MOE__SDOT16(q3, MOE__LDX(xq + 96)), sj[6]);
+            }
+        acc += moe__qxk_d(x) * (MOE__H2F_FAST(moe__rd16(w + 208)) * (float)MOE__HSUM_S32(is));
+    }
+    return acc;
+}
+static float moe__kdot_q2_k(const unsigned char *w, const unsigned char *x, int nsb)
+{
+    const uint8x16_t m3 = vdupq_n_u8(3);
+    float acc = 0.0f;
+    int b, h, o, k;
+    for (b = 0; b < nsb; b++, w += MOE__Q2K_BYTES, x += MOE__QXK_BLK) {
+        const unsigned char *q8 = x + 4;
+        int32x4_t is = vdupq_n_s32(0), ms;
+        uint8x16_t mv = vshrq_n_u8(vld1q_u8(w), 4);                 /* mins m_j, times bsum_j */
+        int16x8_t m0 = vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(mv))), m1 = vreinterpretq_s16_u16(vmovl_u8(vget_high_u8(mv)));
+        int16x8_t b0 = vreinterpretq_s16_u8(vld1q_u8(x + 260)), b1 = vreinterpretq_s16_u8(vld1q_u8(x + 276));
+        ms = vmull_s16(vget_low_s16(m0), vget_low_s16(b0));
+        ms = vmlal_s16(ms, vget_high_s16(m0), vget_high_s16(b0));
+        ms = vmlal_s16(ms, vget_low_s16(m1), vget_low_s16(b1));
+        ms = vmlal_s16(ms, vget_high_s16(m1), vget_high_s16(b1));
+        for (h = 0; h < 2; h++)                 /* layout: see moe__q2k_neon */
+            for (o = 0; o < 2; o++) {
+                uint8x16_t c = vld1q_u8(w + 16 + 32 * h + 16 * o);
+                for (k = 0; k < 4; k++, c = vshrq_n_u8(c, 2)) {
+                    int j = 8 * h + 2 * k + o;
+                    is = vmlaq_n_s32(is, MOE__SDOT16(MOE__S8(vandq_u8(c, m3)), MOE__LDX(q8 + 16 * j)), w[j] & 15);
+                }
+            }
+        acc += moe__qxk_d(x) * (MOE__H2F_FAST(moe__rd16(w + 80)) * (float)MOE__HSUM_S32(is)
+                                - MOE__H2F_FAST(moe__rd16(w + 82)) * (float)MOE__HSUM_S32(ms));
+    }
+    return acc;
+}
+static float moe__kdot_q3_k(const unsigned char *w, const unsigned char *x, int nsb)
+{
+    const uint8x16_t m3 = vdupq_n_u8(3), b2 = vdupq_n_u8(4);
+    const int8x16_t k4 = vdupq_n_s8(4);
+    float acc = 0.0f;
+    int b, h, o, k;
+    for (b = 0; b < nsb; b++, w += MOE__Q3K_BYTES, x += MOE__QXK_BLK) {
+        const unsigned char *q8 = x + 4;
+        int32x4_t is = vdupq_n_s32(0);
+        for (h = 0; h < 2; h++)                 /* layout: see moe__q3k_neon */
+            for (o = 0; o < 2; o++) {
+                uint8x16_t c = vld1q_u8(w + 32 + 32 * h + 16 * o), hm = vld1q_u8(w + 16 * o);
+                for (k = 0; k < 4; k++, c = vshrq_n_u8(c, 2)) {
+                    int j = 8 * h + 2 * k + o;
+                    uint8x16_t q = vorrq_u8(vandq_u8(c, m3), vandq_u8(vtstq_u8(hm, vdupq_n_u8((uint8_t)(1u << (j / 2)))), b2));
+                    is = vmlaq_n_s32(is, MOE__SDOT16(vsubq_s8(MOE__S8(q), k4), MOE__LDX(q8 + 16 * j)), moe__k3_get(w + 96, j));
+                }
+            }
+        acc += moe__qxk_d(x) * (MOE__H2F_FAST(moe__rd16(w + 108)) * (float)MOE__HSUM_S32(is));
+    }
+    return acc;
+}
+/* MXFP4: per block one dot of the 32 table values against the block's 32 q (gpt-oss order:
+   vld2 splits q into the even values, against the low nibbles, and the odd ones). AArch64
+   reduces four blocks at once and does their float steps in the 4 lanes; ARMv7 does the float
+   steps in scalar VFP code (its NEON would flush the subnormal 2^-128, 2^-127 scales and dx). */
+static int32x4_t moe__fp4_dot(const int8x16_t lut, const unsigned char *nib, int inter, const unsigned char *q8)
+{
+    uint8x16_t v = vld1q_u8(nib);
+    int8x16_t lo = MOE__TBL16(lut, vandq_u8(v, vdupq_n_u8(15))), hi = MOE__TBL16(lut, vshrq_n_u8(v, 4));
+    if (inter) {
+        int8x16x2_t t = vld2q_s8((const int8_t *)(const void *)q8);
+        return MOE__SDOT(lo, t.val[0], hi, t.val[1]);
+    }
+    return MOE__SDOT(lo, MOE__LDX(q8), hi, MOE__LDX(q8 + 16));
+}
+static float moe__kdot_mxfp4(const unsigned char *nib, size_t nstride, const unsigned char *e, size_t estride,
+                             int inter, const unsigned char *x, int nb)
+{
+    const int8x16_t lut = vld1q_s8((const int8_t *)(const void *)moe__fp4x2);
+    float acc = 0.0f;
+    int b = 0;
+#if defined(__aarch64__) || defined(_M_ARM64)
+    float32x4_t av = vdupq_n_f32(0.0f);
+    for (; b + 4 <= nb; b += 4, nib += 4 * nstride, e += 4 * estride) {   /* 4 blocks, one Q8_K block */
+        const unsigned char *xb = x + (size_t)(b / 8) * MOE__QXK_BLK, *q8 = xb + 4 + 32 * (b % 8);
+        int32x4_t p0 = moe__fp4_dot(lut, nib, inter, q8), p1 = moe__fp4_dot(lut, nib + nstride, inter, q8 + 32);
+        int32x4_t p2 = moe__fp4_dot(lut, nib + 2 * nstride, inter, q8 + 64), p3 = moe__fp4_dot(lut, nib + 3 * nstride, inter, q8 + 96);
+        float de[4];
+        de[0] = moe__e8m0_half(e[0]); de[1] = moe__e8m0_half(e[estride]);
+        de[2] = moe__e8m0_half(e[2 * estride]); de[3] = moe__e8m0_half(e[3 * estride]);
+        av = vaddq_f32(av, vmulq_f32(vdupq_n_f32(moe__qxk_d(xb)),
+                                     vmulq_f32(vld1q_f32(de), vcvtq_f32_s32(vpaddq_s32(vpaddq_s32(p0, p1), vpaddq_s32(p2, p3))))));
+    }
+    acc = vaddvq_f32(av);
+#endif
+    for (; b < nb; b++, nib += nstride, e += estride) {
+        const unsigned char *xb = x + (size_t)(b / 8) * MOE__QXK_BLK;
+        int32_t s = MOE__HSUM_S32(moe__fp4_dot(lut, nib, inter, xb + 4 + 32 * (b % 8)));
+        acc += moe__qxk_d(xb) * (moe__e8m0_half(e[0]) * (float)s);
+    }
+    return acc;
+}
 static void moe__qtile(moe_type t, int K, const unsigned char *qx, const unsigned char *const *w, int one, size_t pfo, float *c)
 {
     const int8_t *q1 = (const int8_t *)(const void *)qx, *q2 = q1 + K;
@@ -3227,7 +3662,11 @@ static void moe__decode_scaled(const moe__matrix *m, int e, int n, const unsigne
     int p = n * m->row_mul + m->row_add, c, c1, i;
     sb += (size_t)(p / m->scale_rows) * m->scale_row_stride;
     if (m->scale_kind == MOE__XS_E8M0_32) {
+#ifdef MOE_SIMD_NEON
+        for (c = 0; c < m->cols / 32; c++) moe__mxfp4_neon(r + 16 * (size_t)c, sb[c], 1, dst + 32 * (size_t)c);
+#else
         moe__traits[m->type].to_float_split(r, sb, (size_t)m->cols / 32, dst);
+#endif
         return;
     }
     MOE_ASSERT(m->scale_kind == MOE__XS_F32_BLOCK);

@@ -11,8 +11,11 @@
    Cortex-M4:   arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16
                 -O2 -std=c99 -DNO_PRINTF --specs=nosys.specs -ffunction-sections -fdata-sections
                 -Wl,--gc-sections -I. examples/noheap.c -o noheap.elf -lm     (`make firmware`)
+   On emulated boards: `make firmware-run` builds this layer through tests/firmware/fw.c (which
+   includes this file with -DNOHEAP_NO_MAIN and prints the result through semihosting) for
+   Cortex-M0+/M4/M7/M33/M55, runs each under qemu-system-arm and compares with the host.
 */
-#ifdef NO_PRINTF
+#if defined(NO_PRINTF) && !defined(MOE_ASSERT)
 /* assert() would pull newlib's stdio in to print its message; stop here instead. */
 void noheap_trap(void);
 void noheap_trap(void) { for (;;) { } }
@@ -32,13 +35,17 @@ void noheap_trap(void) { for (;;) { } }
 #define TOP_K     2
 #define N_TOKENS  4
 /* The workspace arena for N_TOKENS tokens, checked at run time against moe_workspace_size().
-   Measure it on your target (the host build prints it): the wider SIMD paths use larger tiles,
-   so a host needs more than a Cortex-M4 with its scalar kernels. -DARENA_BYTES=n overrides. */
+   Its size depends on the kernel path (a host's AVX/NEON tiles are wider than the scalar ones
+   every Cortex-M uses) and a little on sizeof(size_t), so the firmware builds measure it:
+   tests/firmware/firmware.mk runs this layer's moe_workspace_size() on the host with
+   -DMOE_SIMD_SCALAR (an upper bound of the 32-bit figure) and passes -DARENA_BYTES=n. Without
+   it: that figure rounded up to whole KiB on a 32-bit scalar build (every Cortex-M), and a
+   bound for any host's SIMD tiles elsewhere (the host build prints what it needs). */
 #ifndef ARENA_BYTES
-#if defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_7M__)
-#define ARENA_BYTES (112u * 1024u)
+#if defined(MOE_SIMD_SCALAR) && UINTPTR_MAX <= 0xffffffffu
+#define ARENA_BYTES (46u * 1024u)
 #else
-#define ARENA_BYTES (256u * 1024u)
+#define ARENA_BYTES (64u * 1024u)
 #endif
 #endif
 
@@ -145,6 +152,8 @@ static moe_status run(void) {
     return MOE_OK;
 }
 
+/* -DNOHEAP_NO_MAIN: tests/firmware/fw.c includes this file and prints the result itself. */
+#ifndef NOHEAP_NO_MAIN
 int main(void) {
     moe_status s = run();
 #ifndef NO_PRINTF
@@ -163,3 +172,4 @@ int main(void) {
 #endif
     return s == MOE_OK ? 0 : 1;
 }
+#endif
