@@ -192,7 +192,11 @@ MOEDEF moe_config moe_config_default(void);   /* every field set: Mixtral (softm
 typedef struct moe_tensor {
     moe_type type;
     const void *data;                 /* all experts stacked on the first axis, or ...      */
-    const void *const *expert_data;   /* ... one pointer per expert (NULL when data is set)  */
+    const void *const *expert_data;   /* ... one pointer per expert (NULL when data is set).
+                                         The layer keeps the table's address and reads it at
+                                         every call: entries may be repointed between calls
+                                         (an expert cache), never to NULL, and the table must
+                                         outlive the layer */
     /* Block scales stored apart from the values (all zero: none). Stacked (scale) when data is,
        per expert (expert_scale) when expert_data is. Rows count in the tensor as stored (a fused
        gate_up has 2*d_ff rows).
