@@ -328,8 +328,9 @@ MOEDEF moe_status moe_route(const moe_layer *layer, const float *x, int n_tokens
    - slot_out / slot_coef / slot_expert: each run slot's output (slots not run are left as
      they are), every slot's coefficient and expert. Experts see their tokens in token order,
      and capacity drops by token order, exactly as in moe_forward.
-   An expert's output for a token depends only on the tokens that expert gets in the call (its
-   kernels change with their number), so when every expert's shard gets all of that expert's
+   A token's routing (ids, weights, coefficients) does not depend on the other tokens in the
+   call, so each machine may route its own tokens. An expert's output for a token depends only
+   on the tokens that expert gets in the call (its kernels change with their number), so when every expert's shard gets all of that expert's
    tokens, in token order, gathering the shards' slot_out into one array and calling
    moe_combine gives moe_forward's y bit for bit. y may be NULL when slot_out is given. */
 /* y[t] = sum over slots j of t in order, skipping slots whose slot_expert is < 0, of

@@ -69,3 +69,32 @@ $(FW_ELF): examples/noheap.c moe.h | $(EX_DIR)
 	    echo "firmware: $(ARM_CC) not found. On Debian/Ubuntu:" >&2; \
 	    echo "    sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi" >&2; exit 1; }
 	$(ARM_CC) $(FW_CFLAGS) -o $@ $< $(FW_LDFLAGS) -lm
+
+# mpi_moe: expert parallelism over MPI (decode: every rank the same tokens, its own experts;
+# prefill: tokens split, all-to-all to the experts' owners and back), checked bit for bit
+# against one process. Needs mpicc and mpirun (Debian: libopenmpi-dev openmpi-bin), so it is
+# not in `examples`.
+#   make mpi-run                  P = 1, 2, 4 ranks (4 oversubscribed on a 2-core machine), both
+#                                 modes; exits non-zero if an output differs from one process's
+#   make mpi-run MPI_RANKS=2      what CI runs: both modes on 2 ranks
+#   MPI_MOE_ARGS='-t q8_0 -p 512' options for examples/mpi_moe.c (see its header)
+# --allow-run-as-root: CI runs as root, which OpenMPI refuses without it (or without
+# OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1); harmless otherwise.
+MPICC        ?= mpicc
+MPIRUN       ?= mpirun
+MPI_RANKS    ?= 1 2 4
+MPIRUN_FLAGS ?= --allow-run-as-root --oversubscribe
+MPI_MOE_ARGS ?=
+
+.PHONY: mpi-run
+
+$(EX_DIR)/mpi_moe: examples/mpi_moe.c moe.h | $(EX_DIR)
+	@command -v $(MPICC) >/dev/null 2>&1 || { \
+	    echo "mpi_moe: $(MPICC) not found. On Debian/Ubuntu:" >&2; \
+	    echo "    sudo apt-get install libopenmpi-dev openmpi-bin" >&2; exit 1; }
+	$(MPICC) $(EX_CFLAGS) -o $@ $< -lm
+
+mpi-run: $(EX_DIR)/mpi_moe
+	@set -e; for p in $(MPI_RANKS); do \
+	    echo "== $(MPIRUN) $(MPIRUN_FLAGS) -np $$p $< $(MPI_MOE_ARGS)"; \
+	    $(MPIRUN) $(MPIRUN_FLAGS) -np $$p $< $(MPI_MOE_ARGS); done

@@ -134,6 +134,17 @@ static void run_case(const layer_case *lc, int T)
         check(moe_combine(&L, T, so_full, sc_full, se_full, yc) == MOE_OK && memcmp(yc, y0, (size_t)T * (size_t)D * 4) == 0,
               "moe_combine of the run's own slot_out differs from its y", label);
     }
+    {   /* routing is per token: a token routed alone gets the same experts and weights bit
+           for bit (what lets every rank route only its own tokens) */
+        int bad = -1, id1[16];
+        float w1[16];
+        for (t = 0; t < T && bad < 0; t++)
+            if (moe_route(&L, x + (size_t)t * (size_t)D, 1, id1, w1, work, ws) != MOE_OK ||
+                memcmp(id1, ids + (size_t)t * (size_t)k, (size_t)k * sizeof(int)) || memcmp(w1, wts + (size_t)t * (size_t)k, (size_t)k * sizeof(float)))
+                bad = t;
+        snprintf(what, sizeof what, "token %d routed alone differs from the batch's routing", bad);
+        check(bad < 0, what, label);
+    }
     /* the caller's routing: bit for bit */
     memset(&o, 0, sizeof o);
     o.capacity = lc->capacity; o.route_ids = ids; o.route_weights = wts;
