@@ -98,3 +98,25 @@ mpi-run: $(EX_DIR)/mpi_moe
 	@set -e; for p in $(MPI_RANKS); do \
 	    echo "== $(MPIRUN) $(MPIRUN_FLAGS) -np $$p $< $(MPI_MOE_ARGS)"; \
 	    $(MPIRUN) $(MPIRUN_FLAGS) -np $$p $< $(MPI_MOE_ARGS); done
+
+# ---- stream_experts -------------------------------------------------------------------------
+# stream_experts: a layer whose experts do not fit a memory budget, streamed from storage:
+# writes a 227 MB OLMoE-shaped q4_0 layer file ($(EX_DIR)/stream_experts.<pid>.bin, deleted
+# afterwards), serves it through LRU expert caches of 25/50/100 % of the experts (route first,
+# pread with O_DIRECT, prefetch) and through a plain mmap (cold and warm), prints hit rate, MB
+# read per token and tokens/s, and runs the firmware-style variant (experts from "flash" via a
+# callback into a static arena). Every output is checked bit for bit against the all-resident
+# layer: exit status 1 on a mismatch. About 30 s on 2 cores. POSIX only (pread, O_DIRECT,
+# mincore, pthreads), so not in `examples`.
+#   make stream-run STREAM_ARGS=--small       a 4x smaller layer (d_model 1024, d_ff 512)
+#   STREAM_ARGS='-n 512 -p 2 -t q4_K'         options of examples/stream_experts.c (see its header)
+# OMP_WAIT_POLICY=passive unless set: spinning OpenMP workers starve the reading thread.
+STREAM_ARGS ?=
+
+.PHONY: stream-run
+
+$(EX_DIR)/stream_experts: examples/stream_experts.c moe.h | $(EX_DIR)
+	$(CC) $(EX_CFLAGS) $(EX_OPENMP) -pthread -o $@ $< -lm
+
+stream-run: $(EX_DIR)/stream_experts
+	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} $< -o $(EX_DIR)/stream_experts.$$$$.bin $(STREAM_ARGS)
