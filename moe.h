@@ -2612,7 +2612,7 @@ static void moe__qxk_make(int K, const float *x, unsigned char *qx)
 /* the scalar kernels: the readable reference every vector kernel matches (compiled where no
    vector kernels replace them, or with MOE__KDOT_REF). w: the row's first super-block, x: the
    token's first Q8_K block, nsb: super-blocks */
-#if !defined(MOE_SIMD_NEON) || defined(MOE__KDOT_REF)
+#if defined(MOE_SIMD_SCALAR) || defined(MOE__KDOT_REF)
 static float moe__kdot_q4_k_ref(const unsigned char *w, const unsigned char *x, int nsb)
 {
     float acc = 0.0f;
@@ -2724,6 +2724,369 @@ static float moe__kdot_mxfp4_ref(const unsigned char *nib, size_t nstride, const
     }
     return acc;
 }
+#endif
+#if defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)
+/* ---- x86 kernels for the Q8_K family (moe__kdot_*): the reference kernels' exact integers ------
+   Per super-block the integer sums are the scalar kernels' own: the weight codes go in unsigned
+   (q4, q5 as stored, q2 0..3, q3 + 4 in 0..7, q6 + 32 in 0..63, the E2M1 value + 12 in 0..24)
+   against q, and the offsets come back exactly from bsum (q3: -4 sc.bsum, q6: -32 sc.bsum,
+   MXFP4: -12 per block of 32). With VNNI each step of 32 values is a vpdpbusd (4-byte dots,
+   |dot| <= 4 * 63 * 127), two steps are packed to 16 bits and weighted by their sub-block scales
+   in one vpdpwssd; without, pair products (vpmaddubsw, |pair| <= 2 * 63 * 127: no saturation)
+   against the scales (vpmaddwd). Four super-blocks (MXFP4: the 8 blocks of a Q8_K block) are
+   reduced together to exact int32 totals, one a lane, and finished with the reference's float
+   formula lane by lane (dx * (d * is - dmin * ms), dx * (d * is), dx * (e * s)): only the order
+   of the super-block sums differs from the scalar kernels. A row's last, partial group repeats
+   its first super-block in the missing lanes and zeroes their scales, and a group's float step
+   runs one group later. Measured on Zen 4, one thread, rows in L1: 1.3-1.9x ggml's kernels
+   (both -march=native), 1.04-1.7x with -mavx2 -mfma; the kernels are bound by their vector
+   instructions, not by the loads of the misaligned rows or of q. */
+#define MOE__KDOT_SIMD 1
+#define MOE__KLD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define MOE__KLDX(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
+#if defined(__FMA__) || defined(_MSC_VER) || defined(MOE_SIMD_AVX512)
+#define MOE__KFMA128(a, b, c) _mm_fmadd_ps(a, b, c)
+#else
+#define MOE__KFMA128(a, b, c) _mm_add_ps(_mm_mul_ps(a, b), c)
+#endif
+/* MOE__KDP4: c + the 4-byte dot products u.s (u unsigned, s signed bytes). MOE__KP2: acc + two
+   steps of 32 values, u0.s0 and u1.s1, each weighted by its sub-blocks' 16-bit scales from S:
+   with VNNI the steps' 4-byte dots packed to 16 bits (exact: |dot| <= 4 * 63 * 127) against
+   the scales as packs leaves them (cp), one vpdpwssd; else pair products (maddubs) against the
+   scales of each step (c0, c1) */
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define MOE__KDP4(c, u, s) _mm256_dpbusd_epi32(c, u, s)
+#define MOE__KDPW(c, a, b) _mm256_dpwssd_epi32(c, a, b)
+#elif defined(__AVXVNNI__)
+#define MOE__KDP4(c, u, s) _mm256_dpbusd_avx_epi32(c, u, s)
+#define MOE__KDPW(c, a, b) _mm256_dpwssd_avx_epi32(c, a, b)
+#else
+#define MOE__KDP4(c, u, s) _mm256_add_epi32(c, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)))
+#endif
+#ifdef MOE__KDPW
+#define MOE__KP2(acc, u0, s0, u1, s1, S, c0, c1, cp) \
+    acc = MOE__KDPW(acc, _mm256_packs_epi32(MOE__KDP4(_mm256_setzero_si256(), u0, s0), MOE__KDP4(_mm256_setzero_si256(), u1, s1)), _mm256_shuffle_epi8(S, cp))
+#else
+#define MOE__KP2(acc, u0, s0, u1, s1, S, c0, c1, cp) \
+    acc = _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(u0, s0), _mm256_shuffle_epi8(S, c0)), \
+                                                 _mm256_madd_epi16(_mm256_maddubs_epi16(u1, s1), _mm256_shuffle_epi8(S, c1))))
+#endif
+/* vpshufb controls: dwords a a b b c c d d; W(j): word j of S in both words, B(j): byte j of S zero-extended */
+#define MOE__KC4(a, b, c, d) _mm256_setr_epi32(a, a, b, b, c, c, d, d)
+#define MOE__KW(j) ((int)(0x01000100 + 0x02020202 * (j)))
+#define MOE__KB(j) ((int)(0x80008000u + 0x00010001u * (unsigned)(j)))
+/* a | (b & m), (a | b) & m: one vpternlogd where AVX-512VL has it */
+#if defined(__AVX512VL__)
+#define MOE__KOR(a, b, m) _mm256_ternarylogic_epi32(a, b, m, 0xf8)
+#define MOE__KANDOR(a, b, m) _mm256_ternarylogic_epi32(a, b, m, 0xa8)
+#else
+#define MOE__KOR(a, b, m) _mm256_or_si256(a, _mm256_and_si256(b, m))
+#define MOE__KANDOR(a, b, m) _mm256_and_si256(_mm256_or_si256(a, b), m)
+#endif
+/* 8 (4) f16 to f32: F16C, else moe__h2f's values in integer steps (DAZ-proof: subnormal halves
+   as m * 2^-24 from an exact int conversion) */
+#if defined(__F16C__) || defined(_MSC_VER)
+#define MOE__KH8(v) _mm256_cvtph_ps(v)
+#define MOE__KH4(v) _mm_cvtph_ps(v)
+#else
+static __m256 moe__kh8(__m128i v)
+{
+    const __m256i h = _mm256_cvtepu16_epi32(v), em = _mm256_and_si256(h, _mm256_set1_epi32(0x7fff));
+    const __m256i e = _mm256_srli_epi32(em, 10), sign = _mm256_slli_epi32(_mm256_xor_si256(h, em), 16);
+    __m256i r = _mm256_add_epi32(_mm256_slli_epi32(em, 13), _mm256_set1_epi32(112 << 23));             /* normal */
+    __m256 sub = _mm256_mul_ps(_mm256_cvtepi32_ps(em), _mm256_set1_ps(5.9604644775390625e-8f));         /* e == 0 */
+    r = _mm256_blendv_epi8(r, _mm256_or_si256(_mm256_slli_epi32(em, 13), _mm256_set1_epi32(0x7f800000)),
+                           _mm256_cmpeq_epi32(e, _mm256_set1_epi32(31)));                                /* Inf, NaN */
+    r = _mm256_blendv_epi8(r, _mm256_castps_si256(sub), _mm256_cmpeq_epi32(e, _mm256_setzero_si256()));
+    return _mm256_castsi256_ps(_mm256_or_si256(r, sign));
+}
+#define MOE__KH8(v) moe__kh8(v)
+#define MOE__KH4(v) _mm256_castps256_ps128(moe__kh8(v))
+#endif
+/* keeps a loaded vector in a register: compilers otherwise fold the load into each of its
+   uses (measured: q2_K, q3_K, q6_K 2-5 % faster held) */
+#if defined(__GNUC__) || defined(__clang__)
+#define MOE__KREG(v) __asm__("" : "+x"(v))
+#else
+#define MOE__KREG(v) ((void)0)
+#endif
+static uint32_t moe__kr32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static const int32_t moe__kmask[8] = { -1, -1, -1, -1, 0, 0, 0, 0 };
+
+/* the group loop of a K-quant with B bytes a super-block: w0..w3, x0..x3 the super-blocks (the
+   missing ones of a last group: copies of the first), k the mask of the real lanes, then BODY,
+   which leaves the group's exact integer totals in the vector it (see moe__kred2, moe__kred1)
+   and their f16 scales in hd. The float step of a group runs one group later (FIN: acc from pt,
+   pd, pdx), so that its latency overlaps the next group's integer work. */
+#define MOE__KGROUP(B, T, BODY, HD, FIN) \
+    __m128 acc = _mm_setzero_ps(), pdx = acc; \
+    T pt = MOE__KZERO_##T; \
+    __m128i pd = _mm_setzero_si128(); \
+    int b; \
+    for (b = 0; b < nsb; b += 4, w += 4 * (B), x += 4 * MOE__QXK_BLK) { \
+        int n = nsb - b < 4 ? nsb - b : 4; \
+        const unsigned char *w0 = w, *w1 = n > 1 ? w + (B) : w, *w2 = n > 2 ? w + 2 * (B) : w, *w3 = n > 3 ? w + 3 * (B) : w; \
+        const unsigned char *x0 = x, *x1 = n > 1 ? x + MOE__QXK_BLK : x, *x2 = n > 2 ? x + 2 * MOE__QXK_BLK : x; \
+        const unsigned char *x3 = n > 3 ? x + 3 * MOE__QXK_BLK : x; \
+        const __m128i k = MOE__KLDX(moe__kmask + 4 - n), kp = _mm_shuffle_epi32(k, 0xd8); \
+        const __m128 dx = _mm_and_ps(_mm_movelh_ps(_mm_unpacklo_ps(_mm_set_ss(moe__qxk_d(x0)), _mm_set_ss(moe__qxk_d(x2))), \
+                                                   _mm_unpacklo_ps(_mm_set_ss(moe__qxk_d(x1)), _mm_set_ss(moe__qxk_d(x3)))), _mm_castsi128_ps(kp)); \
+        const __m128i hd = HD; \
+        T it; \
+        BODY \
+        acc = FIN(pt, pd, pdx, acc); \
+        pt = it; pd = hd; pdx = dx; \
+    } \
+    acc = FIN(pt, pd, pdx, acc); \
+    return moe__khsum128(acc);
+#define MOE__KZERO___m256i _mm256_setzero_si256()
+#define MOE__KZERO___m128i _mm_setzero_si128()
+static float moe__khsum128(__m128 s)
+{
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+/* two super-blocks' 8-lane vectors to one: the low lane adds up to a's sum, the high one to b's */
+#define MOE__KMRG(a, b) _mm256_add_epi32(_mm256_blend_epi32(a, b, 0xf0), _mm256_permute2x128_si256(a, b, 0x21))
+/* lanes 0, 1 and 4, 5 of a float vector as one 128-bit vector */
+#define MOE__K0145(v) _mm256_castpd256_pd128(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0x08))
+#define MOE__K2367(v) _mm256_castpd256_pd128(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0x0d))
+/* four super-blocks' exact totals: the 8 lanes of iN add up to is, those of mN to ms, as
+   [is0 is2 ms0 ms2 | is1 is3 ms1 ms3] */
+static __m256i moe__kred2(__m256i i0, __m256i i1, __m256i i2, __m256i i3, __m256i m0, __m256i m1, __m256i m2, __m256i m3)
+{
+    return _mm256_hadd_epi32(_mm256_hadd_epi32(MOE__KMRG(i0, i1), MOE__KMRG(i2, i3)), _mm256_hadd_epi32(MOE__KMRG(m0, m1), MOE__KMRG(m2, m3)));
+}
+/* acc + dx * (d * is - dmin * ms), lane by lane (order 0, 2, 1, 3); hd: the four (d, dmin) f16 pairs as 32-bit words */
+static __m128 moe__kfin2(__m256i s, __m128i hd, __m128 dx, __m128 acc)
+{
+    __m256 p = _mm256_mul_ps(_mm256_cvtepi32_ps(s),
+                             MOE__KH8(_mm_shuffle_epi8(hd, _mm_setr_epi8(0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15))));
+    return MOE__KFMA128(dx, _mm_sub_ps(_mm_castpd_ps(MOE__K0145(p)), _mm_castpd_ps(MOE__K2367(p))), acc);
+}
+/* one scale: [is0 is2 is1 is3]; acc + dx * (d * is), h: the four d (order 0, 2, 1, 3) in its low 64 bits */
+static __m128i moe__kred1(__m256i i0, __m256i i1, __m256i i2, __m256i i3)
+{
+    __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(i0, i1), _mm256_hadd_epi32(i2, i3));   /* i0 i1 i2 i3 | i0 i1 i2 i3 */
+    return _mm_shuffle_epi32(_mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1)), 0xd8);
+}
+static __m128 moe__kfin1(__m128i s, __m128i h, __m128 dx, __m128 acc)
+{
+    return MOE__KFMA128(dx, _mm_mul_ps(_mm_cvtepi32_ps(s), MOE__KH4(h)), acc);
+}
+/* the 32 bits at p as a vector; four of them, from a, b, c, d */
+#define MOE__KL32(p) _mm_cvtsi32_si128((int)moe__kr32(p))
+#define MOE__KL128(a, b, c, d) _mm_unpacklo_epi64(_mm_unpacklo_epi32(MOE__KL32(a), MOE__KL32(b)), _mm_unpacklo_epi32(MOE__KL32(c), MOE__KL32(d)))
+/* (d, dmin) of the four super-blocks, f16 pairs at offset o, zero in the missing lanes; the one
+   scale at offset o (order 0, 2, 1, 3) */
+#define MOE__KHD2(o) _mm_and_si128(MOE__KL128(w0 + (o), w1 + (o), w2 + (o), w3 + (o)), k)
+#define MOE__KHD1(o) _mm_shuffle_epi8(_mm_and_si128(MOE__KL128(w0 + (o) - 2, w2 + (o) - 2, w1 + (o) - 2, w3 + (o) - 2), kp), \
+                                      _mm_setr_epi8(2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1))
+
+/* the high nibble of each byte of v */
+#if defined(__GFNI__) && defined(__AVX__)
+#define MOE__KHI4(v) _mm256_gf2p8affine_epi64_epi8(v, _mm256_set1_epi64x(0x1020408000000000LL), 0)
+#else
+#define MOE__KHI4(v) _mm256_and_si256(_mm256_srli_epi16(v, 4), c4)
+#endif
+/* Q4_K / Q5_K: the scales and mins of the super-block at p (its 12 bytes at p + 4), in both
+   128-bit lanes as bytes [sc0..sc7 | m0..m7]: from the dwords a, b, c of the 12 bytes,
+   [a & 3f, c & 0f | (a >> 2) & 30, b & 3f, (c >> 4) & 0f | (b >> 2) & 30] */
+static __m256i moe__k4_scm(const unsigned char *p)
+{
+    const __m256i v = _mm256_broadcastsi128_si256(MOE__KLDX(p));      /* d, dmin | a | b | c */
+    __m256i lo = _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi32(v, 0xed), _mm256_setr_epi32(0, 0, 0, 4, 0, 0, 0, 4)),
+                                  _mm256_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    return MOE__KOR(lo, _mm256_srli_epi32(_mm256_shuffle_epi32(v, 0xa5), 2),
+                    _mm256_setr_epi32(0, 0x30303030, 0, 0x30303030, 0, 0x30303030, 0, 0x30303030));
+}
+/* from scm: the mins as words [m0 m0 m1 m1 .. m7 m7] */
+#define MOE__KMIN8 _mm256_setr_epi8(8, -128, 8, -128, 9, -128, 9, -128, 10, -128, 10, -128, 11, -128, 11, -128, \
+                                    12, -128, 12, -128, 13, -128, 13, -128, 14, -128, 14, -128, 15, -128, 15, -128)
+/* one super-block s of Q4_K (N = 0) or Q5_K (N = 1): iN, mN; nibble pair k: sub-blocks 2k, 2k+1 */
+#define MOE__KQ45(s, N) __m256i i##s, m##s; { \
+        const __m256i scm = moe__k4_scm(w##s); \
+        const unsigned char *q = w##s + 16 + 32 * N, *y = x##s + 4; \
+        __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256(), H = N ? MOE__KLD(w##s + 16) : a0; \
+        if (N) MOE__KREG(H); \
+        m##s = _mm256_madd_epi16(MOE__KLD(x##s + 260), _mm256_shuffle_epi8(scm, MOE__KMIN8)); \
+        MOE__KQ45P(0, N, _mm256_slli_epi16(H, 4), _mm256_slli_epi16(H, 3)) \
+        MOE__KQ45P(1, N, _mm256_slli_epi16(H, 2), _mm256_slli_epi16(H, 1)) \
+        MOE__KQ45P(2, N, H, _mm256_srli_epi16(H, 1)) \
+        MOE__KQ45P(3, N, _mm256_srli_epi16(H, 2), _mm256_srli_epi16(H, 3)) \
+        i##s = _mm256_add_epi32(a0, a1); }
+#define MOE__KQ45P(k, N, h0, h1) { __m256i v = MOE__KLD(q + 32 * (k)), lo, hi; \
+        lo = _mm256_and_si256(v, c4); hi = MOE__KHI4(v); \
+        if (N) { lo = MOE__KOR(lo, h0, c16); hi = MOE__KOR(hi, h1, c16); } \
+        if ((k) & 1) MOE__KQ45S(a1, k) else MOE__KQ45S(a0, k) }
+#define MOE__KQ45S(a, k) MOE__KP2(a, lo, MOE__KLD(y + 64 * (k)), hi, MOE__KLD(y + 64 * (k) + 32), scm, \
+        MOE__KC4(MOE__KB(2 * (k)), MOE__KB(2 * (k)), MOE__KB(2 * (k)), MOE__KB(2 * (k))), \
+        MOE__KC4(MOE__KB(2 * (k) + 1), MOE__KB(2 * (k) + 1), MOE__KB(2 * (k) + 1), MOE__KB(2 * (k) + 1)), \
+        MOE__KC4(MOE__KB(2 * (k)), MOE__KB(2 * (k) + 1), MOE__KB(2 * (k)), MOE__KB(2 * (k) + 1)));
+#define MOE__KQ45ALL(N) \
+        const __m256i c4 = _mm256_set1_epi8(15), c16 = _mm256_set1_epi8(16); \
+        MOE__KGROUP(N ? MOE__Q5K_BYTES : MOE__Q4K_BYTES, __m256i, \
+            MOE__KQ45(0, N) MOE__KQ45(1, N) MOE__KQ45(2, N) MOE__KQ45(3, N) \
+            it = moe__kred2(i0, i1, i2, i3, m0, m1, m2, m3);, MOE__KHD2(0), moe__kfin2)
+static float moe__kdot_q4_k(const unsigned char *w, const unsigned char *x, int nsb) { MOE__KQ45ALL(0) }
+static float moe__kdot_q5_k(const unsigned char *w, const unsigned char *x, int nsb) { MOE__KQ45ALL(1) }
+
+/* Q6_K, Q2_K, Q3_K: 32 values a step, sub-block 2c in the low lane and 2c+1 in the high one,
+   two steps c, c+1 (c even) at a time; their 16-bit scales from S (both lanes [sc8h..sc8h+7]) */
+#define MOE__KST2(c, u0, u1) if ((c) & 2) MOE__KST2A(a1, c, u0, u1) else MOE__KST2A(a0, c, u0, u1)
+#define MOE__KST2A(a, c, u0, u1) MOE__KP2(a, u0, MOE__KLD(y + 32 * (c)), u1, MOE__KLD(y + 32 * (c) + 32), S, \
+        MOE__KC4(MOE__KW(2 * ((c) & 3)), MOE__KW(2 * ((c) & 3)), MOE__KW(2 * ((c) & 3) + 1), MOE__KW(2 * ((c) & 3) + 1)), \
+        MOE__KC4(MOE__KW(2 * ((c) & 3) + 2), MOE__KW(2 * ((c) & 3) + 2), MOE__KW(2 * ((c) & 3) + 3), MOE__KW(2 * ((c) & 3) + 3)), \
+        MOE__KC4(MOE__KW(2 * ((c) & 3)), MOE__KW(2 * ((c) & 3) + 2), MOE__KW(2 * ((c) & 3) + 1), MOE__KW(2 * ((c) & 3) + 3)));
+/* Q6_K: q + 32 (0..63), then -32 sc.bsum */
+#define MOE__KQ6(s) __m256i i##s; { \
+        const unsigned char *q = w##s, *y = x##s + 4; \
+        const __m256i B = _mm256_broadcastsi128_si256(MOE__KLDX(q + 192)); \
+        const __m256i S0 = _mm256_srai_epi16(_mm256_unpacklo_epi8(B, B), 8), S1 = _mm256_srai_epi16(_mm256_unpackhi_epi8(B, B), 8); \
+        __m256i a0 = _mm256_setzero_si256(), a1 = a0, S = S0; \
+        __m256i L0 = MOE__KLD(q), L1 = MOE__KLD(q + 32), H = MOE__KLD(q + 128); \
+        MOE__KREG(L0); MOE__KREG(L1); MOE__KREG(H); \
+        MOE__KST2(0, MOE__KOR(_mm256_and_si256(L0, c4), _mm256_slli_epi16(H, 4), c48), \
+                  MOE__KOR(_mm256_and_si256(L1, c4), _mm256_slli_epi16(H, 2), c48)) \
+        MOE__KST2(2, MOE__KOR(MOE__KHI4(L0), H, c48), \
+                  MOE__KOR(MOE__KHI4(L1), _mm256_srli_epi16(H, 2), c48)) \
+        S = S1; L0 = MOE__KLD(q + 64); L1 = MOE__KLD(q + 96); H = MOE__KLD(q + 160); \
+        MOE__KREG(L0); MOE__KREG(L1); MOE__KREG(H); \
+        MOE__KST2(4, MOE__KOR(_mm256_and_si256(L0, c4), _mm256_slli_epi16(H, 4), c48), \
+                  MOE__KOR(_mm256_and_si256(L1, c4), _mm256_slli_epi16(H, 2), c48)) \
+        MOE__KST2(6, MOE__KOR(MOE__KHI4(L0), H, c48), \
+                  MOE__KOR(MOE__KHI4(L1), _mm256_srli_epi16(H, 2), c48)) \
+        i##s = _mm256_sub_epi32(_mm256_add_epi32(a0, a1), _mm256_slli_epi32(_mm256_madd_epi16(MOE__KLD(x##s + 260), _mm256_blend_epi32(S0, S1, 0xf0)), 5)); }
+static float moe__kdot_q6_k(const unsigned char *w, const unsigned char *x, int nsb)
+{
+    const __m256i c4 = _mm256_set1_epi8(15), c48 = _mm256_set1_epi8(48);
+    MOE__KGROUP(MOE__Q6K_BYTES, __m128i, MOE__KQ6(0) MOE__KQ6(1) MOE__KQ6(2) MOE__KQ6(3)
+                it = moe__kred1(i0, i1, i2, i3);, MOE__KHD1(208), moe__kfin1)
+}
+/* bits 2k, 2k+1 of each byte of v as 0..3: one vgf2p8affineqb where GFNI is there */
+#if defined(__GFNI__) && defined(__AVX__)
+#define MOE__K2B(v, k) _mm256_gf2p8affine_epi64_epi8(v, _mm256_set1_epi64x((long long)((1ULL << (2 * (k))) << 56 | (1ULL << (2 * (k) + 1)) << 48)), 0)
+#else
+#define MOE__K2B(v, k) _mm256_and_si256(_mm256_srli_epi16(v, 2 * (k)), c3)
+#endif
+/* Q2_K: q 0..3, scales 0..15, mins against bsum */
+#define MOE__KQ2(s) __m256i i##s, m##s; { \
+        const unsigned char *q = w##s, *y = x##s + 4; \
+        const __m256i B = _mm256_broadcastsi128_si256(MOE__KLDX(q)), sc = _mm256_and_si256(B, c15); \
+        __m256i a0 = _mm256_setzero_si256(), a1 = a0, S = _mm256_unpacklo_epi8(sc, a0), Q = MOE__KLD(q + 16); \
+        MOE__KREG(Q); \
+        m##s = _mm256_madd_epi16(MOE__KLD(x##s + 260), _mm256_cvtepu8_epi16(_mm256_castsi256_si128(_mm256_and_si256(_mm256_srli_epi16(B, 4), c15)))); \
+        MOE__KST2(0, _mm256_and_si256(Q, c3), \
+                  MOE__K2B(Q, 1)) \
+        MOE__KST2(2, MOE__K2B(Q, 2), \
+                  MOE__K2B(Q, 3)) \
+        S = _mm256_unpackhi_epi8(sc, _mm256_setzero_si256()); Q = MOE__KLD(q + 48); MOE__KREG(Q); \
+        MOE__KST2(4, _mm256_and_si256(Q, c3), \
+                  MOE__K2B(Q, 1)) \
+        MOE__KST2(6, MOE__K2B(Q, 2), \
+                  MOE__K2B(Q, 3)) \
+        i##s = _mm256_add_epi32(a0, a1); }
+static float moe__kdot_q2_k(const unsigned char *w, const unsigned char *x, int nsb)
+{
+    const __m256i c3 = _mm256_set1_epi8(3), c15 = _mm256_set1_epi8(15);
+    MOE__KGROUP(MOE__Q2K_BYTES, __m256i, MOE__KQ2(0) MOE__KQ2(1) MOE__KQ2(2) MOE__KQ2(3)
+                it = moe__kred2(i0, i1, i2, i3, m0, m1, m2, m3);, MOE__KHD2(80), moe__kfin2)
+}
+/* Q3_K: the 16 scales (sc - 32) of the super-block at p (12 bytes at p + 96: dwords a, b, c),
+   bytes in both lanes: lo nibbles [a, b, a >> 4, b >> 4] & 0f, high bits [c, c >> 2, c >> 4, c >> 6] & 3 */
+static __m256i moe__k3_sc(const unsigned char *p)
+{
+    const __m256i v = _mm256_broadcastsi128_si256(MOE__KLDX(p + 92));   /* junk | a | b | c */
+    __m256i lo = _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi32(v, 0x99), _mm256_setr_epi32(0, 0, 4, 4, 0, 0, 4, 4)), _mm256_set1_epi8(15));
+    __m256i hi = _mm256_slli_epi32(_mm256_srlv_epi32(_mm256_shuffle_epi32(v, 0xff), _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)), 4);
+    return _mm256_sub_epi8(MOE__KOR(lo, hi, _mm256_set1_epi8(0x30)), _mm256_set1_epi8(32));
+}
+/* Q3_K: q + 4 (0..7: the 2 low bits, hmask bit c as 4), then -4 sc.bsum */
+#define MOE__KQ3(s) __m256i i##s; { \
+        const unsigned char *q = w##s, *y = x##s + 4; \
+        const __m256i B = moe__k3_sc(q); \
+        const __m256i S0 = _mm256_srai_epi16(_mm256_unpacklo_epi8(B, B), 8), S1 = _mm256_srai_epi16(_mm256_unpackhi_epi8(B, B), 8); \
+        __m256i a0 = _mm256_setzero_si256(), a1 = a0, S = S0, Q = MOE__KLD(q + 32), H = MOE__KLD(q); \
+        MOE__KREG(Q); MOE__KREG(H); \
+        MOE__KST2(0, MOE__KOR(_mm256_and_si256(Q, c3), _mm256_slli_epi16(H, 2), c4), \
+                  MOE__KOR(MOE__K2B(Q, 1), _mm256_slli_epi16(H, 1), c4)) \
+        MOE__KST2(2, MOE__KOR(MOE__K2B(Q, 2), H, c4), \
+                  MOE__KOR(MOE__K2B(Q, 3), _mm256_srli_epi16(H, 1), c4)) \
+        S = S1; Q = MOE__KLD(q + 64); MOE__KREG(Q); \
+        MOE__KST2(4, MOE__KOR(_mm256_and_si256(Q, c3), _mm256_srli_epi16(H, 2), c4), \
+                  MOE__KOR(MOE__K2B(Q, 1), _mm256_srli_epi16(H, 3), c4)) \
+        MOE__KST2(6, MOE__KOR(MOE__K2B(Q, 2), _mm256_srli_epi16(H, 4), c4), \
+                  MOE__KOR(MOE__K2B(Q, 3), _mm256_srli_epi16(H, 5), c4)) \
+        i##s = _mm256_sub_epi32(_mm256_add_epi32(a0, a1), _mm256_slli_epi32(_mm256_madd_epi16(MOE__KLD(x##s + 260), _mm256_blend_epi32(S0, S1, 0xf0)), 2)); }
+static float moe__kdot_q3_k(const unsigned char *w, const unsigned char *x, int nsb)
+{
+    const __m256i c3 = _mm256_set1_epi8(3), c4 = _mm256_set1_epi8(4);
+    MOE__KGROUP(MOE__Q3K_BYTES, __m128i, MOE__KQ3(0) MOE__KQ3(1) MOE__KQ3(2) MOE__KQ3(3)
+                it = moe__kred1(i0, i1, i2, i3);, MOE__KHD1(108), moe__kfin1)
+}
+
+/* MXFP4: 8 blocks (one Q8_K block) a step. Each block's codes (value + 12, 0..24) in q's order
+   (ggml's: the 16 bytes in both lanes, the high lane shifted by 4; gpt-oss's interleaved one:
+   each byte widened to 16 bits, (b | b << 4) & 0x0f0f) against q: 8 lanes of 4-byte dots per
+   block, then two rounds of packs (|lane| <= 2 * 4 * 24 * 127 fits in 16 bits) and madd by 1
+   leave the 8 block sums in order, less 12 * the block's sum of q. inter: gpt-oss's order.
+   The nibbles are prefetched 2 KB ahead (gpt-oss's split layout, a second stream for the
+   scales: about +25 % streamed from DRAM; the K-quants stream best without) */
+static float moe__kdot_mxfp4(const unsigned char *nib, size_t nstride, const unsigned char *e, size_t estride,
+                             int inter, const unsigned char *x, int nb)
+{
+    const __m256i c15 = _mm256_set1_epi8(15), one = _mm256_set1_epi16(1), sh = _mm256_setr_epi32(0, 0, 0, 0, 4, 0, 4, 0);
+    const __m256i lut = _mm256_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0,
+                                         12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0);
+    __m256 acc = _mm256_setzero_ps();
+    float tail = 0.0f;
+    int b = 0, j;
+#define MOE__KF4I(j) MOE__KANDOR(_mm256_cvtepu8_epi16(MOE__KLDX(nib + (j) * nstride)), \
+                                _mm256_slli_epi16(_mm256_cvtepu8_epi16(MOE__KLDX(nib + (j) * nstride)), 4), c0f0f)
+#if defined(__GFNI__) && defined(__AVX__)       /* low nibbles in the low lane, high ones in the high lane */
+#define MOE__KF4G(j) _mm256_gf2p8affine_epi64_epi8(_mm256_broadcastsi128_si256(MOE__KLDX(nib + (j) * nstride)), \
+                                                   _mm256_setr_epi64x(0x0102040800000000LL, 0x0102040800000000LL, 0x1020408000000000LL, 0x1020408000000000LL), 0)
+#else
+#define MOE__KF4G(j) _mm256_and_si256(_mm256_srlv_epi64(_mm256_broadcastsi128_si256(MOE__KLDX(nib + (j) * nstride)), sh), c15)
+#endif
+#define MOE__KF4D(C, j) MOE__KDP4(_mm256_setzero_si256(), _mm256_shuffle_epi8(lut, C(j)), MOE__KLD(x + 4 + 32 * (j)))
+#define MOE__KF4P(C, j) _mm256_madd_epi16(_mm256_packs_epi32(MOE__KF4D(C, j), MOE__KF4D(C, j + 1)), one)
+#define MOE__KF4LOOP(C) \
+    for (; b + 8 <= nb; b += 8, x += MOE__QXK_BLK, nib += 8 * nstride, e += 8 * estride) { \
+        __m256i h0 = _mm256_madd_epi16(_mm256_packs_epi32(MOE__KF4P(C, 0), MOE__KF4P(C, 2)), one); \
+        __m256i h1 = _mm256_madd_epi16(_mm256_packs_epi32(MOE__KF4P(C, 4), MOE__KF4P(C, 6)), one), ev; \
+        __m128i eb; \
+        MOE__PREFETCH(nib + 2048); MOE__PREFETCH(nib + 2048 + 4 * nstride); \
+        h0 = _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20), _mm256_permute2x128_si256(h0, h1, 0x31)); \
+        h0 = _mm256_sub_epi32(h0, _mm256_madd_epi16(MOE__KLD(x + 260), _mm256_set1_epi16(12))); \
+        if (estride == 1) eb = _mm_loadl_epi64((const __m128i *)(const void *)e); \
+        else eb = _mm_setr_epi32((int)(e[0] | (uint32_t)e[estride] << 8 | (uint32_t)e[2 * estride] << 16 | (uint32_t)e[3 * estride] << 24), \
+                                 (int)(e[4 * estride] | (uint32_t)e[5 * estride] << 8 | (uint32_t)e[6 * estride] << 16 | (uint32_t)e[7 * estride] << 24), 0, 0); \
+        ev = _mm256_cvtepu8_epi32(eb);       /* 2^(e-128): (e-1) << 23, or 0x200000 << e for e < 2 */ \
+        ev = _mm256_max_epi32(_mm256_slli_epi32(_mm256_sub_epi32(ev, _mm256_set1_epi32(1)), 23), \
+                              _mm256_sllv_epi32(_mm256_set1_epi32(0x200000), _mm256_min_epu32(ev, _mm256_set1_epi32(2)))); \
+        acc = MOE__FMA256(_mm256_set1_ps(moe__qxk_d(x)), _mm256_mul_ps(_mm256_castsi256_ps(ev), _mm256_cvtepi32_ps(h0)), acc); \
+    }
+    const __m256i c0f0f = _mm256_set1_epi16(0x0f0f);
+    (void)c15; (void)sh;
+    if (inter) { MOE__KF4LOOP(MOE__KF4I) } else { MOE__KF4LOOP(MOE__KF4G) }
+    for (j = 0; b < nb; b++, j++, nib += nstride, e += estride) {     /* the last blocks, one at a time */
+        __m256i d = MOE__KDP4(_mm256_setzero_si256(), _mm256_shuffle_epi8(lut, inter ? MOE__KF4I(0) : MOE__KF4G(0)), MOE__KLD(x + 4 + 32 * j));
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(d), _mm256_extracti128_si256(d, 1));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+        tail += moe__qxk_d(x) * (moe__e8m0_half(e[0]) *
+                                 (float)(_mm_cvtsi128_si32(s) - 12 * (moe__qxk_bsum(x, 2 * j) + moe__qxk_bsum(x, 2 * j + 1))));
+    }
+#undef MOE__KF4I
+#undef MOE__KF4G
+#undef MOE__KF4D
+#undef MOE__KF4P
+#undef MOE__KF4LOOP
+    return moe__hsum256(acc) + tail;
+}
+
 #endif
 
 /* moe__qtile: c[n] = sum over blocks of dw*dx * (qw . qx) for MOE__NRQ rows of type t. On x86,
