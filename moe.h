@@ -2570,12 +2570,14 @@ static void moe__qx_make(int K, const float *x, unsigned char *qx)
 #define MOE__QXK_BLK 292
 #define MOE__QXK_BYTES(K) ((((size_t)(K) + 255) / 256) * MOE__QXK_BLK)
 static float moe__qxk_d(const unsigned char *b) { float d; memcpy(&d, b, 4); return d; }
+#if !defined(MOE_SIMD_NEON)          /* the NEON kernels load the sums as vectors */
 static int moe__qxk_bsum(const unsigned char *b, int j)
 {
     int16_t s;
     memcpy(&s, b + 260 + 2 * j, 2);
     return s;
 }
+#endif
 /* one block of n <= 256 values (the rest zero) */
 static void moe__qxk_block(const float *x, int n, unsigned char *o)
 {

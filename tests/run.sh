@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
 # tests/run.sh - build and run tests/test_moe.c across the matrix: x86-64 SIMD paths, compilers
-# and language standards, -O3 builds (with their compile time), -ffast-math, OpenMP,
-# sanitizers, valgrind, qemu (AArch64, ARMv7), a Cortex-M compile check and the README's usage
-# snippet compiled as C99 and C++11. Each configuration prints its line as soon as it is done:
+# and language standards (C99, C11, C++11, C++17, C++20; gcc, clang, tcc), -O3 builds (with
+# their compile time), -O3 -flto over two translation units, -ffast-math, OpenMP, sanitizers,
+# valgrind, qemu (AArch64, ARMv7, RISC-V 64, and s390x: big-endian), i386 (-m32: x87 float
+# math, and SSE math with the AVX2 path), MinGW-w64 under wine (Win32 threads), a Cortex-M
+# compile check and the README's usage snippet compiled as C99 and C++11; tests/test_files.c
+# (the GGUF and safetensors readers) on several of them (s390x, i386, tcc and MinGW included).
+# A configuration whose tools are missing is skipped, by name, with the tool it lacks
+# (.ci/run installs them all). Each configuration prints its line as soon as it is done:
 #     [PASS] gcc-c99-avx2 (4540 passed; build 6.2s, run 1.3s)
 #     [FAIL] clang-c11-native (3 failed, 4067 passed; exit status 1; build 7.1s; log: build/tests/clang-c11-native.log)
 #     [SKIP] aarch64-neon: aarch64-linux-gnu-gcc not installed
 # then the whole matrix again in order and, as the very last line, the sum over every run:
 # "N passed, N failed, N skipped". Exit status 1 when any configuration failed.
 #
-#     bash tests/run.sh            the whole matrix (make test; about 14 minutes on 2 cores)
+#     bash tests/run.sh            the whole matrix (make test; about 10 minutes on 2 cores)
 #     bash tests/run.sh --check    the quick check (make check; about a minute): one -march=native
 #                                  build also compared with the scalar path, run with --quick,
 #                                  and the README snippet compiled as C99 and C++11
 #
 # Environment: BUILD (default build), TEST_JOBS (parallel jobs, default: number of cores),
 # TEST_TIMEOUT (seconds per run, default 480), TEST_ONLY (a regex: run matching names only),
-# CC / CXX (the compilers of --check; default cc / c++).
+# CC / CXX (the compilers of --check; default cc / c++). The MinGW-w64 configurations keep a
+# wine prefix in $BUILD/tests/wine (about 700 MB, made on first use, in ~10 s).
 set -u
 cd "$(dirname "$0")/.." || exit 2
 
@@ -25,6 +31,7 @@ mkdir -p "$B" || exit 2
 WARN="-Wall -Wextra -Wpedantic -Werror"
 SRC=tests/test_moe.c
 FSRC=tests/test_files.c
+SSRC=tests/test_shard.c
 LIBS="-lm -pthread"
 VS="-DMOE_TEST_VS_SCALAR tests/scalar_tu.c"   # SIMD builds also compare with the scalar path
 JOBS="${TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}"
@@ -144,6 +151,7 @@ quick_matrix() {
     make_snippet
     add check-native "$cc -std=c99 -O2 $WARN -march=native $SRC $vs $LIBS" "" --quick
     add check-files "$cc -std=c99 -O2 $WARN -march=native $FSRC -lm" "" ""
+    add check-shard "$cc -std=c99 -O2 $WARN -march=native $SSRC $LIBS" "" --quick
     snippet_cfg readme-snippet-c99 "$cc -std=c99"
     snippet_cfg readme-snippet-c++11 "$cxx -x c++ -std=c++11"
 }
@@ -167,6 +175,11 @@ full_matrix() {
     cross aarch64-neon-dotprod aarch64-linux-gnu-gcc qemu-aarch64 "-march=armv8.2-a+dotprod" "$VS"
     cross armv7-neon arm-linux-gnueabihf-gcc qemu-arm "-mfpu=neon-vfpv4 -mfloat-abi=hard" "$VS"
     cross armv7-scalar arm-linux-gnueabihf-gcc qemu-arm "-mfpu=neon-vfpv4 -mfloat-abi=hard -DMOE_SIMD_SCALAR"
+    cross s390x-scalar s390x-linux-gnu-gcc qemu-s390x ""            # big-endian: moe.h builds the scalar path
+    cross riscv64-scalar riscv64-linux-gnu-gcc qemu-riscv64 ""
+    if have s390x-linux-gnu-gcc && have qemu-s390x; then           # the file readers on a big-endian host
+        add files-s390x "s390x-linux-gnu-gcc -static -std=c99 -O2 $WARN $FSRC -lm" qemu-s390x ""
+    else skip files-s390x "s390x-linux-gnu-gcc or qemu-s390x not installed"; fi
 
     # ---- sanitizers ----------------------------------------------------------------------
     add gcc-asan-ubsan-native "gcc -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all $WARN -march=native $SRC $VS $LIBS" "" ""
@@ -195,6 +208,25 @@ full_matrix() {
         else skip "$cc-c99-O3-avx512" "this CPU lacks avx512f/bw/vl/dq (or is not x86-64)"; fi
         add "$cc-c99-O3-native" "$cc -std=c99 -O3 $WARN -march=native $SRC $LIBS" "" ""
     done
+
+    # ---- i386 (x87 float math; SSE math with the AVX2 path), tcc, C++17/C++20, -O3 -flto over
+    # two translation units, MinGW-w64 under wine (Win32 threads) ------------------------------
+    if [ -n "$M32_ERR" ]; then skip i386-scalar "$M32_ERR"; skip i386-avx2 "$M32_ERR"
+    else
+        add i386-scalar "gcc -m32 -std=c99 -O2 $WARN -DMOE_SIMD_SCALAR $SRC $LIBS" "" ""
+        if [ $HAVE_AVX2 = 1 ]; then add i386-avx2 "gcc -m32 -msse2 -mfpmath=sse -std=c99 -O2 $WARN $AVX2_FLAGS $SRC $VS $LIBS" "" --quick
+        else skip i386-avx2 "this CPU lacks avx2/fma/f16c"; fi
+    fi
+    add tcc "tcc -std=c99 -Wall -Werror $SRC -lm -pthread" "" --quick    # no SIMD macros: the scalar path
+    add g++-c++17-native "g++ -x c++ -std=c++17 -O2 $WARN -march=native $SRC $VS $LIBS" "" ""
+    add g++-c++20-native "g++ -x c++ -std=c++20 -O2 $WARN -march=native $SRC $VS $LIBS" "" ""
+    add clang++-c++20-native "clang++ -x c++ -std=c++20 -O2 $WARN -march=native $SRC $VS $LIBS" "" ""
+    add gcc-O3-flto-2tu "gcc -std=c99 -O3 -flto=auto $WARN -march=native -DMOE_TEST_TU2 $SRC tests/tu2.c $VS $LIBS" "" ""
+    if [ $HAVE_AVX2 = 1 ]; then mingw mingw-w64-avx2 "$AVX2_FLAGS" "$SRC $VS"
+    else skip mingw-w64-avx2 "this CPU lacks avx2/fma/f16c (or is not x86-64)"; fi
+    if [ $HAVE_AVX512 = 1 ]; then mingw mingw-w64-avx512 "$AVX512_FLAGS" "$SRC $VS"   # 64-byte vectors, 16-byte-aligned Win64 stack
+    else skip mingw-w64-avx512 "this CPU lacks avx512f/bw/vl/dq (or is not x86-64)"; fi
+    mingw mingw-w64-scalar "-DMOE_SIMD_SCALAR" "$SRC"
 
     # ---- -ffast-math (the implementation's translation unit only) -------------------------
     for cc in gcc clang; do
@@ -226,9 +258,24 @@ full_matrix() {
     if have aarch64-linux-gnu-gcc && have qemu-aarch64; then
         add files-aarch64 "aarch64-linux-gnu-gcc -static -std=c99 -O2 $WARN $FSRC -lm" qemu-aarch64 ""
     else skip files-aarch64 "aarch64-linux-gnu-gcc or qemu-aarch64 not installed"; fi
+    if [ -n "$M32_ERR" ]; then skip files-i386 "$M32_ERR"
+    else add files-i386 "gcc -m32 -std=c99 -O2 $WARN $FSRC -lm" "" ""; fi
+    add files-tcc "tcc -std=c99 -Wall -Werror $FSRC -lm" "" ""
+    mingw files-mingw-w64 "" "$FSRC"
     add_sh files-cli gcc "cp tests/cli_smoke.sh \$EXE" bash "$B/cli"    # examples/moe_run.c on test-written GGUFs
     if have valgrind; then add files-valgrind "gcc -std=c99 -O1 -g $WARN -DMOE_SIMD_SCALAR $FSRC -lm" valgrind ""
     else skip files-valgrind "valgrind not installed"; fi
+
+    # ---- routed and sharded runs: tests/test_shard.c, bit for bit against moe_forward --------
+    add shard-gcc-native-openmp "gcc -std=c99 -O2 $WARN -march=native -fopenmp $SSRC $LIBS" "" ""
+    add shard-gcc-scalar "gcc -std=c99 -O2 $WARN -DMOE_SIMD_SCALAR $SSRC $LIBS" "" ""
+    if [ "$HAVE_AVX2" = 1 ]; then add shard-gcc-avx2 "gcc -std=c99 -O2 $WARN $AVX2_FLAGS $SSRC $LIBS" "" ""
+    else skip shard-gcc-avx2 "CPU lacks avx2"; fi
+    add shard-g++-c++11 "g++ -x c++ -std=c++11 -O2 $WARN -march=native $SSRC $LIBS" "" --quick
+    add shard-asan-ubsan "gcc -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all $WARN $SSRC $LIBS" "" --quick
+    if have aarch64-linux-gnu-gcc && have qemu-aarch64; then
+        add shard-aarch64 "aarch64-linux-gnu-gcc -static -std=c99 -O2 $WARN $SSRC -lm" qemu-aarch64 --quick
+    else skip shard-aarch64 "aarch64-linux-gnu-gcc or qemu-aarch64 not installed"; fi
 
     # ---- the committed fuzz corpora, replayed without libFuzzer (gcc, ASan+UBSan) -----------
     add_sh fuzz-corpus-replay gcc "cp tests/fuzz/replay.sh \$EXE" "env BUILD=$B bash" ""
@@ -237,6 +284,36 @@ full_matrix() {
     add cortex-m4-compile "arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -std=c99 -O2 $WARN -c tests/cortexm.c" - ""
     snippet_cfg readme-snippet-c99 "gcc -std=c99"
     snippet_cfg readme-snippet-c++11 "g++ -x c++ -std=c++11"
+}
+
+# i386: gcc -m32 with libc6-dev-i386 and lib32gcc-12-dev (on Debian 12 gcc-multilib conflicts
+# with the ARM cross compilers); probed by building and running a small program
+M32_ERR=""
+m32_probe() {
+    if ! is_x86; then M32_ERR="not an x86 host"; return; fi
+    if ! have gcc; then M32_ERR="gcc not installed"; return; fi
+    printf '#include <math.h>\n#include <pthread.h>\n#include <stdio.h>\nint main(void) { printf("%%g\\n", sqrt(2.0)); return 0; }\n' >"$B/m32_probe.c"
+    if ! gcc -m32 "$B/m32_probe.c" -o "$B/m32_probe" -lm -pthread >/dev/null 2>&1 || ! "$B/m32_probe" >/dev/null 2>&1; then
+        M32_ERR="gcc -m32 cannot build and run a program (libc6-dev-i386, lib32gcc-12-dev not installed?)"
+    fi
+}
+# MinGW-w64: x86_64-w64-mingw32-gcc, the .exe run under wine (Debian: wine64, and wine for the
+# command) in a prefix of its own, $B/wine, made once (under flock: the configurations run in
+# parallel); the test program uses Win32 threads there. Its output has CRLF line ends.
+WINE=""
+if have wine; then WINE=wine; elif have wine64; then WINE=wine64; elif [ -x /usr/lib/wine/wine64 ]; then WINE=/usr/lib/wine/wine64; fi
+mingw() { # name flags sources
+    local name=$1 flags=$2 srcs=$3 run init
+    if [ -n "$ONLY" ] && ! [[ $name =~ $ONLY ]]; then return; fi
+    if ! have x86_64-w64-mingw32-gcc; then skip "$name" "x86_64-w64-mingw32-gcc not installed"; return; fi
+    if [ -z "$WINE" ]; then skip "$name" "wine not installed"; return; fi
+    if ! is_x86; then skip "$name" "not an x86-64 host (wine runs the .exe natively)"; return; fi
+    run="env WINEDEBUG=-all WINEPREFIX=$(cd "$B" && pwd)/wine $WINE"
+    init="$run cmd /c exit"
+    have flock && init="flock $B/wine.lock $init"
+    # mingw's gcc names its output NAME.exe; the matrix runs $EXE
+    add_sh "$name" x86_64-w64-mingw32-gcc "x86_64-w64-mingw32-gcc -std=c99 -O2 $WARN $flags $srcs -lm -o \$EXE.exe && \
+mv -f \$EXE.exe \$EXE && { $init || true; }" "$run" ""
 }
 
 cross() { # name compiler qemu flags [extra sources]
@@ -261,7 +338,7 @@ paths() { # name-prefix compiler-with-std
     add "$pre-native" "$cc -O2 $WARN -march=native $SRC $VS $LIBS" "" ""
 }
 
-if [ "$MODE" = check ]; then quick_matrix; else full_matrix; fi
+if [ "$MODE" = check ]; then quick_matrix; else m32_probe; full_matrix; fi
 
 now_ms() { local t; t=$(date +%s%N 2>/dev/null); case "$t" in *N|"") echo $(( $(date +%s) * 1000 )) ;; *) echo $(( t / 1000000 )) ;; esac; }
 secs() { printf '%d.%ds' $(( $1 / 1000 )) $(( $1 % 1000 / 100 )); }   # milliseconds -> "12.3s"
@@ -297,7 +374,7 @@ one() {
     *)        timeout "$TMO" $prefix "$exe" $args >>"$log" 2>&1; rc=$? ;;
     esac
     t1=$(now_ms)
-    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+    line=$(tr -d '\r' <"$log" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)   # CRLF: MinGW under wine
     if [ -n "$line" ]; then
         p=${line%% passed*}
         f=${line#*passed, }; f=${f%% failed*}
@@ -325,7 +402,7 @@ print_line() {
         printf '[PASS] %s (%s passed%s)\n' "$name" "$p" "${rest:+; $rest}"
     else
         out=$(printf '[FAIL] %s (%s failed, %s passed; %s; log: %s)' "$name" "$f" "$p" "$rest" "$B/$name.log")
-        out="$out$(grep -E '^FAIL |^ERROR |error:|runtime error' "$B/$name.log" | head -n 5 | sed 's/^/\n         /')"
+        out="$out$(tr -d '\r' <"$B/$name.log" | grep -E '^FAIL |^ERROR |error:|runtime error' | head -n 5 | sed 's/^/\n         /')"
         printf '%s\n' "$out"
     fi
 }

@@ -98,6 +98,7 @@ static const tinfo *ti(moe_type t)
     for (i = 0; i < sizeof k_types / sizeof k_types[0]; i++) if (k_types[i].t == t) return &k_types[i];
     printf("no type info\n");
     exit(2);
+    return NULL;   /* not reached (tcc does not know that exit does not return) */
 }
 static int known_to_moe(moe_type t) { return (int)t >= 0 && (int)t < (int)MOE_TYPE_COUNT; }
 static size_t row_bytes(moe_type t, int cols) { return (size_t)cols / (size_t)ti(t)->blck * (size_t)ti(t)->bytes; }
@@ -129,6 +130,22 @@ static float *mkvec(size_t n)
     float *v = (float *)xmalloc(n * sizeof(float));
     size_t i;
     for (i = 0; i < n; i++) v[i] = frand() * 0.1f;
+    return v;
+}
+/* Byte order: moe.h reads weights, biases and scales as little-endian bytes on every host, as
+   the files store them; x and y are native floats. le_f32: n native floats, in place, to
+   little-endian bytes (a no-op on a little-endian host); the vectors a test hands to moe.h by
+   hand and writes into its files go through it. wr_f32le: one f32 as little-endian bytes. */
+static void wr_f32le(unsigned char *p, float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    p[0] = (unsigned char)(u & 0xffu); p[1] = (unsigned char)((u >> 8) & 0xffu); p[2] = (unsigned char)((u >> 16) & 0xffu); p[3] = (unsigned char)(u >> 24);
+}
+static float *le_f32(float *v, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) wr_f32le((unsigned char *)(v + i), v[i]);
     return v;
 }
 static uint16_t f2bf(float f) { uint32_t u; memcpy(&u, &f, 4); return (uint16_t)(u >> 16); }   /* exact for bf16 values */
@@ -441,10 +458,13 @@ static lay mk_gguf_layer(const gfam *f)
         moe_type st = known_to_moe(f->et) ? f->et : MOE_TYPE_F32;
         l.sgate = mk(st, 1, ffs, f->D); l.sup = mk(st, 1, ffs, f->D); l.sdown = mk(st, 1, f->D, ffs);
     }
-    if (f->shared_gate_w) l.sgw = mkvec((size_t)f->D);
-    if (f->router_bias) l.rb = mkvec((size_t)f->E);
-    if (f->sel_bias) l.sb = mkvec((size_t)f->E);
-    if (f->exp_bias) { l.gb = mkvec((size_t)f->E * f->ff); l.ub = mkvec((size_t)f->E * f->ff); l.db = mkvec((size_t)f->E * f->D); }
+    if (f->shared_gate_w) l.sgw = le_f32(mkvec((size_t)f->D), (size_t)f->D);
+    if (f->router_bias) l.rb = le_f32(mkvec((size_t)f->E), (size_t)f->E);
+    if (f->sel_bias) l.sb = le_f32(mkvec((size_t)f->E), (size_t)f->E);
+    if (f->exp_bias) {
+        l.gb = le_f32(mkvec((size_t)f->E * f->ff), (size_t)f->E * f->ff); l.ub = le_f32(mkvec((size_t)f->E * f->ff), (size_t)f->E * f->ff);
+        l.db = le_f32(mkvec((size_t)f->E * f->D), (size_t)f->E * f->D);
+    }
     return l;
 }
 static void gw_layer(gw *w, const gfam *f, int L, const lay *l)
@@ -932,7 +952,7 @@ static mat transpose_mat(const mat *m)   /* [n][rows][cols] -> [n][cols][rows], 
                 memcpy(t.p + e * m->per + (c * m->rows + r) * es, m->p + e * m->per + (r * m->cols + c) * es, es);
     return t;
 }
-/* a vector stored as bf16 in the file: the test keeps its exact f32 value */
+/* a vector stored as bf16 in the file: the test keeps its exact f32 value (as little-endian bytes) */
 typedef struct bvec { float *f; uint16_t *h; size_t n; } bvec;
 static bvec mkbvec(size_t n)
 {
@@ -940,6 +960,7 @@ static bvec mkbvec(size_t n)
     size_t i;
     v.n = n; v.f = mkvec(n); v.h = (uint16_t *)xmalloc(n * 2);
     for (i = 0; i < n; i++) { unsigned char *p = (unsigned char *)&v.h[i]; uint16_t h = f2bf(v.f[i]); v.f[i] = bfround(v.f[i]); p[0] = (unsigned char)h; p[1] = (unsigned char)(h >> 8); }
+    le_f32(v.f, n);
     return v;
 }
 typedef struct hlay {
@@ -961,7 +982,7 @@ static mat mkscale(const mat *m)
     s.t = MOE_TYPE_F32; s.n = m->n; s.rows = (m->rows + 31) / 32; s.cols = (m->cols + 31) / 32;
     s.per = (size_t)s.rows * s.cols * 4; s.bytes = s.per * s.n;
     s.p = (unsigned char *)xmalloc(s.bytes);
-    for (i = 0; i < s.bytes / 4; i++) { float f = 0.01f + (frand() + 1.0f) * 0.01f; memcpy(s.p + 4 * i, &f, 4); }
+    for (i = 0; i < s.bytes / 4; i++) { wr_f32le(s.p + 4 * i, 0.01f + (frand() + 1.0f) * 0.01f); }
     return s;
 }
 static void sw_hf_layer(sw *w, const hfam *f, int L, hlay *l)
@@ -975,7 +996,7 @@ static void sw_hf_layer(sw *w, const hfam *f, int L, hlay *l)
     snprintf(n, sizeof n, "%s%s", base, f->router); sw_mat2(w, n, &l->router, 0);
     if (f->router_bias) { l->rb = mkbvec((size_t)f->E); snprintf(n, sizeof n, "%srouter.bias", base); sw_vec_bf(w, n, &l->rb, 1, (uint64_t)f->E, 1); }
     if (f->sel_bias) {
-        l->sel = mkvec((size_t)f->E); sh[0] = (uint64_t)f->E;
+        l->sel = le_f32(mkvec((size_t)f->E), (size_t)f->E); sh[0] = (uint64_t)f->E;
         snprintf(n, sizeof n, "%sgate.e_score_correction_bias", base); sw_ten(w, n, "F32", 1, sh, l->sel, (size_t)f->E * 4);
     }
     if (f->kind == 0) {
