@@ -2615,36 +2615,18 @@ static void moe__qxk_make(int K, const float *x, unsigned char *qx)
    vector kernels replace them, or with MOE__KDOT_REF). w: the row's first super-block, x: the
    token's first Q8_K block, nsb: super-blocks */
 #if defined(MOE_SIMD_SCALAR) || defined(MOE__KDOT_REF)
-static float moe__kdot_q4_k_ref(const unsigned char *w, const unsigned char *x, int nsb)
+/* Q4_K, and Q5_K (five: qs at 48, a fifth bit at bit j of qh[l]) */
+static float moe__kdot_q45_ref(const unsigned char *w, const unsigned char *x, int nsb, int five)
 {
     float acc = 0.0f;
     int b, j, l, sc, m;
-    for (b = 0; b < nsb; b++, w += MOE__Q4K_BYTES, x += MOE__QXK_BLK) {
+    for (b = 0; b < nsb; b++, w += five ? MOE__Q5K_BYTES : MOE__Q4K_BYTES, x += MOE__QXK_BLK) {
         const signed char *q8 = (const signed char *)(x + 4);
         int32_t is = 0, ms = 0;
         for (j = 0; j < 8; j++) {
-            const unsigned char *q = w + 16 + 32 * (j / 2);
+            const unsigned char *q = w + (five ? 48 : 16) + 32 * (j / 2), *qh = w + 16;
             int sh = 4 * (j & 1), s = 0;
-            for (l = 0; l < 32; l++) s += ((q[l] >> sh) & 15) * q8[32 * j + l];
-            moe__k4_get(w + 4, j, &sc, &m);
-            is += sc * s;
-            ms += m * (moe__qxk_bsum(x, 2 * j) + moe__qxk_bsum(x, 2 * j + 1));
-        }
-        acc += moe__qxk_d(x) * (moe__h2f(moe__rd16(w)) * (float)is - moe__h2f(moe__rd16(w + 2)) * (float)ms);
-    }
-    return acc;
-}
-static float moe__kdot_q5_k_ref(const unsigned char *w, const unsigned char *x, int nsb)
-{
-    float acc = 0.0f;
-    int b, j, l, sc, m;
-    for (b = 0; b < nsb; b++, w += MOE__Q5K_BYTES, x += MOE__QXK_BLK) {
-        const signed char *q8 = (const signed char *)(x + 4);
-        int32_t is = 0, ms = 0;
-        for (j = 0; j < 8; j++) {
-            const unsigned char *q = w + 48 + 32 * (j / 2), *qh = w + 16;
-            int sh = 4 * (j & 1), s = 0;
-            for (l = 0; l < 32; l++) s += (((q[l] >> sh) & 15) | (((qh[l] >> j) & 1) << 4)) * q8[32 * j + l];
+            for (l = 0; l < 32; l++) s += (((q[l] >> sh) & 15) | (five ? ((qh[l] >> j) & 1) << 4 : 0)) * q8[32 * j + l];
             moe__k4_get(w + 4, j, &sc, &m);
             is += sc * s;
             ms += m * (moe__qxk_bsum(x, 2 * j) + moe__qxk_bsum(x, 2 * j + 1));
@@ -3637,8 +3619,8 @@ static float moe__kdot(const moe__matrix *M, int e, int n, const unsigned char *
     case MOE_TYPE_Q3_K: return moe__kdot_q3_k(r, xq, K / MOE__QK_K);
 #define MOE__KDOT_FP4 moe__kdot_mxfp4
 #else
-    case MOE_TYPE_Q4_K: return moe__kdot_q4_k_ref(r, xq, K / MOE__QK_K);
-    case MOE_TYPE_Q5_K: return moe__kdot_q5_k_ref(r, xq, K / MOE__QK_K);
+    case MOE_TYPE_Q4_K: return moe__kdot_q45_ref(r, xq, K / MOE__QK_K, 0);
+    case MOE_TYPE_Q5_K: return moe__kdot_q45_ref(r, xq, K / MOE__QK_K, 1);
     case MOE_TYPE_Q6_K: return moe__kdot_q6_k_ref(r, xq, K / MOE__QK_K);
     case MOE_TYPE_Q2_K: return moe__kdot_q2_k_ref(r, xq, K / MOE__QK_K);
     case MOE_TYPE_Q3_K: return moe__kdot_q3_k_ref(r, xq, K / MOE__QK_K);
