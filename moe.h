@@ -1503,6 +1503,7 @@ static void moe__fp4_vecs(const unsigned char *q, moe__vec *v)  /* MXFP4 nibbles
 /* 16 FP8 E4M3 bytes: normal codes by moving the bits into place and rebiasing the exponent
    (120 = 127 - 7), subnormal codes (exponent 0) as m * 2^-9, 0x7f/0xff NaN: the scalar
    decoder's values, without an f32 subnormal on the way (DAZ/FTZ-proof) */
+#if !(defined(__F16C__) || defined(_MSC_VER))   /* else moe__f8_decode_row */
 #define MOE__WF8(p) moe__f8_vec(p)
 static __m512 moe__f8_vec(const unsigned char *p)
 {
@@ -1515,6 +1516,7 @@ static __m512 moe__f8_vec(const unsigned char *p)
     v = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(a, _mm512_set1_epi32(0x7f)), v, _mm512_set1_epi32(0x7fc00000));
     return _mm512_castsi512_ps(_mm512_or_si512(v, sign));
 }
+#endif
 
 #elif defined(MOE_SIMD_AVX2)
 #define MOE__SIMD_NAME "avx2"
@@ -1572,6 +1574,7 @@ static void moe__fp4_vecs(const unsigned char *q, moe__vec *v)  /* MXFP4 nibbles
     v[3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(hi, hi)));
 }
 /* 8 FP8 E4M3 bytes, as the AVX-512 decoder */
+#if !(defined(__F16C__) || defined(_MSC_VER))   /* else moe__f8_decode_row */
 #define MOE__WF8(p) moe__f8_vec(p)
 static __m256 moe__f8_vec(const unsigned char *p)
 {
@@ -1584,6 +1587,7 @@ static __m256 moe__f8_vec(const unsigned char *p)
     v = _mm256_blendv_epi8(v, _mm256_set1_epi32(0x7fc00000), _mm256_cmpeq_epi32(a, _mm256_set1_epi32(0x7f)));
     return _mm256_castsi256_ps(_mm256_or_si256(v, sign));
 }
+#endif
 
 #elif defined(MOE_SIMD_NEON)
 #define MOE__SIMD_NAME "neon"
@@ -2210,6 +2214,45 @@ static void moe__q3k_x86(const unsigned char *s, float *y)
 #undef MOE__INMEM
 #endif
 
+#if (defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)) && (defined(__F16C__) || defined(_MSC_VER))
+#define MOE__HAVE_F8ROW 1
+/* n FP8 E4M3 values times their block scales (f32, one per bc values; sb NULL: 1) to f32, by
+   the f16 route of the one-token kernel (moe__f8_row): the f16 of value / 2^8, converted, times
+   scale * 2^8. The exact product is the scalar decoder's value times the scale, so the bits are
+   the same; a chunk of 16 holding a NaN code (0x7f/0xff), a scale whose 2^8 multiple could
+   overflow, and the tail take the scalar decoder. */
+static void moe__f8_decode_row(const unsigned char *w, int n, const unsigned char *sb, int bc, float *dst)
+{
+    const __m128i k7f = _mm_set1_epi8(0x7f);
+    int c0, k;
+    for (c0 = 0; c0 < n; c0 += bc) {
+        int c1 = n - c0 > bc ? c0 + bc : n;
+        float s = 1.0f;
+        __m256 vs;
+        if (sb) {
+            s = moe__bits_f((uint32_t)sb[0] | ((uint32_t)sb[1] << 8) | ((uint32_t)sb[2] << 16) | ((uint32_t)sb[3] << 24));
+            sb += 4;
+        }
+        vs = _mm256_set1_ps(s * 256.0f);
+        k = c0;
+        if (fabsf(s) < 1e30f)                          /* NaN, Inf and huge scales: all scalar */
+            for (; k + 16 <= c1; k += 16) {
+                __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(w + k));
+                __m256i h;
+                if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(b, k7f), k7f))) {
+                    int j;
+                    for (j = 0; j < 16; j++) dst[k + j] = moe__e4m3_to_f32(w[k + j]) * s;
+                    continue;
+                }
+                h = _mm256_and_si256(_mm256_slli_epi16(_mm256_cvtepi8_epi16(b), 7), _mm256_set1_epi16((short)0xBF80));
+                _mm256_storeu_ps(dst + k, _mm256_mul_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(h)), vs));
+                _mm256_storeu_ps(dst + k + 8, _mm256_mul_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(h, 1)), vs));
+            }
+        for (; k < c1; k++) dst[k] = moe__e4m3_to_f32(w[k]) * s;
+    }
+}
+#endif
+
 #if defined(MOE_SIMD_SCALAR)
 static void moe__decode_row(moe_type t, const unsigned char *src, int n, float *dst)
 {
@@ -2259,7 +2302,9 @@ static void moe__decode_row(moe_type t, const unsigned char *src, int n, float *
         }
         break;
 #endif
-#ifdef MOE__WF8
+#if defined(MOE__HAVE_F8ROW)
+    case MOE_TYPE_F8_E4M3: moe__f8_decode_row(src, n, NULL, n, dst); return;
+#elif defined(MOE__WF8)
     case MOE_TYPE_F8_E4M3:
         for (; i + MOE__VL <= n; i += MOE__VL) MOE__VSTORE(dst + i, MOE__WF8(src + i));
         break;
@@ -4293,6 +4338,9 @@ static void moe__decode_scaled(const moe__matrix *m, int e, int n, const unsigne
         return;
     }
     MOE_ASSERT(m->scale_kind == MOE__XS_F32_BLOCK);
+#ifdef MOE__HAVE_F8ROW
+    if (m->type == MOE_TYPE_F8_E4M3) { moe__f8_decode_row(r, m->cols, sb, m->scale_cols, dst); return; }
+#endif
     moe__decode_row(m->type, r, m->cols, dst);
     for (c = 0; c < m->cols; c = c1) {
         float sc = moe__bits_f((uint32_t)sb[0] | ((uint32_t)sb[1] << 8) | ((uint32_t)sb[2] << 16) | ((uint32_t)sb[3] << 24));
