@@ -537,8 +537,8 @@ static double class_bound(int cls)
     case EC_Q4_0: return 7e-6;
     case EC_Q8_0_INT: return 5e-4;
     case EC_Q4_0_INT: return 3e-2;
-    /* the K-quants, MXFP4 and FP8 (with or without external scales) always run decoded to f32
-       panels: f32 rounding only. Measured (the same builds, and qemu AArch64/ARMv7 NEON, the
+    /* the K-quants, MXFP4 and FP8 (with or without external scales) decoded to f32 (experts
+       with more than 8 tokens; FP8 always keeps f32 activations): f32 rounding only. Measured (the same builds, and qemu AArch64/ARMv7 NEON, the
        -ffast-math implementation): q4_K 9.3e-7, q5_K 7.5e-7, q6_K 1.1e-6, q2_K 7.5e-7,
        q3_K 6.5e-7, mxfp4 6.4e-7, f8_e4m3 8.2e-7 */
     case EC_Q4_K: return 1e-5;
@@ -2683,8 +2683,10 @@ static void run_spec_Ts(const spec *s, const int *Ts, int n, const char *label)
     model_free(m);
     free(m);
 }
-/* The types of 0.2.0 (K-quants, MXFP4, FP8 E4M3) in layers: they run decoded to f32 panels, so
-   the layer matches the reference on the dequantised weights up to f32 rounding. K types need
+/* The newer types (K-quants, MXFP4, FP8 E4M3) in layers. Experts with more than 8 tokens
+   decode them to f32 (f32 rounding against the reference on the dequantised weights); with
+   1..8 tokens the K-quants and MXFP4 run the integer kernels (class q8_K/int) and FP8 its
+   one-token kernel or decoded rows. K types need
    d_model, d_ff (and d_ff_shared) multiples of 256, MXFP4 of 32; FP8 takes odd sizes (the SIMD
    decoders' tails). --quick (valgrind, qemu, make check) runs fewer and smaller layers: 2 experts,
    top-1, T = 1, 5, 24, shared experts and the fused layouts for 4 of the types, 2 mixed layers. */
