@@ -691,13 +691,14 @@ static float moe__bits_f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 static uint32_t moe__f_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 static uint16_t moe__rd16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static void moe__wr16(unsigned char *p, uint16_t v) { p[0] = (unsigned char)(v & 0xff); p[1] = (unsigned char)(v >> 8); }
-/* a little-endian f32 (a bias, a weight of an f32 tensor): a plain load on little-endian hosts */
-#if MOE__BE
-static float moe__ldf_le(const float *f)
+/* the f32 in 4 little-endian bytes (external block scales) */
+static float moe__rdf32(const unsigned char *p)
 {
-    const unsigned char *p = (const unsigned char *)(const void *)f;
     return moe__bits_f((uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24));
 }
+/* a little-endian f32 (a bias, a weight of an f32 tensor): a plain load on little-endian hosts */
+#if MOE__BE
+static float moe__ldf_le(const float *f) { return moe__rdf32((const unsigned char *)(const void *)f); }
 static void moe__stf_le(float *f, float v)
 {
     unsigned char *p = (unsigned char *)(void *)f;
@@ -2230,7 +2231,7 @@ static void moe__f8_decode_row(const unsigned char *w, int n, const unsigned cha
         float s = 1.0f;
         __m256 vs;
         if (sb) {
-            s = moe__bits_f((uint32_t)sb[0] | ((uint32_t)sb[1] << 8) | ((uint32_t)sb[2] << 16) | ((uint32_t)sb[3] << 24));
+            s = moe__rdf32(sb);
             sb += 4;
         }
         vs = _mm256_set1_ps(s * 256.0f);
@@ -3571,6 +3572,13 @@ static void moe__qgemm(moe_type t, int K, const unsigned char *qx, int mt, const
 }
 
 static const unsigned char *moe__base(const moe__matrix *m, int e);
+/* the external scales of row n of matrix m of expert e (its scale row) */
+static const unsigned char *moe__row_scale(const moe__matrix *m, int e, int n)
+{
+    const unsigned char *sb = m->expert_scale ? (const unsigned char *)m->expert_scale[e]
+                                              : m->scale + (size_t)e * m->scale_expert_stride;
+    return sb + (size_t)((n * m->row_mul + m->row_add) / m->scale_rows) * m->scale_row_stride;
+}
 /* ---- one token against FP8 E4M3 rows, decoded in registers --------------------------------
    E4M3 s.eeee.mmm becomes the f16 s.0eeee.mmm0000000 (the f16 of value / 2^8, subnormals
    included: F16C converts f16 subnormals exactly, whatever DAZ/FTZ say), so a row costs a
@@ -3616,7 +3624,7 @@ static float moe__f8_row(const unsigned char *w, const float *x, int K, const un
         int c1 = K - c0 > bc ? c0 + bc : K;
         float s = 1.0f, ts = 0.0f;
         if (sb) {
-            s = moe__bits_f((uint32_t)sb[0] | ((uint32_t)sb[1] << 8) | ((uint32_t)sb[2] << 16) | ((uint32_t)sb[3] << 24));
+            s = moe__rdf32(sb);
             sb += 4;
         }
         a0 = MOE__F8ZERO(); a1 = MOE__F8ZERO();
@@ -3635,17 +3643,12 @@ static float moe__f8_row(const unsigned char *w, const float *x, int K, const un
 /* one token against rows n0..n0+nb of FP8 matrix M of expert e (with its scales, if any) */
 static void moe__f8_gemv(const moe__matrix *M, int e, int n0, int nb, const float *x, float *out)
 {
-    const unsigned char *base = moe__base(M, e), *sc = NULL;
+    const unsigned char *base = moe__base(M, e);
     int n;
-    if (M->scale_kind) {
-        MOE_ASSERT(M->scale_kind == MOE__XS_F32_BLOCK);
-        sc = M->expert_scale ? (const unsigned char *)M->expert_scale[e] : M->scale + (size_t)e * M->scale_expert_stride;
-    }
-    for (n = 0; n < nb; n++) {
-        int p = (n0 + n) * M->row_mul + M->row_add;
+    MOE_ASSERT(M->scale_kind == 0 || M->scale_kind == MOE__XS_F32_BLOCK);
+    for (n = 0; n < nb; n++)
         out[n] = moe__f8_row(base + (size_t)(n0 + n) * M->row_stride, x, M->cols,
-                             sc ? sc + (size_t)(p / M->scale_rows) * M->scale_row_stride : NULL, sc ? M->scale_cols : M->cols);
-    }
+                             M->scale_kind ? moe__row_scale(M, e, n0 + n) : NULL, M->scale_kind ? M->scale_cols : M->cols);
 }
 #endif
 
@@ -3673,10 +3676,7 @@ static float moe__kdot(const moe__matrix *M, int e, int n, const unsigned char *
 #endif
     case MOE_TYPE_MXFP4:
         if (M->scale_kind == MOE__XS_E8M0_32) {
-            const unsigned char *sb = M->expert_scale ? (const unsigned char *)M->expert_scale[e]
-                                                      : M->scale + (size_t)e * M->scale_expert_stride;
-            sb += (size_t)((n * M->row_mul + M->row_add) / M->scale_rows) * M->scale_row_stride;
-            return MOE__KDOT_FP4(r, 16, sb, 1, 1, xq, K / 32);
+            return MOE__KDOT_FP4(r, 16, moe__row_scale(M, e, n), 1, 1, xq, K / 32);
         }
         return MOE__KDOT_FP4(r + 1, MOE__MXFP4_BYTES, r, MOE__MXFP4_BYTES, 0, xq, K / 32);
 #undef MOE__KDOT_FP4
@@ -4325,10 +4325,8 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 /* row n of matrix m of expert e (its bytes at r) as f32, with its external scales if it has them */
 static void moe__decode_scaled(const moe__matrix *m, int e, int n, const unsigned char *r, float *dst)
 {
-    const unsigned char *sb = m->expert_scale ? (const unsigned char *)m->expert_scale[e]
-                                              : m->scale + (size_t)e * m->scale_expert_stride;
-    int p = n * m->row_mul + m->row_add, c, c1, i;
-    sb += (size_t)(p / m->scale_rows) * m->scale_row_stride;
+    const unsigned char *sb = moe__row_scale(m, e, n);
+    int c, c1, i;
     if (m->scale_kind == MOE__XS_E8M0_32) {
 #ifdef MOE_SIMD_NEON
         for (c = 0; c < m->cols / 32; c++) moe__mxfp4_neon(r + 16 * (size_t)c, sb[c], 1, dst + 32 * (size_t)c);
@@ -4343,7 +4341,7 @@ static void moe__decode_scaled(const moe__matrix *m, int e, int n, const unsigne
 #endif
     moe__decode_row(m->type, r, m->cols, dst);
     for (c = 0; c < m->cols; c = c1) {
-        float sc = moe__bits_f((uint32_t)sb[0] | ((uint32_t)sb[1] << 8) | ((uint32_t)sb[2] << 16) | ((uint32_t)sb[3] << 24));
+        float sc = moe__rdf32(sb);
         c1 = c + m->scale_cols < m->cols ? c + m->scale_cols : m->cols;
         for (i = c; i < c1; i++) dst[i] *= sc;
         sb += 4;
