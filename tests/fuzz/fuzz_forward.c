@@ -1208,6 +1208,44 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(wb); wb = NULL;
     }
 
+    /* ---- run C: run B's routing given back (route_ids), and the experts cut in two shards whose
+       slots moe_combine sums: both bit for bit run B's y; bad routing and shards refused ----- */
+    {
+        int E = m.cfg.n_experts, S = m.cfg.n_shared, slots = k + S, cut = (int)(m.misc % (unsigned)(E + 1)), sh;
+        size_t ns = (size_t)T * (size_t)slots, q;
+        float *so = (float *)calloc(ns * (size_t)D + 1, sizeof(float)), *so2 = (float *)calloc(ns * (size_t)D + 1, sizeof(float));
+        float *sc = (float *)calloc(ns + 1, sizeof(float)), *yd = (float *)calloc(nx + 1, sizeof(float));
+        int *se = (int *)calloc(ns + 1, sizeof(int)), *idr = (int *)calloc(nk + 1, sizeof(int));
+        void *work = fz_work(ws, 0, 0x33, &wb);
+        if (!so || !so2 || !sc || !yd || !se || !idr) { fprintf(stderr, "fuzz_forward: out of memory\n"); abort(); }
+        memset(&o, 0, sizeof o);
+        o.capacity = b_cap; o.route_ids = idb; o.route_weights = wtb;
+        FZ_EXPECT(moe_forward_ex(&L, m.x, T, yd, work, ws, &o), MOE_OK, "run C: forward with run B's routing");
+        FZ_CHECK(memcmp(yd, yb, nx * sizeof(float)) == 0, "run C: forward with run B's routing differs from run B's y");
+        for (sh = 0; sh < 2; sh++) {             /* [0, cut) with the shared experts, [cut, E) */
+            memset(&o, 0, sizeof o);
+            o.capacity = b_cap;
+            o.expert_begin = sh ? cut : 0; o.expert_end = sh ? E : cut;
+            if (o.expert_begin == 0 && o.expert_end == 0) o.expert_begin = o.expert_end = E;   /* (0, 0) means all */
+            o.skip_shared = sh; o.slot_out = sh ? so2 : so; o.slot_coef = sc; o.slot_expert = se;
+            if (sh && (m.misc & 128)) { o.route_ids = idb; o.route_weights = wtb; }
+            FZ_EXPECT(moe_forward_ex(&L, m.x, T, NULL, work, ws, &o), MOE_OK, "run C: a shard");
+        }
+        for (q = 0; q < ns; q++)
+            if (se[q] >= cut && se[q] < E) memcpy(so + q * (size_t)D, so2 + q * (size_t)D, (size_t)D * sizeof(float));
+        FZ_EXPECT(moe_combine(&L, T, so, sc, se, yd), MOE_OK, "run C: moe_combine");
+        FZ_CHECK(memcmp(yd, yb, nx * sizeof(float)) == 0, "run C: shards [0,%d) and [%d,%d) combined differ from run B's y", cut, cut, E);
+        memcpy(idr, idb, nk * sizeof(int));
+        idr[m.misc % nk] = (m.misc & 64) ? -1 - (int)(m.misc >> 8) : E + (int)(m.misc >> 8);
+        memset(&o, 0, sizeof o);
+        o.route_ids = idr; o.route_weights = wtb;
+        FZ_EXPECT(moe_forward_ex(&L, m.x, T, yd, work, ws, &o), MOE_ERR_ARG, "run C: a route id out of range");
+        o.route_ids = idb; o.expert_begin = cut + 1; o.expert_end = cut;
+        FZ_EXPECT(moe_forward_ex(&L, m.x, T, yd, work, ws, &o), MOE_ERR_ARG, "run C: expert_begin > expert_end");
+        free(so); free(so2); free(sc); free(yd); free(se); free(idr);
+        free(wb); wb = NULL;
+    }
+
 done:
     free(ya); free(yb); free(ida); free(idb); free(idc); free(wta); free(wtb); free(yc);
     fz_model_free(&m);
