@@ -4510,6 +4510,11 @@ static int moe__inplace(const moe__ctx *c, int e, int down)
     if (down) return (sh ? L->sdown : L->down).type == MOE_TYPE_F32;
     return (!moe__gated(L->cfg.act) || (sh ? L->sgate : L->gate).type == MOE_TYPE_F32) && (sh ? L->sup : L->up).type == MOE_TYPE_F32;
 }
+/* expert e (shared ones E..E+S-1) is run by this call's shard */
+static int moe__in_shard(const moe__ctx *c, int e)
+{
+    return e < c->E ? e >= c->e_lo && e < c->e_hi : !c->skip_shared;
+}
 static void moe__dispatch(moe__ctx *c, int capacity)
 {
     const moe_config *cf = &c->L->cfg;
@@ -4522,18 +4527,9 @@ static void moe__dispatch(moe__ctx *c, int capacity)
             e = j < c->k ? c->ids[(size_t)t * (size_t)c->k + (size_t)j] : c->E + (j - c->k);
             if (j < c->k && capacity > 0 && c->count[e] >= capacity) { c->pos[s] = -1; continue; }
             c->pos[s] = c->count[e]++;
+            if (!moe__in_shard(c, e)) c->pos[s] = -2;  /* outside the shard: counted for capacity, not run */
         }
-    for (e = 0; e < ES; e++)                  /* outside the shard: counted for capacity, not run */
-        if (e < c->E ? (e < c->e_lo || e >= c->e_hi) : c->skip_shared) {
-            if (!c->count[e]) continue;
-            c->count[e] = 0;
-            for (t = 0; t < c->T; t++)
-                for (j = 0; j < c->slots; j++) {
-                    size_t s = (size_t)t * (size_t)c->slots + (size_t)j;
-                    int ej = j < c->k ? c->ids[(size_t)t * (size_t)c->k + (size_t)j] : c->E + (j - c->k);
-                    if (ej == e && c->pos[s] >= 0) c->pos[s] = -2;
-                }
-        }
+    for (e = 0; e < ES; e++) if (!moe__in_shard(c, e)) c->count[e] = 0;
     c->off[0] = 0; c->up[0] = 0; c->ug[0] = 0; c->ud[0] = 0;
     for (e = 0; e < ES; e++) {
         int m = c->count[e], ff = e < c->E ? cf->d_ff : cf->d_ff_shared;
