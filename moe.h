@@ -2418,10 +2418,13 @@ static void moe__tile1(int K, const float *x, const float *const *w, float *c)
 #if defined(MOE_SIMD_SCALAR)
 static int moe__gemv_ok(moe_type t) { return t == MOE_TYPE_F32 && !MOE__BE; }
 #else
-static int moe__gemv_ok(moe_type t)            /* the types moe__gemv_row has a case for */
+static int moe__gemv_ok(moe_type t)            /* the types moe__gemv has a kernel for */
 {
 #ifdef MOE__WF16
     if (t == MOE_TYPE_F16) return 1;
+#endif
+#ifdef MOE__HAVE_F8ROW
+    if (t == MOE_TYPE_F8_E4M3) return 1;       /* moe__f8_gemv, with the block scales */
 #endif
     return t == MOE_TYPE_F32 || t == MOE_TYPE_BF16;
 }
@@ -3586,8 +3589,7 @@ static const unsigned char *moe__row_scale(const moe__matrix *m, int e, int n)
    f32 scale. Each block of scale_cols columns sums into its own vector, then adds in times
    its scale. 0x7f/0xff (NaN) would pass for 480: the row's bytes are tested for them on the
    way, and a row holding one gives NaN, as its dequantised dot does. */
-#if (defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)) && (defined(__F16C__) || defined(_MSC_VER))
-#define MOE__HAVE_F8GEMV 1
+#ifdef MOE__HAVE_F8ROW                                /* x86 with F16C */
 #ifdef MOE_SIMD_AVX512
 #define MOE__F8W 32                                   /* weights a step */
 #define MOE__F8STEP(k, a) { __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(w + (k))); \
@@ -3736,10 +3738,17 @@ static float moe__gemv_row(moe_type ty, int K, const float *x, const unsigned ch
     return MOE__VSUM(MOE__VADD(MOE__VADD(a0, a1), MOE__VADD(a2, a3))) + s;
 }
 #endif
-static void moe__gemv(moe_type t, int K, const float *x, const unsigned char *w, size_t stride, int nb, float *c)
+/* rows n0..n0+nb of matrix M of expert e . one token x */
+static void moe__gemv(const moe__matrix *M, int e, int n0, int nb, const float *x, float *c)
 {
-    int n;
+    const unsigned char *w = moe__base(M, e) + (size_t)n0 * M->row_stride;
+    size_t stride = M->row_stride;
+    moe_type t = M->type;
+    int K = M->cols, n;
     MOE_ASSERT(moe__gemv_ok(t) && !moe__isq(t));
+#ifdef MOE__HAVE_F8ROW
+    if (t == MOE_TYPE_F8_E4M3) { moe__f8_gemv(M, e, n0, nb, x, c); return; }
+#endif
 #if !defined(MOE_SIMD_SCALAR)
     for (n = 0; n < nb; n++) c[n] = moe__gemv_row(t, K, x, w + (size_t)n * stride);
 #else
@@ -4687,7 +4696,6 @@ static void moe__ph_gateup(moe__ctx *c, int unit, float *scr)
             const moe__matrix *M = mi ? U : G;
             const float **wm = mi ? wu : wg;
             float *tm = mi ? tu : tg, *panel = mi ? scr + c->panel_floats / 2 : scr;
-            const unsigned char *wb = moe__base(M, u.ee) + (size_t)u.n0 * M->row_stride;
             if (moe__isq(M->type) && mt <= MOE__QM) {                      /* integer kernels */
                 const unsigned char *qx = moe__qx_get(c, scr, MOE__PH_GATEUP, u.e, M->type, D, X, mt);
                 for (i = 0; i < mt; i++) orow[i] = tm + (size_t)i * MOE__NBMAX;
@@ -4695,12 +4703,9 @@ static void moe__ph_gateup(moe__ctx *c, int unit, float *scr)
                 continue;
             }
             if (mt == 1 && moe__gemv_ok(M->type)) {                          /* one token */
-                moe__gemv(M->type, D, X, wb, M->row_stride, u.nb, tm);
+                moe__gemv(M, u.ee, u.n0, u.nb, X, tm);
                 continue;
             }
-#ifdef MOE__HAVE_F8GEMV
-            if (mt == 1 && M->type == MOE_TYPE_F8_E4M3) { moe__f8_gemv(M, u.ee, u.n0, u.nb, X, tm); continue; }
-#endif
             for (r = 0; r < u.nb; r += MOE__NRD) {
                 int nr = u.nb - r < MOE__NRD ? u.nb - r : MOE__NRD;
                 moe__rows(M, u.ee, u.n0 + r, nr, panel, wm);
@@ -4757,7 +4762,6 @@ static void moe__ph_down(moe__ctx *c, int unit, float *scr)
         const float *xr[MOE__FEW];
         float *out[MOE__FEW] = { NULL };
         const moe__matrix *M = u.sh ? &L->sdown : &L->down;
-        const unsigned char *wb = moe__base(M, u.ee) + (size_t)u.n0 * M->row_stride;
         int mt = u.m;
         if (moe__isq(M->type) && mt <= MOE__QM) {                          /* integer kernels */
             const unsigned char *qx = moe__qx_get(c, scr, MOE__PH_DOWN, u.e, M->type, u.ff, H, mt);
@@ -4766,17 +4770,9 @@ static void moe__ph_down(moe__ctx *c, int unit, float *scr)
             if (bd) for (i = 0; i < mt; i++) for (n = 0; n < u.nb; n++) out[i][n] += MOE__LDF(bd + u.n0 + n);
         } else if (mt == 1 && moe__gemv_ok(M->type)) {                   /* one token */
             float *o = Y + (size_t)u.lst[0] * (size_t)D + (size_t)u.n0;
-            moe__gemv(M->type, u.ff, H, wb, M->row_stride, u.nb, o);
+            moe__gemv(M, u.ee, u.n0, u.nb, H, o);
             if (bd) for (n = 0; n < u.nb; n++) o[n] += MOE__LDF(bd + u.n0 + n);
-        }
-#ifdef MOE__HAVE_F8GEMV
-        else if (mt == 1 && M->type == MOE_TYPE_F8_E4M3) {                  /* one token */
-            float *o = Y + (size_t)u.lst[0] * (size_t)D + (size_t)u.n0;
-            moe__f8_gemv(M, u.ee, u.n0, u.nb, H, o);
-            if (bd) for (n = 0; n < u.nb; n++) o[n] += MOE__LDF(bd + u.n0 + n);
-        }
-#endif
-        else
+        } else
         for (r = 0; r < u.nb; r += MOE__NRD) {
             int nr = u.nb - r < MOE__NRD ? u.nb - r : MOE__NRD;
             moe__rows(M, u.ee, u.n0 + r, nr, scr, wd);
