@@ -2217,6 +2217,9 @@ static void moe__q3k_x86(const unsigned char *s, float *y)
 
 #if (defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)) && (defined(__F16C__) || defined(_MSC_VER))
 #define MOE__HAVE_F8ROW 1
+/* 16 E4M3 bytes (__m128i) as 16 f16 of value / 2^8: sign extension puts the sign at bit 15
+   (and bit 14, masked off), the shift puts eeee.mmm under the f16 exponent and mantissa */
+#define MOE__F8H16(b) _mm256_and_si256(_mm256_slli_epi16(_mm256_cvtepi8_epi16(b), 7), _mm256_set1_epi16((short)0xBF80))
 /* n FP8 E4M3 values times their block scales (f32, one per bc values; sb NULL: 1) to f32, by
    the f16 route of the one-token kernel (moe__f8_row): the f16 of value / 2^8, converted, times
    scale * 2^8. The exact product is the scalar decoder's value times the scale, so the bits are
@@ -2245,7 +2248,7 @@ static void moe__f8_decode_row(const unsigned char *w, int n, const unsigned cha
                     for (j = 0; j < 16; j++) dst[k + j] = moe__e4m3_to_f32(w[k + j]) * s;
                     continue;
                 }
-                h = _mm256_and_si256(_mm256_slli_epi16(_mm256_cvtepi8_epi16(b), 7), _mm256_set1_epi16((short)0xBF80));
+                h = MOE__F8H16(b);
                 _mm256_storeu_ps(dst + k, _mm256_mul_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(h)), vs));
                 _mm256_storeu_ps(dst + k + 8, _mm256_mul_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(h, 1)), vs));
             }
@@ -3605,7 +3608,7 @@ typedef __m512 moe__f8acc;
 #else
 #define MOE__F8W 16
 #define MOE__F8STEP(k, a) { __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(w + (k))); \
-        __m256i h = _mm256_and_si256(_mm256_slli_epi16(_mm256_cvtepi8_epi16(b), 7), _mm256_set1_epi16((short)0xBF80)); \
+        __m256i h = MOE__F8H16(b); \
         nan = _mm256_or_si256(nan, _mm256_castsi128_si256(_mm_cmpeq_epi8(_mm_and_si128(b, _mm256_castsi256_si128(k7f)), _mm256_castsi256_si128(k7f)))); \
         a = MOE__FMA256(_mm256_cvtph_ps(_mm256_castsi256_si128(h)), _mm256_loadu_ps(x + (k)), a); \
         a = MOE__FMA256(_mm256_cvtph_ps(_mm256_extracti128_si256(h, 1)), _mm256_loadu_ps(x + (k) + 8), a); }
