@@ -2663,10 +2663,10 @@ static void moe__qxk_make(int K, const float *x, unsigned char *qx)
     for (b = 0; b < K; b += 256, qx += MOE__QXK_BLK) moe__qxk_block(x + b, K - b < 256 ? K - b : 256, qx);
 }
 
-/* the scalar kernels: the readable reference every vector kernel matches (compiled where no
-   vector kernels replace them, or with MOE__KDOT_REF). w: the row's first super-block, x: the
-   token's first Q8_K block, nsb: super-blocks */
-#if defined(MOE_SIMD_SCALAR) || defined(MOE__KDOT_REF)
+/* the scalar kernels: the readable reference every vector kernel matches (the scalar path's
+   own; the others have vector kernels). w: the row's first super-block, x: the token's first
+   Q8_K block, nsb: super-blocks */
+#if defined(MOE_SIMD_SCALAR)
 /* Q4_K, and Q5_K (five: qs at 48, a fifth bit at bit j of qh[l]) */
 static float moe__kdot_q45_ref(const unsigned char *w, const unsigned char *x, int nsb, int five)
 {
