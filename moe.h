@@ -170,6 +170,21 @@ typedef enum moe_gate_up_layout {
     MOE_GATE_UP_INTERLEAVED   /* fused [2*d_ff][d_model]: even rows gate, odd rows up (gpt-oss) */
 } moe_gate_up_layout;
 
+/* Kernel paths (moe_config.path). A plain build has one, picked by MOE_SIMD_* or the compiler's
+   flags; a MOE_DISPATCH build has every path of its target and each layer runs one. Each CPU's
+   paths are listed worst to best. */
+typedef enum moe_path {
+    MOE_PATH_AUTO = 0,        /* the best path built in that this CPU runs                     */
+    MOE_PATH_SCALAR,          /* portable C                                                     */
+    MOE_PATH_AVX2,            /* AVX2 + FMA + F16C                                              */
+    MOE_PATH_AVX2_VNNI,       /*   + AVX-VNNI                                                   */
+    MOE_PATH_AVX512,          /* AVX-512 F/BW/VL/DQ (+ AVX2, FMA, F16C)                         */
+    MOE_PATH_AVX512_VNNI,     /*   + AVX512-VNNI                                                */
+    MOE_PATH_NEON,            /* ARM NEON                                                       */
+    MOE_PATH_NEON_DOTPROD,    /*   + the dot-product extension (ARMv8.2 dotprod)                */
+    MOE_PATH_COUNT
+} moe_path;
+
 typedef struct moe_config {
     int d_model, d_ff, n_experts, top_k;
     moe_act act;            /* expert FFN form                                         */
@@ -186,6 +201,8 @@ typedef struct moe_config {
     int n_shared;           /* always-on shared experts                                */
     int d_ff_shared;        /* their hidden width (each)                               */
     int n_threads;          /* threads (and workspace slots) to size for; 0: all OpenMP gives, or 1 */
+    moe_path path;          /* kernel path: AUTO (0), or one to force (MOE_ERR_UNSUPPORTED when
+                               the build lacks it or the CPU cannot run it)                   */
 } moe_config;
 MOEDEF moe_config moe_config_default(void);   /* every field set: Mixtral (softmax, top-2, renorm) */
 
@@ -264,6 +281,7 @@ typedef struct moe_layer {
     const float *router_bias, *selection_bias, *shared_gate_w;
     int n_threads;
     int any_quant;                  /* some matrix needs decoding to f32 panels          */
+    int path;                       /* the moe_path it runs                              */
     char error[128];                /* why moe_layer_init failed: see moe_layer_error     */
 } moe_layer;
 
@@ -346,7 +364,12 @@ MOEDEF const char *moe_type_name(moe_type t);
 MOEDEF moe_status moe_quantize(moe_type t, const float *src, void *dst, size_t n_rows, size_t n_cols);
 MOEDEF moe_status moe_dequantize(moe_type t, const void *src, float *dst, size_t n_rows, size_t n_cols);
 
-MOEDEF const char *moe_simd_name(void);       /* "scalar", "avx2", "avx512" or "neon" */
+MOEDEF const char *moe_simd_name(void);       /* "scalar", "avx2", "avx512" or "neon": the path built
+                                                 (MOE_DISPATCH: the family of the one AUTO picks here) */
+MOEDEF const char *moe_path_name(moe_path p);  /* "auto", "scalar", "avx2", "avx2-vnni", "avx512",
+                                                 "avx512-vnni", "neon", "neon-dotprod"; "unknown" */
+MOEDEF int moe_path_supported(moe_path p);     /* 1: built in, and this CPU runs it (AUTO: 1)  */
+MOEDEF moe_path moe_layer_path(const moe_layer *layer);   /* the path it runs; AUTO for a bad layer */
 
 /* <<<< file readers: declarations >>>> */
 /* ---- file readers: a model's MoE layer straight from its GGUF or safetensors bytes --------- */
@@ -462,9 +485,10 @@ MOEDEF moe_status moe_st_layer(moe_st *st, const char *config, size_t config_len
 /* ========================================================================================= */
 /*                                     IMPLEMENTATION                                        */
 /* ========================================================================================= */
-#ifdef MOE_IMPLEMENTATION
+#if defined(MOE_IMPLEMENTATION) && !defined(MOE__PASS_NOW)
 #ifndef MOE_IMPLEMENTATION_DONE
 #define MOE_IMPLEMENTATION_DONE
+#define MOE__IMPL_NOW
 
 /* g++ 12 reports -W(maybe-)uninitialized inside its own AVX-512 intrinsics (the `__Y = __Y`
    idiom of _mm512_undefined_ps) once they are inlined; the warning is about GCC's headers, not this
@@ -508,6 +532,52 @@ MOEDEF moe_status moe_st_layer(moe_st *st, const char *config, size_t config_len
 #endif
 
 /* ---- kernel path selection ---------------------------------------------------------------- */
+/* MOE_DISPATCH: every path of the target in this translation unit, each compiled under its own
+   target attributes (x86-64 with GCC, clang or MSVC; AArch64 with GCC or clang), the layer
+   choosing at moe_layer_init. Elsewhere (a big-endian host, another CPU or compiler) it builds
+   the one path a plain build would. MOE__DISPATCHING: 1 x86-64, 2 AArch64. */
+#if defined(MOE_DISPATCH) && !MOE__BE && !defined(__TINYC__) && \
+    ((defined(__GNUC__) && (__GNUC__ >= 8 || defined(__clang__))) || defined(_MSC_VER))
+#if defined(__x86_64__) || defined(_M_X64)
+#define MOE__DISPATCHING 1
+#elif (defined(__aarch64__) || defined(_M_ARM64)) && !defined(_MSC_VER)
+#define MOE__DISPATCHING 2
+#endif
+#endif
+#ifdef MOE__DISPATCHING
+#if defined(MOE_SIMD_SCALAR) || defined(MOE_SIMD_AVX2) || defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_NEON)
+#error "moe.h: MOE_DISPATCH builds every path; define no MOE_SIMD_* with it (and no -m flags are needed)"
+#endif
+#ifndef MOE_DISPATCH_SELF
+#define MOE_DISPATCH_SELF "moe.h"   /* this file, included once per path: rename it, define this */
+#endif
+#if MOE__DISPATCHING == 1
+#include <immintrin.h>
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
+#endif
+/* AVX-VNNI (256-bit vpdpbusd without AVX-512) needs GCC 11, clang 12, MSVC 2022 */
+#if (defined(__clang__) && __clang_major__ >= 12) || (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11) \
+    || (defined(_MSC_VER) && _MSC_VER >= 1930)
+#define MOE__PASS_AVXVNNI 1
+#else
+#define MOE__PASS_AVXVNNI 0
+#endif
+#else
+#include <arm_neon.h>
+#if defined(__linux__) || defined(__ANDROID__)
+#include <sys/auxv.h>
+#elif defined(__APPLE__)
+#include <sys/sysctl.h>
+#endif
+/* the dotprod pass: GCC's "+dotprod" target pragma, clang 16's target("dotprod") */
+#if (defined(__clang__) && __clang_major__ >= 16) || (!defined(__clang__) && defined(__GNUC__))
+#define MOE__PASS_DOTPROD 1
+#else
+#define MOE__PASS_DOTPROD 0
+#endif
+#endif
+#else
 #if (defined(MOE_SIMD_SCALAR) + defined(MOE_SIMD_AVX2) + defined(MOE_SIMD_AVX512) + defined(MOE_SIMD_NEON)) > 1
 #error "moe.h: define at most one of MOE_SIMD_SCALAR, MOE_SIMD_AVX2, MOE_SIMD_AVX512, MOE_SIMD_NEON"
 #endif
@@ -531,33 +601,8 @@ MOEDEF moe_status moe_st_layer(moe_st *st, const char *config, size_t config_len
 #if defined(MOE_SIMD_NEON) && !(defined(__ARM_NEON) || defined(__ARM_NEON__) || defined(__aarch64__) || defined(_M_ARM64))
 #error "moe.h: MOE_SIMD_NEON needs an ARM target with NEON (AArch64, or -mfpu=neon-vfpv4 on ARMv7)"
 #endif
-#if defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)
-#include <immintrin.h>
-/* a*b + c on 8 floats: one FMA where the compiler may emit it (-mfma; MSVC's /arch:AVX2 implies
-   it), else a multiply and an add: -mavx2 alone still builds the AVX2 path, rounding twice */
-#if defined(__FMA__) || defined(_MSC_VER) || defined(MOE_SIMD_AVX512)
-#define MOE__FMA256(a, b, c) _mm256_fmadd_ps(a, b, c)
-#else
-#define MOE__FMA256(a, b, c) _mm256_add_ps(_mm256_mul_ps(a, b), c)
 #endif
-#elif defined(MOE_SIMD_NEON)
-#include <arm_neon.h>
-#endif
-
 #define MOE__MAGIC 0x4d4f4531u   /* "MOE1" */
-/* a hint that never faults, so it may point past the end of a row */
-#if defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)
-#define MOE__PREFETCH(p) _mm_prefetch((const char *)(const void *)(p), _MM_HINT_T0)
-#define MOE__PREFETCH2(p) _mm_prefetch((const char *)(const void *)(p), _MM_HINT_T1)
-#elif defined(__GNUC__) || defined(__clang__)
-#define MOE__PREFETCH(p) __builtin_prefetch(p)
-#define MOE__PREFETCH2(p) __builtin_prefetch(p, 0, 2)
-#else
-#define MOE__PREFETCH(p) ((void)(p))
-#define MOE__PREFETCH2(p) ((void)(p))
-#endif
-/* PREFETCH2: to L2 only, for lines needed a whole tile later (measured on the batched kernel:
-   about +10 % on 2 threads; a far-ahead stream of T0 prefetches holds the L1's miss buffers) */
 #define MOE__ALIGN 64
 #define MOE__MC    64            /* tokens per chunk inside one work unit                    */
 #define MOE__NBMAX 96            /* most matrix rows in one work unit                        */
@@ -741,12 +786,6 @@ static uint16_t moe__f2h(float f)                     /* round to nearest even *
     return (uint16_t)(sign | q);
 }
 
-/* block scales: hardware conversion where the path has it */
-#if (defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)) && (defined(__F16C__) || defined(_MSC_VER))
-#define MOE__H2F_FAST(h) _cvtsh_ss(h)
-#else
-#define MOE__H2F_FAST(h) moe__h2f(h)
-#endif
 static float moe__bf2f(uint16_t b) { return moe__bits_f((uint32_t)b << 16); }
 static uint16_t moe__f2bf(float f)
 {
@@ -1438,6 +1477,478 @@ MOEDEF moe_status moe_dequantize(moe_type t, const void *src, float *dst, size_t
     return MOE_OK;
 }
 
+enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN, MOE__PH_COMBINE };
+/* the public functions of the kernels-to-forward part: static, one per path, in a MOE_DISPATCH build */
+#ifdef MOE__DISPATCHING
+#define MOE__API static
+
+/* ---- MOE_DISPATCH: the passes --------------------------------------------------------------
+   The kernels, the layer setup and the forward pass (everything from "kernels" to "forward
+   pass" below) are read once per path: this file includes itself with MOE__PASS_NOW set, the
+   pass sets that path's MOE_SIMD_* and feature macros (MOE__X_*) and a target pragma for every
+   function in it, and every file-scope name of that part is renamed with the path's suffix
+   (moe__gemv -> moe__gemv_avx2). The public entry points after the passes call the layer's
+   path. A name of that part missing from the list below is a redefinition error at compile
+   time, never a silent mix of paths. */
+#define MOE__PN(n) MOE__PN2(n, MOE__SFX)
+#define MOE__PN2(n, s) MOE__PN3(n, s)
+#define MOE__PN3(n, s) n##_##s
+#define moe__act MOE__PN(moe__act)
+#define moe__act_row MOE__PN(moe__act_row)
+#define moe__axpy MOE__PN(moe__axpy)
+#define moe__base MOE__PN(moe__base)
+#define moe__cap MOE__PN(moe__cap)
+#define moe__ceil_div MOE__PN(moe__ceil_div)
+#define moe__coefs MOE__PN(moe__coefs)
+#define moe__config_check MOE__PN(moe__config_check)
+#define moe__ctx MOE__PN(moe__ctx)
+#define moe__decode_row MOE__PN(moe__decode_row)
+#define moe__decode_scaled MOE__PN(moe__decode_scaled)
+#define moe__dim_ok MOE__PN(moe__dim_ok)
+#define moe__dispatch MOE__PN(moe__dispatch)
+#define moe__do MOE__PN(moe__do)
+#define moe__expert_q MOE__PN(moe__expert_q)
+#define moe__f8_cvt MOE__PN(moe__f8_cvt)
+#define moe__f8_decode_row MOE__PN(moe__f8_decode_row)
+#define moe__f8_gemv MOE__PN(moe__f8_gemv)
+#define moe__f8_row MOE__PN(moe__f8_row)
+#define moe__f8_vec MOE__PN(moe__f8_vec)
+#define moe__f8acc MOE__PN(moe__f8acc)
+#define moe__fp4_dot MOE__PN(moe__fp4_dot)
+#define moe__fp4_vecs MOE__PN(moe__fp4_vecs)
+#define moe__gated MOE__PN(moe__gated)
+#define moe__gelu MOE__PN(moe__gelu)
+#define moe__gemm MOE__PN(moe__gemm)
+#define moe__gemv MOE__PN(moe__gemv)
+#define moe__gemv_ok MOE__PN(moe__gemv_ok)
+#define moe__gemv_row MOE__PN(moe__gemv_row)
+#define moe__has MOE__PN(moe__has)
+#define moe__hsum256 MOE__PN(moe__hsum256)
+#define moe__hsum_neon MOE__PN(moe__hsum_neon)
+#define moe__hsum_s32 MOE__PN(moe__hsum_s32)
+#define moe__in_shard MOE__PN(moe__in_shard)
+#define moe__inplace MOE__PN(moe__inplace)
+#define moe__k3_sc MOE__PN(moe__k3_sc)
+#define moe__k4_dlml MOE__PN(moe__k4_dlml)
+#define moe__k4_msum MOE__PN(moe__k4_msum)
+#define moe__k4_scm MOE__PN(moe__k4_scm)
+#define moe__kdot MOE__PN(moe__kdot)
+#define moe__kdot_mxfp4 MOE__PN(moe__kdot_mxfp4)
+#define moe__kdot_mxfp4_ref MOE__PN(moe__kdot_mxfp4_ref)
+#define moe__kdot_q2_k MOE__PN(moe__kdot_q2_k)
+#define moe__kdot_q2_k_ref MOE__PN(moe__kdot_q2_k_ref)
+#define moe__kdot_q3_k MOE__PN(moe__kdot_q3_k)
+#define moe__kdot_q3_k_ref MOE__PN(moe__kdot_q3_k_ref)
+#define moe__kdot_q45_ref MOE__PN(moe__kdot_q45_ref)
+#define moe__kdot_q4_k MOE__PN(moe__kdot_q4_k)
+#define moe__kdot_q5_k MOE__PN(moe__kdot_q5_k)
+#define moe__kdot_q6_k MOE__PN(moe__kdot_q6_k)
+#define moe__kdot_q6_k_ref MOE__PN(moe__kdot_q6_k_ref)
+#define moe__kfin1 MOE__PN(moe__kfin1)
+#define moe__kfin2 MOE__PN(moe__kfin2)
+#define moe__kgemm MOE__PN(moe__kgemm)
+#define moe__kh8 MOE__PN(moe__kh8)
+#define moe__khsum128 MOE__PN(moe__khsum128)
+#define moe__kmask MOE__PN(moe__kmask)
+#define moe__kr32 MOE__PN(moe__kr32)
+#define moe__kred1 MOE__PN(moe__kred1)
+#define moe__kred2 MOE__PN(moe__kred2)
+#define moe__make_plan MOE__PN(moe__make_plan)
+#define moe__matrix_init MOE__PN(moe__matrix_init)
+#define moe__misaligned MOE__PN(moe__misaligned)
+#define moe__mxfp4_neon MOE__PN(moe__mxfp4_neon)
+#define moe__nbk MOE__PN(moe__nbk)
+#define moe__nbo MOE__PN(moe__nbo)
+#define moe__neon_mul16 MOE__PN(moe__neon_mul16)
+#define moe__neon_mulsub16 MOE__PN(moe__neon_mulsub16)
+#define moe__neon_s8_vecs MOE__PN(moe__neon_s8_vecs)
+#define moe__okey MOE__PN(moe__okey)
+#define moe__omin MOE__PN(moe__omin)
+#define moe__otile MOE__PN(moe__otile)
+#define moe__panel_rows MOE__PN(moe__panel_rows)
+#define moe__ph_combine MOE__PN(moe__ph_combine)
+#define moe__ph_down MOE__PN(moe__ph_down)
+#define moe__ph_gateup MOE__PN(moe__ph_gateup)
+#define moe__ph_pack MOE__PN(moe__ph_pack)
+#define moe__ph_router MOE__PN(moe__ph_router)
+#define moe__ph_score MOE__PN(moe__ph_score)
+#define moe__phase MOE__PN(moe__phase)
+#define moe__pipeline MOE__PN(moe__pipeline)
+#define moe__plan MOE__PN(moe__plan)
+#define moe__q2k_dlml MOE__PN(moe__q2k_dlml)
+#define moe__q2k_neon MOE__PN(moe__q2k_neon)
+#define moe__q2k_x86 MOE__PN(moe__q2k_x86)
+#define moe__q3k_dl MOE__PN(moe__q3k_dl)
+#define moe__q3k_neon MOE__PN(moe__q3k_neon)
+#define moe__q3k_x86 MOE__PN(moe__q3k_x86)
+#define moe__q4_vecs MOE__PN(moe__q4_vecs)
+#define moe__q4k_neon MOE__PN(moe__q4k_neon)
+#define moe__q4k_x86 MOE__PN(moe__q4k_x86)
+#define moe__q5k_neon MOE__PN(moe__q5k_neon)
+#define moe__q5k_x86 MOE__PN(moe__q5k_x86)
+#define moe__q6k_dl MOE__PN(moe__q6k_dl)
+#define moe__q6k_neon MOE__PN(moe__q6k_neon)
+#define moe__q6k_x86 MOE__PN(moe__q6k_x86)
+#define moe__q8_vecs MOE__PN(moe__q8_vecs)
+#define moe__qgemm MOE__PN(moe__qgemm)
+#define moe__qmat MOE__PN(moe__qmat)
+#define moe__qtile MOE__PN(moe__qtile)
+#define moe__qx_block MOE__PN(moe__qx_block)
+#define moe__qx_get MOE__PN(moe__qx_get)
+#define moe__qx_make MOE__PN(moe__qx_make)
+#define moe__qx_pack MOE__PN(moe__qx_pack)
+#define moe__qx_scalar MOE__PN(moe__qx_scalar)
+#define moe__qxk_block MOE__PN(moe__qxk_block)
+#define moe__qxk_bsum MOE__PN(moe__qxk_bsum)
+#define moe__qxk_d MOE__PN(moe__qxk_d)
+#define moe__qxk_make MOE__PN(moe__qxk_make)
+#define moe__row_scale MOE__PN(moe__row_scale)
+#define moe__rows MOE__PN(moe__rows)
+#define moe__run MOE__PN(moe__run)
+#define moe__scale_init MOE__PN(moe__scale_init)
+#define moe__sdot MOE__PN(moe__sdot)
+#define moe__sdot16 MOE__PN(moe__sdot16)
+#define moe__seg MOE__PN(moe__seg)
+#define moe__sigmoid MOE__PN(moe__sigmoid)
+#define moe__task MOE__PN(moe__task)
+#define moe__tbl16 MOE__PN(moe__tbl16)
+#define moe__tile1 MOE__PN(moe__tile1)
+#define moe__tile4 MOE__PN(moe__tile4)
+#define moe__tile_rows MOE__PN(moe__tile_rows)
+#define moe__unit MOE__PN(moe__unit)
+#define moe__unit_expert MOE__PN(moe__unit_expert)
+#define moe__unit_of MOE__PN(moe__unit_of)
+#define moe__units MOE__PN(moe__units)
+#define moe__vec MOE__PN(moe__vec)
+#define moe__vexp MOE__PN(moe__vexp)
+#define moe__vsigmoid MOE__PN(moe__vsigmoid)
+#define moe_combine MOE__PN(moe_combine)
+#define moe_forward MOE__PN(moe_forward)
+#define moe_forward_ex MOE__PN(moe_forward_ex)
+#define moe_layer_init MOE__PN(moe_layer_init)
+#define moe_route MOE__PN(moe_route)
+#define moe_simd_name MOE__PN(moe_simd_name)
+#define moe_workspace_size MOE__PN(moe_workspace_size)
+#define MOE__PASS_NOW 1
+#include MOE_DISPATCH_SELF
+#undef MOE__PASS_NOW
+#define MOE__PASS_NOW 2
+#include MOE_DISPATCH_SELF
+#undef MOE__PASS_NOW
+#if MOE__DISPATCHING == 1
+#if MOE__PASS_AVXVNNI
+#define MOE__PASS_NOW 3
+#include MOE_DISPATCH_SELF
+#undef MOE__PASS_NOW
+#endif
+#define MOE__PASS_NOW 4
+#include MOE_DISPATCH_SELF
+#undef MOE__PASS_NOW
+#define MOE__PASS_NOW 5
+#include MOE_DISPATCH_SELF
+#undef MOE__PASS_NOW
+#endif
+#undef moe__act
+#undef moe__act_row
+#undef moe__axpy
+#undef moe__base
+#undef moe__cap
+#undef moe__ceil_div
+#undef moe__coefs
+#undef moe__config_check
+#undef moe__ctx
+#undef moe__decode_row
+#undef moe__decode_scaled
+#undef moe__dim_ok
+#undef moe__dispatch
+#undef moe__do
+#undef moe__expert_q
+#undef moe__f8_cvt
+#undef moe__f8_decode_row
+#undef moe__f8_gemv
+#undef moe__f8_row
+#undef moe__f8_vec
+#undef moe__f8acc
+#undef moe__fp4_dot
+#undef moe__fp4_vecs
+#undef moe__gated
+#undef moe__gelu
+#undef moe__gemm
+#undef moe__gemv
+#undef moe__gemv_ok
+#undef moe__gemv_row
+#undef moe__has
+#undef moe__hsum256
+#undef moe__hsum_neon
+#undef moe__hsum_s32
+#undef moe__in_shard
+#undef moe__inplace
+#undef moe__k3_sc
+#undef moe__k4_dlml
+#undef moe__k4_msum
+#undef moe__k4_scm
+#undef moe__kdot
+#undef moe__kdot_mxfp4
+#undef moe__kdot_mxfp4_ref
+#undef moe__kdot_q2_k
+#undef moe__kdot_q2_k_ref
+#undef moe__kdot_q3_k
+#undef moe__kdot_q3_k_ref
+#undef moe__kdot_q45_ref
+#undef moe__kdot_q4_k
+#undef moe__kdot_q5_k
+#undef moe__kdot_q6_k
+#undef moe__kdot_q6_k_ref
+#undef moe__kfin1
+#undef moe__kfin2
+#undef moe__kgemm
+#undef moe__kh8
+#undef moe__khsum128
+#undef moe__kmask
+#undef moe__kr32
+#undef moe__kred1
+#undef moe__kred2
+#undef moe__make_plan
+#undef moe__matrix_init
+#undef moe__misaligned
+#undef moe__mxfp4_neon
+#undef moe__nbk
+#undef moe__nbo
+#undef moe__neon_mul16
+#undef moe__neon_mulsub16
+#undef moe__neon_s8_vecs
+#undef moe__okey
+#undef moe__omin
+#undef moe__otile
+#undef moe__panel_rows
+#undef moe__ph_combine
+#undef moe__ph_down
+#undef moe__ph_gateup
+#undef moe__ph_pack
+#undef moe__ph_router
+#undef moe__ph_score
+#undef moe__phase
+#undef moe__pipeline
+#undef moe__plan
+#undef moe__q2k_dlml
+#undef moe__q2k_neon
+#undef moe__q2k_x86
+#undef moe__q3k_dl
+#undef moe__q3k_neon
+#undef moe__q3k_x86
+#undef moe__q4_vecs
+#undef moe__q4k_neon
+#undef moe__q4k_x86
+#undef moe__q5k_neon
+#undef moe__q5k_x86
+#undef moe__q6k_dl
+#undef moe__q6k_neon
+#undef moe__q6k_x86
+#undef moe__q8_vecs
+#undef moe__qgemm
+#undef moe__qmat
+#undef moe__qtile
+#undef moe__qx_block
+#undef moe__qx_get
+#undef moe__qx_make
+#undef moe__qx_pack
+#undef moe__qx_scalar
+#undef moe__qxk_block
+#undef moe__qxk_bsum
+#undef moe__qxk_d
+#undef moe__qxk_make
+#undef moe__row_scale
+#undef moe__rows
+#undef moe__run
+#undef moe__scale_init
+#undef moe__sdot
+#undef moe__sdot16
+#undef moe__seg
+#undef moe__sigmoid
+#undef moe__task
+#undef moe__tbl16
+#undef moe__tile1
+#undef moe__tile4
+#undef moe__tile_rows
+#undef moe__unit
+#undef moe__unit_expert
+#undef moe__unit_of
+#undef moe__units
+#undef moe__vec
+#undef moe__vexp
+#undef moe__vsigmoid
+#undef moe_combine
+#undef moe_forward
+#undef moe_forward_ex
+#undef moe_layer_init
+#undef moe_route
+#undef moe_simd_name
+#undef moe_workspace_size
+#undef MOE__PN
+#undef MOE__PN2
+#undef MOE__PN3
+#else
+#define MOE__API MOEDEF
+#endif
+#endif /* MOE_IMPLEMENTATION_DONE */
+#endif
+
+/* ---- the part read once per path (once in a plain build) ----------------------------------- */
+#if defined(MOE_IMPLEMENTATION) && (defined(MOE__PASS_NOW) || (defined(MOE__IMPL_NOW) && !defined(MOE__DISPATCHING)))
+#ifdef MOE__PASS_NOW   /* one pass of a MOE_DISPATCH build: its path, features and target */
+#if MOE__DISPATCHING == 1 && MOE__PASS_NOW == 1
+#define MOE_SIMD_SCALAR
+#define MOE__SFX scalar
+#define MOE__PATH_THIS MOE_PATH_SCALAR
+#elif MOE__DISPATCHING == 1 && MOE__PASS_NOW == 2      /* = -mavx2 -mfma -mf16c */
+#define MOE_SIMD_AVX2
+#define MOE__SFX avx2
+#define MOE__PATH_THIS MOE_PATH_AVX2
+#define MOE__X_FMA 1
+#define MOE__X_F16C 1
+#define MOE__TARGET "avx2,fma,f16c"
+#elif MOE__DISPATCHING == 1 && MOE__PASS_NOW == 3      /* = -mavx2 -mfma -mf16c -mavxvnni */
+#define MOE_SIMD_AVX2
+#define MOE__SFX avx2vnni
+#define MOE__PATH_THIS MOE_PATH_AVX2_VNNI
+#define MOE__X_FMA 1
+#define MOE__X_F16C 1
+#define MOE__X_AVXVNNI 1
+#define MOE__TARGET "avx2,fma,f16c,avxvnni"
+#elif MOE__DISPATCHING == 1 && MOE__PASS_NOW == 4      /* = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c */
+#define MOE_SIMD_AVX512
+#define MOE__SFX avx512
+#define MOE__PATH_THIS MOE_PATH_AVX512
+#define MOE__X_FMA 1
+#define MOE__X_F16C 1
+#define MOE__X_AVX512VL 1
+#define MOE__TARGET "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"
+#elif MOE__DISPATCHING == 1 && MOE__PASS_NOW == 5      /* = the above and -mavx512vnni */
+#define MOE_SIMD_AVX512
+#define MOE__SFX avx512vnni
+#define MOE__PATH_THIS MOE_PATH_AVX512_VNNI
+#define MOE__X_FMA 1
+#define MOE__X_F16C 1
+#define MOE__X_AVX512VL 1
+#define MOE__X_VNNI512 1
+#define MOE__X_VNNI512BW 1
+#define MOE__TARGET "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c,avx512vnni"
+#elif MOE__DISPATCHING == 2 && MOE__PASS_NOW == 1      /* the compiler's AArch64 baseline */
+#define MOE_SIMD_NEON
+#define MOE__SFX neon
+#define MOE__PATH_THIS MOE_PATH_NEON
+#elif MOE__DISPATCHING == 2 && MOE__PASS_NOW == 2      /* = -march=armv8-a+dotprod */
+#define MOE_SIMD_NEON
+#define MOE__SFX neondot
+#define MOE__PATH_THIS MOE_PATH_NEON_DOTPROD
+#define MOE__X_DOTPROD 1
+#define MOE__TARGET "+dotprod"
+#endif
+#ifdef MOE__TARGET
+#define MOE__PRAGMA(x) _Pragma(#x)
+#if defined(__clang__)
+#define MOE__TARGET_PUSH(t) MOE__PRAGMA(clang attribute push(__attribute__((target(t))), apply_to = function))
+MOE__TARGET_PUSH(MOE__TARGET)
+#elif defined(__GNUC__)
+#define MOE__TARGET_PUSH(t) MOE__PRAGMA(GCC target(t))
+#pragma GCC push_options
+MOE__TARGET_PUSH(MOE__TARGET)
+#endif                                     /* MSVC: every intrinsic compiles anywhere */
+#endif
+#else                  /* one path: the compiler's macros say what it may use */
+#if defined(__FMA__) || defined(_MSC_VER) || defined(MOE_SIMD_AVX512)
+#define MOE__X_FMA 1
+#endif
+#if defined(__F16C__) || defined(_MSC_VER)
+#define MOE__X_F16C 1
+#endif
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define MOE__X_VNNI512 1
+#endif
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+#define MOE__X_VNNI512BW 1
+#endif
+#if defined(__AVXVNNI__)
+#define MOE__X_AVXVNNI 1
+#endif
+#if defined(__AVX512VL__)
+#define MOE__X_AVX512VL 1
+#endif
+#if defined(__GFNI__) && defined(__AVX__)
+#define MOE__X_GFNI 1
+#endif
+#if defined(__ARM_FEATURE_DOTPROD)
+#define MOE__X_DOTPROD 1
+#endif
+#if defined(MOE_SIMD_AVX512)
+#define MOE__PATH_THIS (MOE__X_VNNI512 ? MOE_PATH_AVX512_VNNI : MOE_PATH_AVX512)
+#elif defined(MOE_SIMD_AVX2)
+#define MOE__PATH_THIS (MOE__X_AVXVNNI ? MOE_PATH_AVX2_VNNI : MOE_PATH_AVX2)
+#elif defined(MOE_SIMD_NEON)
+#define MOE__PATH_THIS (MOE__X_DOTPROD ? MOE_PATH_NEON_DOTPROD : MOE_PATH_NEON)
+#else
+#define MOE__PATH_THIS MOE_PATH_SCALAR
+#endif
+#endif
+/* MOE__X_*: what the path may use beyond its base ISA (1), else 0 */
+#ifndef MOE__X_FMA
+#define MOE__X_FMA 0
+#endif
+#ifndef MOE__X_F16C
+#define MOE__X_F16C 0
+#endif
+#ifndef MOE__X_VNNI512
+#define MOE__X_VNNI512 0
+#endif
+#ifndef MOE__X_VNNI512BW
+#define MOE__X_VNNI512BW 0
+#endif
+#ifndef MOE__X_AVXVNNI
+#define MOE__X_AVXVNNI 0
+#endif
+#ifndef MOE__X_AVX512VL
+#define MOE__X_AVX512VL 0
+#endif
+#ifndef MOE__X_GFNI
+#define MOE__X_GFNI 0
+#endif
+#ifndef MOE__X_DOTPROD
+#define MOE__X_DOTPROD 0
+#endif
+
+#if defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)
+#include <immintrin.h>
+/* a*b + c on 8 floats: one FMA where the compiler may emit it (-mfma; MSVC's /arch:AVX2 implies
+   it), else a multiply and an add: -mavx2 alone still builds the AVX2 path, rounding twice */
+#if MOE__X_FMA
+#define MOE__FMA256(a, b, c) _mm256_fmadd_ps(a, b, c)
+#else
+#define MOE__FMA256(a, b, c) _mm256_add_ps(_mm256_mul_ps(a, b), c)
+#endif
+#elif defined(MOE_SIMD_NEON)
+#include <arm_neon.h>
+#endif
+
+/* a hint that never faults, so it may point past the end of a row */
+#if defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)
+#define MOE__PREFETCH(p) _mm_prefetch((const char *)(const void *)(p), _MM_HINT_T0)
+#define MOE__PREFETCH2(p) _mm_prefetch((const char *)(const void *)(p), _MM_HINT_T1)
+#elif defined(__GNUC__) || defined(__clang__)
+#define MOE__PREFETCH(p) __builtin_prefetch(p)
+#define MOE__PREFETCH2(p) __builtin_prefetch(p, 0, 2)
+#else
+#define MOE__PREFETCH(p) ((void)(p))
+#define MOE__PREFETCH2(p) ((void)(p))
+#endif
+/* PREFETCH2: to L2 only, for lines needed a whole tile later (measured on the batched kernel:
+   about +10 % on 2 threads; a far-ahead stream of T0 prefetches holds the L1's miss buffers) */
+/* block scales: hardware conversion where the path has it */
+#if (defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)) && MOE__X_F16C
+#define MOE__H2F_FAST(h) _cvtsh_ss(h)
+#else
+#define MOE__H2F_FAST(h) moe__h2f(h)
+#endif
+
 /* ======================================= kernels ========================================= */
 /* Each path defines a vector type and five operations on it, the tile shape (MOE__NR rows of
    W against 4 tokens, chosen to fit the register file), and moe__decode_row. The tile kernels
@@ -1504,7 +2015,7 @@ static void moe__fp4_vecs(const unsigned char *q, moe__vec *v)  /* MXFP4 nibbles
 /* 16 FP8 E4M3 bytes: normal codes by moving the bits into place and rebiasing the exponent
    (120 = 127 - 7), subnormal codes (exponent 0) as m * 2^-9, 0x7f/0xff NaN: the scalar
    decoder's values, without an f32 subnormal on the way (DAZ/FTZ-proof) */
-#if !(defined(__F16C__) || defined(_MSC_VER))   /* else moe__f8_decode_row */
+#if !MOE__X_F16C   /* else moe__f8_decode_row */
 #define MOE__WF8(p) moe__f8_vec(p)
 static __m512 moe__f8_vec(const unsigned char *p)
 {
@@ -1546,7 +2057,7 @@ typedef __m256 moe__vec;
 
 /* Decoders: one vector of W from 8 f16 (F16C only) / bf16 values, and the 4 vectors of one
    32-value block of quants, unscaled (q, or nibble - 8). */
-#if defined(__F16C__) || defined(_MSC_VER)
+#if MOE__X_F16C
 #define MOE__WF16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p)))
 #endif
 #define MOE__WBF16(p) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p))), 16))
@@ -1575,7 +2086,7 @@ static void moe__fp4_vecs(const unsigned char *q, moe__vec *v)  /* MXFP4 nibbles
     v[3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(hi, hi)));
 }
 /* 8 FP8 E4M3 bytes, as the AVX-512 decoder */
-#if !(defined(__F16C__) || defined(_MSC_VER))   /* else moe__f8_decode_row */
+#if !MOE__X_F16C   /* else moe__f8_decode_row */
 #define MOE__WF8(p) moe__f8_vec(p)
 static __m256 moe__f8_vec(const unsigned char *p)
 {
@@ -2215,7 +2726,7 @@ static void moe__q3k_x86(const unsigned char *s, float *y)
 #undef MOE__INMEM
 #endif
 
-#if (defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)) && (defined(__F16C__) || defined(_MSC_VER))
+#if (defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)) && MOE__X_F16C
 #define MOE__HAVE_F8ROW 1
 /* 16 E4M3 bytes (__m128i) as 16 f16 of value / 2^8: sign extension puts the sign at bit 15
    (and bit 14, masked off), the shift puts eeee.mmm under the f16 exponent and mantissa */
@@ -2342,7 +2853,7 @@ static void moe__decode_row(moe_type t, const unsigned char *src, int n, float *
 }
 #endif
 
-MOEDEF const char *moe_simd_name(void) { return MOE__SIMD_NAME; }
+MOE__API const char *moe_simd_name(void) { return MOE__SIMD_NAME; }
 
 /* ---- the tile kernels, written once over the vector layer ---------------------------------
    moe__tile4: c[i*NR + n] = dot(x[i][0..K), w[n][0..K)) for 4 token rows and NR weight rows.
@@ -2449,7 +2960,7 @@ static int moe__gemv_ok(moe_type t)            /* the types moe__gemv has a kern
    dx for each 4-value lane (8 copies per block) | int32 c4[K/4], ca[K/4], cb[K/4] (x86 only:
    the corrections for the kernels' unsigned operand, -8 and -128 times the sum of each lane's
    4 q1, and -128 times that of its 4 q2). */
-#if defined(MOE_SIMD_AVX512) && defined(__AVX512VNNI__) && defined(__AVX512BW__)
+#if defined(MOE_SIMD_AVX512) && MOE__X_VNNI512BW
 /* AVX-512 with VNNI: Q8_0 runs two blocks per zmm step, Q4_0 three, straight off the weights'
    bytes: a 64-byte load of three Q4_0 blocks is 54 bytes of scales and quants, and every 4-byte
    lane of it holds quants of one block only (the scales sit at bytes 0-1, 18-19 and 36-37). So
@@ -2780,7 +3291,7 @@ static float moe__kdot_mxfp4_ref(const unsigned char *nib, size_t nstride, const
 #define MOE__KDOT_SIMD 1
 #define MOE__KLD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
 #define MOE__KLDX(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
-#if defined(__FMA__) || defined(_MSC_VER) || defined(MOE_SIMD_AVX512)
+#if MOE__X_FMA
 #define MOE__KFMA128(a, b, c) _mm_fmadd_ps(a, b, c)
 #else
 #define MOE__KFMA128(a, b, c) _mm_add_ps(_mm_mul_ps(a, b), c)
@@ -2790,10 +3301,10 @@ static float moe__kdot_mxfp4_ref(const unsigned char *nib, size_t nstride, const
    with VNNI the steps' 4-byte dots packed to 16 bits (exact: |dot| <= 4 * 63 * 127) against
    the scales as packs leaves them (cp), one vpdpwssd; else pair products (maddubs) against the
    scales of each step (c0, c1) */
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#if MOE__X_VNNI512
 #define MOE__KDP4(c, u, s) _mm256_dpbusd_epi32(c, u, s)
 #define MOE__KDPW(c, a, b) _mm256_dpwssd_epi32(c, a, b)
-#elif defined(__AVXVNNI__)
+#elif MOE__X_AVXVNNI
 #define MOE__KDP4(c, u, s) _mm256_dpbusd_avx_epi32(c, u, s)
 #define MOE__KDPW(c, a, b) _mm256_dpwssd_avx_epi32(c, a, b)
 #else
@@ -2812,7 +3323,7 @@ static float moe__kdot_mxfp4_ref(const unsigned char *nib, size_t nstride, const
 #define MOE__KW(j) ((int)(0x01000100 + 0x02020202 * (j)))
 #define MOE__KB(j) ((int)(0x80008000u + 0x00010001u * (unsigned)(j)))
 /* a | (b & m), (a | b) & m: one vpternlogd where AVX-512VL has it */
-#if defined(__AVX512VL__)
+#if MOE__X_AVX512VL
 #define MOE__KOR(a, b, m) _mm256_ternarylogic_epi32(a, b, m, 0xf8)
 #define MOE__KANDOR(a, b, m) _mm256_ternarylogic_epi32(a, b, m, 0xa8)
 #else
@@ -2821,7 +3332,7 @@ static float moe__kdot_mxfp4_ref(const unsigned char *nib, size_t nstride, const
 #endif
 /* 8 (4) f16 to f32: F16C, else moe__h2f's values in integer steps (DAZ-proof: subnormal halves
    as m * 2^-24 from an exact int conversion) */
-#if defined(__F16C__) || defined(_MSC_VER)
+#if MOE__X_F16C
 #define MOE__KH8(v) _mm256_cvtph_ps(v)
 #define MOE__KH4(v) _mm_cvtph_ps(v)
 #else
@@ -2921,7 +3432,7 @@ static __m128 moe__kfin1(__m128i s, __m128i h, __m128 dx, __m128 acc)
                                       _mm_setr_epi8(2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1))
 
 /* the high nibble of each byte of v */
-#if defined(__GFNI__) && defined(__AVX__)
+#if MOE__X_GFNI
 #define MOE__KHI4(v) _mm256_gf2p8affine_epi64_epi8(v, _mm256_set1_epi64x(0x1020408000000000LL), 0)
 #else
 #define MOE__KHI4(v) _mm256_and_si256(_mm256_srli_epi16(v, 4), c4)
@@ -3001,7 +3512,7 @@ static float moe__kdot_q6_k(const unsigned char *w, const unsigned char *x, int 
                 it = moe__kred1(i0, i1, i2, i3);, MOE__KHD1(208), moe__kfin1)
 }
 /* bits 2k, 2k+1 of each byte of v as 0..3: one vgf2p8affineqb where GFNI is there */
-#if defined(__GFNI__) && defined(__AVX__)
+#if MOE__X_GFNI
 #define MOE__K2B(v, k) _mm256_gf2p8affine_epi64_epi8(v, _mm256_set1_epi64x((long long)((1ULL << (2 * (k))) << 56 | (1ULL << (2 * (k) + 1)) << 48)), 0)
 #else
 #define MOE__K2B(v, k) _mm256_and_si256(_mm256_srli_epi16(v, 2 * (k)), c3)
@@ -3080,7 +3591,7 @@ static float moe__kdot_mxfp4(const unsigned char *nib, size_t nstride, const uns
     int b = 0, j;
 #define MOE__KF4I(j) MOE__KANDOR(_mm256_cvtepu8_epi16(MOE__KLDX(nib + (j) * nstride)), \
                                 _mm256_slli_epi16(_mm256_cvtepu8_epi16(MOE__KLDX(nib + (j) * nstride)), 4), c0f0f)
-#if defined(__GFNI__) && defined(__AVX__)       /* low nibbles in the low lane, high ones in the high lane */
+#if MOE__X_GFNI       /* low nibbles in the low lane, high ones in the high lane */
 #define MOE__KF4G(j) _mm256_gf2p8affine_epi64_epi8(_mm256_broadcastsi128_si256(MOE__KLDX(nib + (j) * nstride)), \
                                                    _mm256_setr_epi64x(0x0102040800000000LL, 0x0102040800000000LL, 0x1020408000000000LL, 0x1020408000000000LL), 0)
 #else
@@ -3135,9 +3646,9 @@ static float moe__kdot_mxfp4(const unsigned char *nib, size_t nstride, const uns
    maddubs + madd. Q8_0: the weight, made unsigned by +128 (xor 0x80), against q, the lane
    starting at -128 * (lane sum of q); without VNNI (maddubs saturates at 16 bits), |w| against
    q with w's sign. Q4_0: the nibble (0..15) against q1, the lane starting at -8 * (lane sum). */
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#if MOE__X_VNNI512
 #define MOE__DPB(acc, u, s) _mm256_dpbusd_epi32(acc, u, s)
-#elif defined(__AVXVNNI__)
+#elif MOE__X_AVXVNNI
 #define MOE__DPB(acc, u, s) _mm256_dpbusd_avx_epi32(acc, u, s)
 #endif
 #ifdef MOE__DPB
@@ -3255,7 +3766,7 @@ static void moe__qtile(moe_type t, int K, const unsigned char *qx, const unsigne
     if (one) MOE__QSUM(0) else { MOE__QROWS(MOE__QSUM) }
 }
 #elif defined(MOE_SIMD_NEON)
-#if defined(__ARM_FEATURE_DOTPROD)
+#if MOE__X_DOTPROD
 #define MOE__SDOT(w0, x0, w1, x1) vdotq_s32(vdotq_s32(vdupq_n_s32(0), w0, x0), w1, x1)
 #else                               /* |products| <= 128*127: a pair of them fits in int16 */
 static int32x4_t moe__sdot(int8x16_t w0, int8x16_t x0, int8x16_t w1, int8x16_t x1)
@@ -3273,7 +3784,7 @@ static int32x4_t moe__sdot(int8x16_t w0, int8x16_t x0, int8x16_t w1, int8x16_t x
    reference kernels' (exact int32), and the float formula per super-block (block, for MXFP4)
    is theirs too; only MXFP4 on AArch64 sums its blocks in another order (4 lanes). */
 #define MOE__KDOT_SIMD 1
-#if defined(__ARM_FEATURE_DOTPROD)
+#if MOE__X_DOTPROD
 #define MOE__SDOT16(w, x) vdotq_s32(vdupq_n_s32(0), w, x)
 #else                               /* here |w| <= 32, |x| <= 128: pairs fit in int16 */
 static int32x4_t moe__sdot16(int8x16_t w, int8x16_t x)
@@ -4109,7 +4620,7 @@ static moe_status moe__config_check(moe_layer *L, moe_config *c)
     return MOE_OK;
 }
 
-MOEDEF moe_status moe_layer_init(moe_layer *L, const moe_config *cfg, const moe_weights *w)
+MOE__API moe_status moe_layer_init(moe_layer *L, const moe_config *cfg, const moe_weights *w)
 {
     moe_config c;
     moe_status s;
@@ -4117,6 +4628,10 @@ MOEDEF moe_status moe_layer_init(moe_layer *L, const moe_config *cfg, const moe_
     if (!L) return MOE_ERR_NULL;
     memset(L, 0, sizeof *L);
     if (!cfg || !w) return MOE__FAIL(MOE_ERR_NULL, cfg ? "weights" : "cfg", "is NULL");
+    if (cfg->path != MOE_PATH_AUTO && cfg->path != MOE__PATH_THIS)
+        return moe__failf(L, (unsigned)cfg->path < (unsigned)MOE_PATH_COUNT ? MOE_ERR_UNSUPPORTED : MOE_ERR_CONFIG,
+                          "config.path: %s is not built (this build has %s only; MOE_DISPATCH builds them all)",
+                          moe_path_name(cfg->path), moe_path_name(MOE__PATH_THIS));
     {   /* the byte order moe.h was built for (MOE__BE) must be the host's */
         const uint32_t one = 1;
         unsigned char lo;
@@ -4197,6 +4712,7 @@ MOEDEF moe_status moe_layer_init(moe_layer *L, const moe_config *cfg, const moe_
         if (L->n_threads > 4096) L->n_threads = 4096;
     }
     L->cfg = c;
+    L->path = MOE__PATH_THIS;
     L->magic = MOE__MAGIC;
     return MOE_OK;
 }
@@ -4299,7 +4815,7 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
     return ok;
 }
 
-MOEDEF size_t moe_workspace_size(const moe_layer *L, int n_tokens)
+MOE__API size_t moe_workspace_size(const moe_layer *L, int n_tokens)
 {
     moe__plan p;
     if (!L || L->magic != MOE__MAGIC || n_tokens < 1) return 0;
@@ -4330,7 +4846,6 @@ typedef struct moe__ctx {
     int nbr;
 } moe__ctx;
 
-enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN, MOE__PH_COMBINE };
 
 /* Pointers to rows n0..n0+nb of matrix m of expert e as f32: in place for f32, else decoded
    into the panel. */
@@ -4960,7 +5475,7 @@ static moe_status moe__run(const moe_layer *L, const float *x, int T, float *y, 
     return MOE_OK;
 }
 
-MOEDEF moe_status moe_combine(const moe_layer *L, int T, const float *slot_out, const float *slot_coef,
+MOE__API moe_status moe_combine(const moe_layer *L, int T, const float *slot_out, const float *slot_coef,
                               const int *slot_expert, float *y)
 {
     int t, j, d, slots, D;
@@ -4985,14 +5500,14 @@ MOEDEF moe_status moe_combine(const moe_layer *L, int T, const float *slot_out, 
     return MOE_OK;
 }
 
-MOEDEF moe_status moe_forward(const moe_layer *layer, const float *x, int n_tokens, float *y,
+MOE__API moe_status moe_forward(const moe_layer *layer, const float *x, int n_tokens, float *y,
                               void *work, size_t work_size)
 {
     if (!y) return MOE_ERR_NULL;
     return moe__run(layer, x, n_tokens, y, work, work_size, NULL, NULL, NULL);
 }
 
-MOEDEF moe_status moe_forward_ex(const moe_layer *layer, const float *x, int n_tokens, float *y,
+MOE__API moe_status moe_forward_ex(const moe_layer *layer, const float *x, int n_tokens, float *y,
                                  void *work, size_t work_size, const moe_run_opts *opts)
 {
     if (!y && !(opts && (opts->slot_out || opts->slot_coef || opts->slot_expert))) return MOE_ERR_NULL;
@@ -5000,12 +5515,349 @@ MOEDEF moe_status moe_forward_ex(const moe_layer *layer, const float *x, int n_t
                     opts ? opts->ids_out : NULL, opts ? opts->weights_out : NULL);
 }
 
-MOEDEF moe_status moe_route(const moe_layer *layer, const float *x, int n_tokens, int *ids,
+MOE__API moe_status moe_route(const moe_layer *layer, const float *x, int n_tokens, int *ids,
                             float *weights, void *work, size_t work_size)
 {
     if (!ids && !weights) return MOE_ERR_NULL;
     return moe__run(layer, x, n_tokens, NULL, work, work_size, NULL, ids, weights);
 }
+
+#ifdef MOE__PASS_NOW   /* end of a pass: its target, and every macro the part defined */
+#ifdef MOE__TARGET
+#if defined(__clang__)
+#pragma clang attribute pop
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
+#endif
+#undef MOE__FMA256
+#undef MOE__PREFETCH
+#undef MOE__PREFETCH2
+#undef MOE__H2F_FAST
+#undef MOE__SIMD_NAME
+#undef MOE__VL
+#undef MOE__VZERO
+#undef MOE__VLOAD
+#undef MOE__VFMA
+#undef MOE__VSUM
+#undef MOE__VBCAST
+#undef MOE__VSET1
+#undef MOE__VADD
+#undef MOE__VMUL
+#undef MOE__VDIV
+#undef MOE__VMIN
+#undef MOE__VMAX
+#undef MOE__VEXP2I
+#undef MOE__VROUND
+#undef MOE__HAVE_VEXP
+#undef MOE__VSTORE
+#undef MOE__NRO
+#undef MOE__EACH_RO
+#undef MOE__NR
+#undef MOE__EACH_N
+#undef MOE__EACH_IN
+#undef MOE__WF16
+#undef MOE__WBF16
+#undef MOE__EACH_QV
+#undef MOE__HAVE_FP4V
+#undef MOE__WF8
+#undef MOE__Q8V
+#undef MOE__TBL16
+#undef MOE__S8
+#undef MOE__V7NAN
+#undef MOE__NOFMA
+#undef MOE__INMEM
+#undef MOE__LD256
+#undef MOE__LD128
+#undef MOE__Q6K_PAIR
+#undef MOE__Q6K_BODY
+#undef MOE__Q3K_CODES
+#undef MOE__Q3K_BODY
+#undef MOE__Q5K_BODY
+#undef MOE__Q4K_SUB
+#undef MOE__ID
+#undef MOE__SR4
+#undef MOE__Q5K_OUT
+#undef MOE__Q6K_OUT
+#undef MOE__Q2K_SUB
+#undef MOE__Q3K_OUT
+#undef MOE__K4_OUT
+#undef MOE__HAVE_F8ROW
+#undef MOE__F8H16
+#undef MOE__QV
+#undef MOE__DSTORE
+#undef MOE__DECL_W
+#undef MOE__DECL_A
+#undef MOE__LOAD_W
+#undef MOE__FMA_A
+#undef MOE__ROW
+#undef MOE__PAD_W
+#undef MOE__SUM_A
+#undef MOE__QZMM
+#undef MOE__QX_BYTES
+#undef MOE__GPF
+#undef MOE__QXR
+#undef MOE__QXNF
+#undef MOE__QXK_BLK
+#undef MOE__QXK_BYTES
+#undef MOE__KDOT_SIMD
+#undef MOE__KLD
+#undef MOE__KLDX
+#undef MOE__KFMA128
+#undef MOE__KDP4
+#undef MOE__KDPW
+#undef MOE__KP2
+#undef MOE__KC4
+#undef MOE__KW
+#undef MOE__KB
+#undef MOE__KOR
+#undef MOE__KANDOR
+#undef MOE__KH8
+#undef MOE__KH4
+#undef MOE__KREG
+#undef MOE__KGROUP
+#undef MOE__KZERO___m256i
+#undef MOE__KZERO___m128i
+#undef MOE__KMRG
+#undef MOE__K0145
+#undef MOE__K2367
+#undef MOE__KL32
+#undef MOE__KL128
+#undef MOE__KHD2
+#undef MOE__KHD1
+#undef MOE__KHI4
+#undef MOE__KMIN8
+#undef MOE__KQ45
+#undef MOE__KQ45P
+#undef MOE__KQ45S
+#undef MOE__KQ45ALL
+#undef MOE__KST2
+#undef MOE__KST2A
+#undef MOE__KQ6
+#undef MOE__K2B
+#undef MOE__KQ2
+#undef MOE__KQ3
+#undef MOE__KF4I
+#undef MOE__KF4G
+#undef MOE__KF4D
+#undef MOE__KF4P
+#undef MOE__KF4LOOP
+#undef MOE__NRQ
+#undef MOE__DPB
+#undef MOE__DPQ8
+#undef MOE__DPQ4
+#undef MOE__LDU128
+#undef MOE__LDU256
+#undef MOE__QZ8
+#undef MOE__QZ4
+#undef MOE__QY8
+#undef MOE__QY4
+#undef MOE__QROWS
+#undef MOE__QDECL
+#undef MOE__QDECLZ
+#undef MOE__QZ8R
+#undef MOE__QZ4R
+#undef MOE__QSUM
+#undef MOE__QXZ8
+#undef MOE__QXZ4
+#undef MOE__SDOT
+#undef MOE__SDOT16
+#undef MOE__HSUM_S32
+#undef MOE__LDX
+#undef MOE__F8W
+#undef MOE__F8STEP
+#undef MOE__F8ZERO
+#undef MOE__F8FMA
+#undef MOE__F8SUM
+#undef MOE__F8ADD
+#undef MOE__KDOT_FP4
+#undef MOE__GR
+#undef MOE__LF32
+#undef MOE__LF16
+#undef MOE__LBF16
+#undef MOE__GROW
+#undef MOE__G
+#undef MOE__ODECL
+#undef MOE__OFMA
+#undef MOE__OFMA1
+#undef MOE__OSTORE
+#undef MOE__OPF
+#undef MOE__ONEXT
+#undef MOE__NRD
+#undef MOE__NBD
+#undef MOE__OMIN
+#undef MOE__NB1
+#undef MOE__QM
+#undef MOE__FEW
+#undef MOE__FMAX
+#undef MOE__X_FMA
+#undef MOE__X_F16C
+#undef MOE__X_VNNI512
+#undef MOE__X_VNNI512BW
+#undef MOE__X_AVXVNNI
+#undef MOE__X_AVX512VL
+#undef MOE__X_GFNI
+#undef MOE__X_DOTPROD
+#undef MOE__SFX
+#undef MOE__PATH_THIS
+#undef MOE__TARGET
+#undef MOE__PRAGMA
+#undef MOE__TARGET_PUSH
+#undef MOE_SIMD_SCALAR
+#undef MOE_SIMD_AVX2
+#undef MOE_SIMD_AVX512
+#undef MOE_SIMD_NEON
+#endif
+#endif
+
+#if defined(MOE_IMPLEMENTATION) && defined(MOE__IMPL_NOW) && !defined(MOE__PASS_NOW)
+/* ====================================== kernel paths ====================================== */
+static const char *const moe__path_names[MOE_PATH_COUNT] = {
+    "auto", "scalar", "avx2", "avx2-vnni", "avx512", "avx512-vnni", "neon", "neon-dotprod"
+};
+MOEDEF const char *moe_path_name(moe_path p) { return (unsigned)p < (unsigned)MOE_PATH_COUNT ? moe__path_names[p] : "unknown"; }
+MOEDEF moe_path moe_layer_path(const moe_layer *L) { return L && L->magic == MOE__MAGIC ? (moe_path)L->path : MOE_PATH_AUTO; }
+
+#ifndef MOE__DISPATCHING
+MOEDEF int moe_path_supported(moe_path p) { return p == MOE_PATH_AUTO || p == MOE__PATH_THIS; }
+#else
+/* bit p set: this build has path p (MOE__BUILT) / the running CPU and OS can run it */
+#if MOE__DISPATCHING == 1
+#define MOE__BUILT ((1u << MOE_PATH_SCALAR) | (1u << MOE_PATH_AVX2) | ((unsigned)MOE__PASS_AVXVNNI << MOE_PATH_AVX2_VNNI) \
+                    | (1u << MOE_PATH_AVX512) | (1u << MOE_PATH_AVX512_VNNI))
+static void moe__cpuid(unsigned leaf, unsigned sub, unsigned r[4])
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    int a[4];
+    __cpuidex(a, (int)leaf, (int)sub);
+    r[0] = (unsigned)a[0]; r[1] = (unsigned)a[1]; r[2] = (unsigned)a[2]; r[3] = (unsigned)a[3];
+#else
+    __asm__ __volatile__("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+#endif
+}
+static unsigned long long moe__xcr0(void)   /* the register state the OS saves (XGETBV 0) */
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    return (unsigned long long)_xgetbv(0);
+#else
+    unsigned lo, hi;
+    __asm__ __volatile__(".byte 0x0f, 0x01, 0xd0" : "=a"(lo), "=d"(hi) : "c"(0));   /* xgetbv */
+    return ((unsigned long long)hi << 32) | lo;
+#endif
+}
+static unsigned moe__cpu_paths(void)
+{
+    unsigned r[4], s7[4] = { 0, 0, 0, 0 }, s71[4] = { 0, 0, 0, 0 }, ok = 1u << MOE_PATH_SCALAR, max;
+    unsigned long long x = 0;
+    int avx2, avx512;
+    moe__cpuid(0, 0, r);
+    max = r[0];
+    moe__cpuid(1, 0, r);
+    if (!(r[2] & (1u << 27))) return ok;                            /* no OSXSAVE: no AVX state */
+    x = moe__xcr0();
+    if (max >= 7) { moe__cpuid(7, 0, s7); moe__cpuid(7, 1, s71); }
+    /* AVX, FMA, F16C (leaf 1 ecx 28, 12, 29), AVX2 (leaf 7 ebx 5), and the OS saving xmm/ymm */
+    avx2 = (r[2] & (1u << 28)) && (r[2] & (1u << 12)) && (r[2] & (1u << 29)) && (s7[1] & (1u << 5)) && (x & 6) == 6;
+    /* AVX-512 F, DQ, BW, VL (leaf 7 ebx 16, 17, 30, 31), and the OS saving opmask and zmm */
+    avx512 = avx2 && (s7[1] & (1u << 16)) && (s7[1] & (1u << 17)) && (s7[1] & (1u << 30)) && (s7[1] & (1u << 31))
+             && (x & 0xe6) == 0xe6;
+    if (avx2) ok |= 1u << MOE_PATH_AVX2;
+    if (avx2 && (s71[0] & (1u << 4))) ok |= 1u << MOE_PATH_AVX2_VNNI;         /* AVX-VNNI: leaf 7.1 eax 4 */
+    if (avx512) ok |= 1u << MOE_PATH_AVX512;
+    if (avx512 && (s7[2] & (1u << 11))) ok |= 1u << MOE_PATH_AVX512_VNNI;     /* AVX512_VNNI: leaf 7 ecx 11 */
+    return ok;
+}
+#else
+#define MOE__BUILT ((1u << MOE_PATH_NEON) | ((unsigned)MOE__PASS_DOTPROD << MOE_PATH_NEON_DOTPROD))
+static unsigned moe__cpu_paths(void)
+{
+    unsigned ok = 1u << MOE_PATH_NEON;
+#if defined(__linux__) || defined(__ANDROID__)
+    if (getauxval(AT_HWCAP) & (1ul << 20)) ok |= 1u << MOE_PATH_NEON_DOTPROD;   /* HWCAP_ASIMDDP */
+#elif defined(__APPLE__)
+    {
+        int v = 0;
+        size_t n = sizeof v;
+        if (sysctlbyname("hw.optional.arm.FEAT_DotProd", &v, &n, NULL, 0) == 0 && v) ok |= 1u << MOE_PATH_NEON_DOTPROD;
+    }
+#endif                                   /* elsewhere: NEON only */
+    return ok;
+}
+#endif
+static moe_path moe__best_path(void)
+{
+    unsigned ok = MOE__BUILT & moe__cpu_paths();
+    int p;
+    for (p = MOE_PATH_COUNT - 1; p > MOE_PATH_AUTO; p--)   /* the enum lists each CPU's paths best last */
+        if (ok >> p & 1u) return (moe_path)p;
+    return MOE_PATH_SCALAR;
+}
+MOEDEF int moe_path_supported(moe_path p)
+{
+    if (p == MOE_PATH_AUTO) return 1;
+    return (unsigned)p < (unsigned)MOE_PATH_COUNT && ((MOE__BUILT & moe__cpu_paths()) >> p & 1u);
+}
+
+/* the layer's path (a valid layer only: a garbage path must not jump into code the CPU lacks;
+   the first path reports the bad layer) */
+static moe_path moe__lpath(const moe_layer *L) { return L && L->magic == MOE__MAGIC ? (moe_path)L->path : MOE_PATH_AUTO; }
+#if MOE__DISPATCHING == 1
+#if MOE__PASS_AVXVNNI
+#define MOE__CASE_AVXVNNI(f, ...) case MOE_PATH_AVX2_VNNI: return f##_avx2vnni(__VA_ARGS__);
+#else
+#define MOE__CASE_AVXVNNI(f, ...)
+#endif
+#define MOE__ON_PATH(p, f, ...) switch (p) { \
+    case MOE_PATH_AVX2: return f##_avx2(__VA_ARGS__); \
+    MOE__CASE_AVXVNNI(f, __VA_ARGS__) \
+    case MOE_PATH_AVX512: return f##_avx512(__VA_ARGS__); \
+    case MOE_PATH_AVX512_VNNI: return f##_avx512vnni(__VA_ARGS__); \
+    default: return f##_scalar(__VA_ARGS__); }
+#else
+#define MOE__ON_PATH(p, f, ...) switch (p) { \
+    case MOE_PATH_NEON_DOTPROD: return f##_neondot(__VA_ARGS__); \
+    default: return f##_neon(__VA_ARGS__); }
+#endif
+
+MOEDEF const char *moe_simd_name(void) { MOE__ON_PATH(moe__best_path(), moe_simd_name, ) }
+MOEDEF moe_status moe_layer_init(moe_layer *L, const moe_config *cfg, const moe_weights *w)
+{
+    moe_config c;
+    if (!L || !cfg) { MOE__ON_PATH(MOE_PATH_AUTO, moe_layer_init, L, cfg, w) }   /* reports it */
+    c = *cfg;
+    if (c.path == MOE_PATH_AUTO) c.path = moe__best_path();
+    else if (!moe_path_supported(c.path)) {
+        memset(L, 0, sizeof *L);
+        if ((unsigned)c.path >= (unsigned)MOE_PATH_COUNT)
+            return moe__failf(L, MOE_ERR_CONFIG, "config.path: not a moe_path: %d", (int)c.path);
+        return moe__failf(L, MOE_ERR_UNSUPPORTED, "config.path: %s %s", moe_path_name(c.path),
+                          MOE__BUILT >> c.path & 1u ? "is not supported by this CPU" : "is not built for this target");
+    }
+    MOE__ON_PATH(c.path, moe_layer_init, L, &c, w)
+}
+MOEDEF size_t moe_workspace_size(const moe_layer *L, int n_tokens) { MOE__ON_PATH(moe__lpath(L), moe_workspace_size, L, n_tokens) }
+MOEDEF moe_status moe_forward(const moe_layer *layer, const float *x, int n_tokens, float *y, void *work, size_t work_size)
+{
+    MOE__ON_PATH(moe__lpath(layer), moe_forward, layer, x, n_tokens, y, work, work_size)
+}
+MOEDEF moe_status moe_forward_ex(const moe_layer *layer, const float *x, int n_tokens, float *y, void *work,
+                                 size_t work_size, const moe_run_opts *opts)
+{
+    MOE__ON_PATH(moe__lpath(layer), moe_forward_ex, layer, x, n_tokens, y, work, work_size, opts)
+}
+MOEDEF moe_status moe_route(const moe_layer *layer, const float *x, int n_tokens, int *ids, float *weights,
+                            void *work, size_t work_size)
+{
+    MOE__ON_PATH(moe__lpath(layer), moe_route, layer, x, n_tokens, ids, weights, work, work_size)
+}
+MOEDEF moe_status moe_combine(const moe_layer *L, int T, const float *slot_out, const float *slot_coef,
+                              const int *slot_expert, float *y)
+{
+    MOE__ON_PATH(moe__lpath(L), moe_combine, L, T, slot_out, slot_coef, slot_expert, y)
+}
+#undef MOE__ON_PATH
+#undef MOE__CASE_AVXVNNI
+#endif
 
 /* <<<< file readers: implementation >>>> */
 /* ===================================== file readers ====================================== */
@@ -6720,7 +7572,7 @@ MOEDEF moe_status moe_st_layer(moe_st *st, const char *config, size_t config_len
 #ifdef MOE__GCC_CXX_DIAG
 #pragma GCC diagnostic pop
 #endif
-#endif /* MOE_IMPLEMENTATION_DONE */
+#undef MOE__IMPL_NOW
 #endif /* MOE_IMPLEMENTATION */
 
 /*
