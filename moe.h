@@ -570,7 +570,7 @@ MOEDEF moe_status moe_st_layer(moe_st *st, const char *config, size_t config_len
 #elif defined(__APPLE__)
 #include <sys/sysctl.h>
 #endif
-/* the dotprod pass: GCC's "+dotprod" target pragma, clang 16's target("dotprod") */
+/* the dotprod pass (target "arch=armv8.2-a+dotprod", as arm_neon.h declares vdotq_s32): GCC, clang 16 */
 #if (defined(__clang__) && __clang_major__ >= 16) || (!defined(__clang__) && defined(__GNUC__))
 #define MOE__PASS_DOTPROD 1
 #else
@@ -1837,12 +1837,12 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #define MOE_SIMD_NEON
 #define MOE__SFX neon
 #define MOE__PATH_THIS MOE_PATH_NEON
-#elif MOE__DISPATCHING == 2 && MOE__PASS_NOW == 2      /* = -march=armv8-a+dotprod */
+#elif MOE__DISPATCHING == 2 && MOE__PASS_NOW == 2      /* = -march=armv8.2-a+dotprod */
 #define MOE_SIMD_NEON
 #define MOE__SFX neondot
 #define MOE__PATH_THIS MOE_PATH_NEON_DOTPROD
 #define MOE__X_DOTPROD 1
-#define MOE__TARGET "+dotprod"
+#define MOE__TARGET "arch=armv8.2-a+dotprod"
 #endif
 #ifdef MOE__TARGET
 #define MOE__PRAGMA(x) _Pragma(#x)
