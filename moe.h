@@ -56,6 +56,16 @@ OPTIONS (#define before including)
                         With none defined the compiler's macros choose: __AVX512F__, then
                         __AVX2__ (with FMA when -mfma), then __ARM_NEON, else scalar. Asking for a path the
                         compiler cannot build is an #error. moe_simd_name() says what was built.
+   MOE_DISPATCH         one binary for every CPU: every path of the target in this one translation
+                        unit (x86-64: scalar, avx2, avx2-vnni, avx512, avx512-vnni; AArch64: neon,
+                        neon-dotprod), each compiled under its own target pragma, so no -m flags;
+                        moe_layer_init picks the best the running CPU supports (cpuid + xgetbv;
+                        getauxval on Linux, sysctl on macOS) and the layer keeps it. Force one with
+                        moe_config.path; moe_layer_path() says which runs. Each path's output equals
+                        the plain build with that path's flags (README: SIMD paths) bit for bit. Needs
+                        GCC 8+, clang or MSVC; elsewhere it builds the one default path. The header
+                        includes itself once per path as MOE_DISPATCH_SELF (default "moe.h": define
+                        it if you renamed the file).
    Threads: compiled with OpenMP (-fopenmp), moe_forward runs on cfg.n_threads threads; without
    it, pass your own thread pool through moe_forward_ex (moe_run_opts.parallel_for).
 
@@ -93,6 +103,8 @@ VERSION HISTORY
                        routed_scale 0 refused; ambiguous weights refused; unused fields ignored;
                        routing exact under -ffast-math; AVX2 path without FMA; a traits table row
                        per weight type; external block scales in moe_tensor (scale, scale_rows/cols)
+                       MOE_DISPATCH (every path in one binary, chosen per layer), moe_config.path,
+                       moe_layer_path(), moe_path_name(), moe_path_supported()
    0.1.0 (2026-11-23)  first release: f32/f16/bf16/q8_0/q4_0 weights, scalar/AVX2/AVX-512/NEON
                        kernels, softmax/sigmoid routing, groups, biases, shared experts
 */
