@@ -5,7 +5,12 @@
 # valgrind, qemu (AArch64, ARMv7, RISC-V 64, and s390x: big-endian), i386 (-m32: x87 float
 # math, and SSE math with the AVX2 path), MinGW-w64 under wine (Win32 threads), a Cortex-M
 # compile check and the README's usage snippet compiled as C99 and C++11; tests/test_files.c
-# (the GGUF and safetensors readers) on several of them (s390x, i386, tcc and MinGW included).
+# (the GGUF and safetensors readers) on several of them (s390x, i386, tcc and MinGW included);
+# runtime CPU dispatch (-DMOE_DISPATCH, the dispatch-* configurations): tests/test_dispatch.c,
+# every path of one dispatched build bit for bit against the static build of that path
+# (tests/dispatch_tu.c, one object per path) with gcc, clang, g++, MinGW under wine, AArch64
+# and x86-64 CPUs without AVX-512 under qemu, and tests/test_moe.c built once dispatched and
+# run forced to each path this CPU has (--path), and with OpenMP.
 # A configuration whose tools are missing is skipped, by name, with the tool it lacks
 # (.ci/run installs them all). Each configuration prints its line as soon as it is done:
 #     [PASS] gcc-c99-avx2 (4540 passed; build 6.2s, run 1.3s)
@@ -17,7 +22,8 @@
 #     bash tests/run.sh            the whole matrix (make test; about 10 minutes on 2 cores)
 #     bash tests/run.sh --check    the quick check (make check; about a minute): one -march=native
 #                                  build also compared with the scalar path, run with --quick,
-#                                  and the README snippet compiled as C99 and C++11
+#                                  the dispatched build against the static ones (test_dispatch
+#                                  --quick), and the README snippet compiled as C99 and C++11
 #
 # Environment: BUILD (default build), TEST_JOBS (parallel jobs, default: number of cores),
 # TEST_TIMEOUT (seconds per run, default 480), TEST_ONLY (a regex: run matching names only),
@@ -152,6 +158,9 @@ quick_matrix() {
     add check-native "$cc -std=c99 -O2 $WARN -march=native $SRC $vs $LIBS" "" --quick
     add check-files "$cc -std=c99 -O2 $WARN -march=native $FSRC -lm" "" ""
     add check-shard "$cc -std=c99 -O2 $WARN -march=native $SSRC $LIBS" "" --quick
+    if is_x86; then dispatch_cfg check-dispatch "$cc -std=c99" "" "$X86_TUS" "" --quick
+    elif [ "$(uname -m)" = aarch64 ]; then dispatch_cfg check-dispatch "$cc -std=c99" "" "$ARM_TUS" "" --quick
+    else dispatch_cfg check-dispatch "$cc -std=c99" "-DMOE_DTU_NONE" "" "" --quick; fi
     snippet_cfg readme-snippet-c99 "$cc -std=c99"
     snippet_cfg readme-snippet-c++11 "$cxx -x c++ -std=c++11"
 }
@@ -169,6 +178,8 @@ full_matrix() {
         skip valgrind-scalar "valgrind not installed"
         skip valgrind-avx2 "valgrind not installed"
     fi
+
+    dispatch_matrix
 
     cross aarch64-neon aarch64-linux-gnu-gcc qemu-aarch64 "" "$VS"
     cross aarch64-scalar aarch64-linux-gnu-gcc qemu-aarch64 "-DMOE_SIMD_SCALAR"
@@ -336,6 +347,117 @@ paths() { # name-prefix compiler-with-std
         fi
     fi
     add "$pre-native" "$cc -O2 $WARN -march=native $SRC $VS $LIBS" "" ""
+}
+
+# ---- runtime dispatch (MOE_DISPATCH) ---------------------------------------------------------------
+# tests/test_dispatch.c is built with -DMOE_DISPATCH and no -m flags and linked with one object of
+# tests/dispatch_tu.c per static path (-DMOE_TU_NAME=NAME and that path's flags below): the
+# references each dispatched path must equal bit for bit.
+DSRC=tests/test_dispatch.c
+DTU=tests/dispatch_tu.c
+X86_TUS="scalar avx2 avx2_vnni avx512 avx512_vnni"
+ARM_TUS="scalar neon neon_dotprod"
+tu_flags() { # static path name -> its flags
+    case $1 in
+    scalar) echo "-DMOE_SIMD_SCALAR" ;;
+    avx2) echo "$AVX2_FLAGS" ;;
+    avx2_vnni) echo "$AVX2_FLAGS -mavxvnni" ;;
+    avx512) echo "$AVX512_FLAGS" ;;
+    avx512_vnni) echo "$AVX512_FLAGS -mavx512vnni" ;;
+    neon) echo "-DMOE_SIMD_NEON" ;;
+    neon_dotprod) echo "-DMOE_SIMD_NEON -march=armv8.2-a+dotprod" ;;
+    esac
+}
+# the build script of test_dispatch: compiler with its -std (and -x c++), extra flags for every
+# step, the static objects; OUT (default \$EXE) is the executable
+dispatch_script() { # cc-with-std extra tus [out]
+    local cc=$1 extra=$2 tus=$3 out=${4:-\$EXE} s="" objs="" n
+    for n in $tus; do
+        s="$s$cc -O2 $WARN $extra -DMOE_TU_NAME=$n $(tu_flags "$n") -c $DTU -o $out.$n.o && "
+        objs="$objs $out.$n.o"
+    done
+    echo "$s$cc -O2 $WARN $extra -DMOE_DISPATCH $DSRC -x none$objs -o $out -lm"
+}
+dispatch_cfg() { # name cc-with-std extra tus run-prefix args
+    add_sh "$1" "${2%% *}" "$(dispatch_script "$2" "$3" "$4")" "$5" "$6"
+}
+# A build shared by several configurations (each runs it differently): the first to take the lock
+# builds it once per run of this script, into $B/KEY.shared; the others copy it.
+RUN_ID="$$-$START"
+shared_sh() { # key 'build script writing $OUT'
+    local key=$1 out="$B/$1.shared"
+    if ! have flock; then echo "OUT=\$EXE; $2"; return; fi
+    echo "exec 9>'$out.lock'; flock 9; \
+if [ \"\$(cat '$out.stamp' 2>/dev/null)\" != '$RUN_ID ok' ] && [ \"\$(cat '$out.stamp' 2>/dev/null)\" != '$RUN_ID failed' ]; then \
+  OUT='$out'; rm -f '$out'; if ( $2 ) >'$out.log' 2>&1; then echo '$RUN_ID ok' >'$out.stamp'; else echo '$RUN_ID failed' >'$out.stamp'; fi; fi; \
+cat '$out.log'; [ \"\$(cat '$out.stamp')\" = '$RUN_ID ok' ] && cp '$out' \$EXE"
+}
+
+dispatch_matrix() {
+    # test_dispatch: every path this CPU runs against its static build, each compiler
+    local cc p n full=""
+    for cc in "gcc -std=c99" "clang -std=c99" "g++ -x c++ -std=c++11"; do
+        n=${cc%% *}
+        if is_x86; then dispatch_cfg "dispatch-$n" "$cc" "" "$X86_TUS" "" ""
+        elif [ "$(uname -m)" = aarch64 ]; then dispatch_cfg "dispatch-$n" "$cc" "" "$ARM_TUS" "" ""
+        else dispatch_cfg "dispatch-$n" "$cc" "-DMOE_DTU_NONE" "" "" ""; fi
+    done
+    # test_moe.c built once with -DMOE_DISPATCH (and the scalar path to compare with), run forced
+    # to each path this CPU has: --quick, and in full on the one AUTO picks
+    if is_x86; then
+        local pathflags=("scalar:" "avx2:avx2 fma f16c" "avx2-vnni:avx2 fma f16c avx_vnni"
+                         "avx512:avx512f avx512bw avx512vl avx512dq avx2 fma f16c"
+                         "avx512-vnni:avx512f avx512bw avx512vl avx512dq avx2 fma f16c avx512_vnni")
+        for p in "${pathflags[@]}"; do
+            # shellcheck disable=SC2086
+            if [ -z "${p#*:}" ] || cpu_has ${p#*:}; then full=${p%%:*}; fi
+        done
+        for p in "${pathflags[@]}"; do
+            n=${p%%:*}
+            # shellcheck disable=SC2086
+            if [ -n "${p#*:}" ] && ! cpu_has ${p#*:}; then skip "dispatch-moe-$n" "this CPU lacks ${p#*:}"; continue; fi
+            add_sh "dispatch-moe-$n" gcc "$(shared_sh dispatch-moe "gcc -std=c99 -O2 $WARN -DMOE_DISPATCH $SRC $VS -o \$OUT $LIBS")" \
+                "" "$([ "$n" = "$full" ] || echo "--quick ")--path $n"
+        done
+    else
+        skip dispatch-moe "not an x86-64 host (test_moe --path on each x86 path)"
+    fi
+    # OpenMP: the outlined parallel regions inside the per-path (target-attribute) functions
+    add dispatch-openmp "gcc -std=c99 -O2 $WARN -DMOE_DISPATCH -fopenmp $SRC $VS $LIBS" "" --quick
+    # AArch64 under qemu: neon and neon-dotprod (-cpu max has dotprod, cortex-a57 lacks it)
+    if ! have aarch64-linux-gnu-gcc; then skip dispatch-aarch64 "aarch64-linux-gnu-gcc not installed"; skip dispatch-aarch64-a57 "aarch64-linux-gnu-gcc not installed"
+    elif ! have qemu-aarch64; then skip dispatch-aarch64 "qemu-aarch64 not installed"; skip dispatch-aarch64-a57 "qemu-aarch64 not installed"
+    else
+        local arm; arm=$(dispatch_script "aarch64-linux-gnu-gcc -static -std=c99" "" "$ARM_TUS" "\$OUT")
+        add_sh dispatch-aarch64 aarch64-linux-gnu-gcc "$(shared_sh dispatch-aarch64 "$arm")" "qemu-aarch64 -cpu max" --quick
+        add_sh dispatch-aarch64-a57 aarch64-linux-gnu-gcc "$(shared_sh dispatch-aarch64 "$arm")" "qemu-aarch64 -cpu cortex-a57" --quick
+    fi
+    # x86-64 CPUs without AVX-512 under qemu (TCG has AVX2, FMA, F16C, no AVX-512 or VNNI): the
+    # detection and AUTO's fall-back; the CPU's features from CPUID (--cpuid), not the host's
+    # /proc/cpuinfo
+    if ! is_x86; then skip dispatch-qemu-haswell "not an x86-64 host"; skip dispatch-qemu-x86-64-v1 "not an x86-64 host"
+    elif ! have qemu-x86_64; then skip dispatch-qemu-haswell "qemu-x86_64 not installed"; skip dispatch-qemu-x86-64-v1 "qemu-x86_64 not installed"
+    else
+        local x86; x86=$(dispatch_script "gcc -std=c99" "" "$X86_TUS" "\$OUT")
+        add_sh dispatch-qemu-haswell gcc "$(shared_sh dispatch-qemu "$x86")" "qemu-x86_64 -cpu Haswell" "--quick --cpuid"
+        add_sh dispatch-qemu-x86-64-v1 gcc "$(shared_sh dispatch-qemu "$x86")" "qemu-x86_64 -cpu qemu64" "--quick --cpuid"
+    fi
+    # MinGW-w64 (Win64 ABI: 16-byte-aligned stack under 64-byte vectors) under wine
+    dispatch_mingw dispatch-mingw
+}
+dispatch_mingw() { # name: like mingw(), the test_dispatch build
+    local name=$1 run init
+    if [ -n "$ONLY" ] && ! [[ $name =~ $ONLY ]]; then return; fi
+    if ! have x86_64-w64-mingw32-gcc; then skip "$name" "x86_64-w64-mingw32-gcc not installed"; return; fi
+    if [ -z "$WINE" ]; then skip "$name" "wine not installed"; return; fi
+    if ! is_x86; then skip "$name" "not an x86-64 host (wine runs the .exe natively)"; return; fi
+    run="env WINEDEBUG=-all WINEPREFIX=$(cd "$B" && pwd)/wine $WINE"
+    init="$run cmd /c exit"
+    have flock && init="flock $B/wine.lock $init"
+    # mingw's gcc names its output NAME.exe; the matrix runs $EXE
+    add_sh "$name" x86_64-w64-mingw32-gcc "$(dispatch_script "x86_64-w64-mingw32-gcc -std=c99" "" "$X86_TUS" "\$EXE.exe")" "" "" && \
+        CMD[$name]="${CMD[$name]} && mv -f \$EXE.exe \$EXE && { $init || true; }"
+    [ -n "${CMD[$name]+x}" ] && RUN[$name]="$run|"
 }
 
 if [ "$MODE" = check ]; then quick_matrix; else m32_probe; full_matrix; fi

@@ -2,6 +2,7 @@
    test (MOE_STATIC keeps its symbols private), so test_moe.c built with -DMOE_TEST_VS_SCALAR can
    compare every layer it runs with the scalar path's answer for the same input. */
 #define MOE_STATIC
+#undef MOE_DISPATCH       /* a -DMOE_DISPATCH build of the test: this file stays the one scalar path */
 #undef MOE_SIMD_AVX2      /* the build's -D for the path under test applies to this file too */
 #undef MOE_SIMD_AVX512
 #undef MOE_SIMD_NEON

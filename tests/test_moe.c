@@ -10,7 +10,11 @@
    unit, e.g. with -ffast-math):
        cc -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror tests/test_moe.c -o test_moe -lm -pthread
    Run:
-       ./test_moe [--quick] [--verbose] [--group NAME]
+       ./test_moe [--quick] [--verbose] [--group NAME] [--path NAME]
+   --path NAME (scalar, avx2, avx2-vnni, avx512, avx512-vnni, neon, neon-dotprod): every
+   moe_layer_init of the test gets cfg.path = that path (a copy of the caller's config), and a
+   check counts the layers that did not run it; meant for a -DMOE_DISPATCH build, which has
+   every path of its target (a plain build accepts only its own).
    It prints one line per failing check ("FAIL ...") or failed fixture step ("ERROR ...": a
    setup that broke counts as failed, never as passed), one summary line per group, the largest
    error measured per error class against the reference, and ends with the line
@@ -27,7 +31,11 @@
    the largest error measured.
 
    Built with -DMOE_TEST_VS_SCALAR and tests/scalar_tu.c, every layer is also run on the scalar
-   kernel path; that compares kernels only (the rest of moe.h is the same code in both). */
+   kernel path; that compares kernels only (the rest of moe.h is the same code in both).
+
+   Built with -DMOE_DISPATCH (runtime CPU dispatch, no -m flags): the white-box group "kernels"
+   is left out (the internal moe__* functions are renamed per path), and moe_simd_name() must
+   name the family of the path AUTO picks (tests/test_dispatch.c checks the dispatch itself). */
 #if (defined(__unix__) || defined(__APPLE__)) && !defined(MOE_TEST_NO_PTHREAD)
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -161,6 +169,29 @@ static void note(const char *fmt, ...)
     va_end(ap);
     printf("\n");
 }
+
+/* ---- --path NAME: every moe_layer_init of the test forced to one kernel path --------------- */
+static int g_force_path = -1;                     /* a moe_path, or -1: the caller's cfg as is */
+static long g_path_inits = 0, g_path_wrong = 0;   /* layers initialised forced; not on the path */
+static moe_status test_layer_init_forced(moe_layer *L, const moe_config *cfg, const moe_weights *w)
+{
+    moe_config c;
+    moe_status st;
+    if (g_force_path < 0 || !cfg) return moe_layer_init(L, cfg, w);
+    c = *cfg;
+    c.path = (moe_path)g_force_path;
+    st = moe_layer_init(L, &c, w);
+    if (st == MOE_OK) {
+        g_path_inits++;
+        if ((int)moe_layer_path(L) != g_force_path) {
+            if (++g_path_wrong <= 5)
+                printf("FAIL [%s] --path %s: a layer runs path %s\n", g_group, moe_path_name((moe_path)g_force_path),
+                       moe_path_name(moe_layer_path(L)));
+        }
+    }
+    return st;
+}
+#define moe_layer_init test_layer_init_forced
 
 static void *xmalloc(size_t n)
 {
@@ -1858,10 +1889,33 @@ static void test_formats(void)
         check(ok, "moe_type_name(%d) NULL, empty or not distinct", i);
     }
 
-    /* simd name */
+    /* simd name, kernel paths */
     {
         const char *sn = moe_simd_name();
+        int p, n_sup = 0, one = -1;
+#ifdef MOE_DISPATCH   /* the family of the path AUTO picks: the best supported one */
+        static const moe_path order[] = { MOE_PATH_AVX512_VNNI, MOE_PATH_AVX512, MOE_PATH_AVX2_VNNI, MOE_PATH_AVX2,
+                                          MOE_PATH_NEON_DOTPROD, MOE_PATH_NEON, MOE_PATH_SCALAR };
+        const char *want = "scalar", *bn;
+        for (p = 0; p < (int)(sizeof order / sizeof order[0]); p++)
+            if (moe_path_supported(order[p])) break;
+        bn = p < (int)(sizeof order / sizeof order[0]) ? moe_path_name(order[p]) : "scalar";
+        want = strncmp(bn, "avx512", 6) == 0 ? "avx512" : strncmp(bn, "avx2", 4) == 0 ? "avx2" : strncmp(bn, "neon", 4) == 0 ? "neon" : "scalar";
+        check(sn != NULL && strcmp(sn, want) == 0, "moe_simd_name() = \"%s\", the family of the best supported path (%s) is \"%s\"", sn ? sn : "(null)", bn, want);
+#else
         check(sn != NULL && strcmp(sn, MOE_TEST_EXPECT_SIMD) == 0, "moe_simd_name() = \"%s\", this build asks for \"%s\"", sn ? sn : "(null)", MOE_TEST_EXPECT_SIMD);
+#endif
+        for (p = MOE_PATH_AUTO + 1; p < MOE_PATH_COUNT; p++)
+            if (moe_path_supported((moe_path)p)) { n_sup++; one = p; }
+        check(moe_path_supported(MOE_PATH_COUNT) == 0 && strcmp(moe_path_name(MOE_PATH_COUNT), "unknown") == 0,
+              "moe_path_supported / moe_path_name(MOE_PATH_COUNT): %d, \"%s\"", moe_path_supported(MOE_PATH_COUNT), moe_path_name(MOE_PATH_COUNT));
+#ifndef MOE_DISPATCH   /* a plain build: one path, of moe_simd_name()'s family */
+        check(n_sup == 1 && strncmp(moe_path_name((moe_path)(one < 0 ? 0 : one)), sn, strlen(sn)) == 0,
+              "plain build: %d paths supported (want 1), the last %s; moe_simd_name() %s", n_sup, moe_path_name((moe_path)(one < 0 ? 0 : one)), sn);
+#else
+        check(n_sup >= 1, "dispatch build: no path supported");
+        (void)one;
+#endif
     }
 
 #ifdef MOE_TEST_TU2
@@ -1876,6 +1930,7 @@ static void test_formats(void)
         moe_config c = moe_config_default();
         check(c.score == MOE_SCORE_SOFTMAX && c.top_k == 2 && c.norm_topk == 1 && c.act == MOE_ACT_SWIGLU,
               "moe_config_default: score %d top_k %d norm_topk %d act %d (want softmax, 2, 1, swiglu)", (int)c.score, c.top_k, c.norm_topk, (int)c.act);
+        check(c.path == MOE_PATH_AUTO, "moe_config_default: path %d, want MOE_PATH_AUTO", (int)c.path);
         check(c.routed_scale == 1.0f && c.n_shared == 0 && c.weight_on_input == 0 && c.n_group <= 1,
               "moe_config_default: routed_scale %g n_shared %d weight_on_input %d n_group %d", (double)c.routed_scale, c.n_shared, c.weight_on_input, c.n_group);
         check(fabs((double)c.oai_alpha - 1.702) < 1e-6 && c.oai_limit == 7.0f, "moe_config_default: oai_alpha %g oai_limit %g (want 1.702, 7)", (double)c.oai_alpha, (double)c.oai_limit);
@@ -4283,7 +4338,8 @@ static void test_threads(void)
     group_end();
 }
 
-#ifndef MOE_TEST_EXTERN_IMPL   /* white box: needs the implementation in this file */
+#if !defined(MOE_TEST_EXTERN_IMPL) && !defined(MOE_DISPATCH)   /* white box: needs the implementation in
+                                                                   this file, its internals named once */
 /* ======================================================================================== */
 /*     group: kernels -- the integer kernels of the Q8_K family, white box, tight bounds     */
 /* ======================================================================================== */
@@ -4444,12 +4500,28 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--quick") == 0) g_quick = 1;
         else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) g_verbose = 1;
         else if (strcmp(argv[i], "--group") == 0 && i + 1 < argc) g_only = argv[++i];
-        else {
-            fprintf(stderr, "usage: %s [--quick] [--verbose] [--group formats|random|routing|variants|types|kernels|scales|errors|hardening|nonfinite|memory|threads]\n", argv[0]);
+        else if (strcmp(argv[i], "--path") == 0 && i + 1 < argc) {
+            const char *n = argv[++i];
+            int p;
+            for (p = MOE_PATH_AUTO + 1; p < MOE_PATH_COUNT; p++)
+                if (strcmp(n, moe_path_name((moe_path)p)) == 0) g_force_path = p;
+            if (g_force_path < 0) { fprintf(stderr, "%s: --path %s: not a kernel path (scalar, avx2, avx2-vnni, avx512, avx512-vnni, neon, neon-dotprod)\n", argv[0], n); return 2; }
+            if (!moe_path_supported((moe_path)g_force_path)) {
+                fprintf(stderr, "%s: --path %s: this build lacks it or this CPU cannot run it\n", argv[0], n);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "usage: %s [--quick] [--verbose] [--group formats|random|routing|variants|types|kernels|scales|errors|hardening|nonfinite|memory|threads] [--path NAME]\n", argv[0]);
             return 2;
         }
     }
-    printf("moe.h %d.%d.%d tests: simd %s, %s, %s%s\n", MOE_VERSION_MAJOR, MOE_VERSION_MINOR, MOE_VERSION_PATCH, moe_simd_name(),
+    printf("moe.h %d.%d.%d tests: simd %s%s%s%s, %s, %s%s\n", MOE_VERSION_MAJOR, MOE_VERSION_MINOR, MOE_VERSION_PATCH, moe_simd_name(),
+#ifdef MOE_DISPATCH
+           " (dispatch)",
+#else
+           "",
+#endif
+           g_force_path >= 0 ? ", path " : "", g_force_path >= 0 ? moe_path_name((moe_path)g_force_path) : "",
 #ifdef _OPENMP
            "openmp",
 #else
@@ -4467,7 +4539,7 @@ int main(int argc, char **argv)
     test_routing();
     test_variants();
     test_types();
-#ifndef MOE_TEST_EXTERN_IMPL
+#if !defined(MOE_TEST_EXTERN_IMPL) && !defined(MOE_DISPATCH)
     test_kernels();
 #endif
     test_scales();
@@ -4486,6 +4558,12 @@ int main(int argc, char **argv)
         printf("\n");
     }
     printf("%ld checks compare a layer's output with the float64 reference; %ld setup errors\n", g_refcmp, g_errors);
+    if (g_force_path >= 0) {
+        g_group = "path";
+        check(g_path_inits > 0 && g_path_wrong == 0, "--path %s: %ld of %ld layers run another path", moe_path_name((moe_path)g_force_path),
+              g_path_wrong, g_path_inits);
+        printf("--path %s: %ld layers initialised on it, %ld on another path\n", moe_path_name((moe_path)g_force_path), g_path_inits, g_path_wrong);
+    }
 #ifdef MOE_TEST_VS_SCALAR
     printf("max relative difference vs the scalar path (simd %s vs %s, %ld layers): %.3g\n", moe_simd_name(),
            moe_test_scalar_simd_name(), g_vs_scalar_n, g_vs_scalar);
