@@ -380,7 +380,9 @@ MOEDEF const char *moe_simd_name(void);       /* "scalar", "avx2", "avx512" or "
                                                  (MOE_DISPATCH: the family of the one AUTO picks here) */
 MOEDEF const char *moe_path_name(moe_path p);  /* "auto", "scalar", "avx2", "avx2-vnni", "avx512",
                                                  "avx512-vnni", "neon", "neon-dotprod"; "unknown" */
-MOEDEF int moe_path_supported(moe_path p);     /* 1: built in, and this CPU runs it (AUTO: 1)  */
+MOEDEF int moe_path_supported(moe_path p);     /* 1: built in, and this CPU runs it (AUTO: 1);
+                                                 a plain build answers for its one path without
+                                                 asking the CPU (it was built to run there) */
 MOEDEF moe_path moe_layer_path(const moe_layer *layer);   /* the path it runs; AUTO for a bad layer */
 
 /* <<<< file readers: declarations >>>> */

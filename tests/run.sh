@@ -10,7 +10,8 @@
 # every path of one dispatched build bit for bit against the static build of that path
 # (tests/dispatch_tu.c, one object per path) with gcc, clang, g++, MinGW under wine, AArch64
 # and x86-64 CPUs without AVX-512 under qemu, and tests/test_moe.c built once dispatched and
-# run forced to each path this CPU has (--path), and with OpenMP.
+# run forced to each path this CPU has (--path), and with OpenMP; tests/dispatch_names.sh checks
+# the name lists moe.h keeps for those builds (in --check too).
 # A configuration whose tools are missing is skipped, by name, with the tool it lacks
 # (.ci/run installs them all). Each configuration prints its line as soon as it is done:
 #     [PASS] gcc-c99-avx2 (4540 passed; build 6.2s, run 1.3s)
@@ -23,7 +24,8 @@
 #     bash tests/run.sh --check    the quick check (make check; about a minute): one -march=native
 #                                  build also compared with the scalar path, run with --quick,
 #                                  the dispatched build against the static ones (test_dispatch
-#                                  --quick), and the README snippet compiled as C99 and C++11
+#                                  --quick), moe.h's dispatch name lists, and the README snippet
+#                                  compiled as C99 and C++11
 #
 # Environment: BUILD (default build), TEST_JOBS (parallel jobs, default: number of cores),
 # TEST_TIMEOUT (seconds per run, default 480), TEST_ONLY (a regex: run matching names only),
@@ -161,6 +163,7 @@ quick_matrix() {
     if is_x86; then dispatch_cfg check-dispatch "$cc -std=c99" "" "$X86_TUS" "" --quick
     elif [ "$(uname -m)" = aarch64 ]; then dispatch_cfg check-dispatch "$cc -std=c99" "" "$ARM_TUS" "" --quick
     else dispatch_cfg check-dispatch "$cc -std=c99" "-DMOE_DTU_NONE" "" "" --quick; fi
+    add_sh dispatch-names bash "cp tests/dispatch_names.sh \$EXE" bash ""   # moe.h's MOE_DISPATCH name lists
     snippet_cfg readme-snippet-c99 "$cc -std=c99"
     snippet_cfg readme-snippet-c++11 "$cxx -x c++ -std=c++11"
 }
@@ -290,6 +293,8 @@ full_matrix() {
 
     # ---- the committed fuzz corpora, replayed without libFuzzer (gcc, ASan+UBSan) -----------
     add_sh fuzz-corpus-replay gcc "cp tests/fuzz/replay.sh \$EXE" "env BUILD=$B bash" ""
+
+    add_sh dispatch-names bash "cp tests/dispatch_names.sh \$EXE" bash ""   # moe.h's MOE_DISPATCH name lists
 
     # ---- compile-only: Cortex-M, the README snippet ------------------------------------------
     add cortex-m4-compile "arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -std=c99 -O2 $WARN -c tests/cortexm.c" - ""
