@@ -3627,60 +3627,82 @@ static size_t moe__ib_tokbytes(size_t K, int n8, int n16) { return K / 4 * 2 + (
 /* bytes of one repacked tile of IR rows of K values */
 static size_t moe__ib_tilebytes(moe_type t, size_t K) { return K / MOE__QK * (8 + (t == MOE_TYPE_Q8_0 ? 64 : 32)) * MOE__IR; }
 
-/* Quantise blocks b0..b1-1 of one token into lane `lane` of group g (G tokens, K values): the
-   token's element b0 * 32 + i at x[i * xs] (xs = 0 with a zero x: a padding lane). */
-static void moe__ib_qtok(int K, int b0, int b1, const float *x, size_t xs, int lane, unsigned char *g, int n8, int n16)
+#if defined(MOE__IB) && !defined(MOE_SIMD_SCALAR)
+/* x86: four rows at a time, a 4 x 4 transpose of 32-bit words per 16 bytes (SSE2 / SSE4.1) */
+#define MOE__IT4(a, b, c, d) { __m128i t0 = _mm_unpacklo_epi32(a, b), t1 = _mm_unpacklo_epi32(c, d), t2 = _mm_unpackhi_epi32(a, b), t3 = _mm_unpackhi_epi32(c, d); \
+        a = _mm_unpacklo_epi64(t0, t1); b = _mm_unpackhi_epi64(t0, t1); c = _mm_unpacklo_epi64(t2, t3); d = _mm_unpackhi_epi64(t2, t3); }
+#define MOE__IST(p, v) _mm_storeu_si128((__m128i *)(void *)(p), v)
+static void moe__ib_pack4(moe_type t, const unsigned char *const *src, unsigned char *qd)
 {
-    const size_t G = MOE__IG, nb = (size_t)K / MOE__QK;
-    float *dx = (float *)(void *)g;
-    int32_t *c8 = (int32_t *)(void *)(g + nb * G * 4);
-    signed char *a8 = (signed char *)(g + nb * G * 8);
-    int16_t *a16 = (int16_t *)(void *)(g + nb * G * 8 + (n8 ? (size_t)K * G : 0));
-    float v[MOE__QK];
-    signed char q1[MOE__QK], q2[MOE__QK];
-    int32_t t4[8], ta[8], tb[8];
-    int b, i, s1;
-    for (b = b0; b < b1; b++) {
-        for (i = 0; i < MOE__QK; i++) v[i] = x[((size_t)(b - b0) * MOE__QK + (size_t)i) * xs];
-        dx[(size_t)b * G + (size_t)lane] = moe__qx_block(v, q1, q2, t4, ta, tb);
-        for (s1 = 0, i = 0; i < MOE__QK; i++) s1 += q1[i];
-        c8[(size_t)b * G + (size_t)lane] = -8 * s1;
-        if (n8)
-            for (i = 0; i < MOE__QK; i++) a8[(((size_t)b * 8 + (size_t)(i / 4)) * G + (size_t)lane) * 4 + (size_t)(i % 4)] = q1[i];
-        if (n16)
-            for (i = 0; i < MOE__QK; i++)
-                a16[(((size_t)b * 16 + (size_t)(i / 2)) * G + (size_t)lane) * 2 + (size_t)(i % 2)] = (int16_t)(256 * q1[i] + q2[i]);
+    const size_t st = 4 * MOE__IR;                    /* bytes between steps */
+    if (t == MOE_TYPE_Q8_0) {
+        int h;
+        for (h = 0; h < 4; h++) {                     /* values 8h..8h+7: steps 4h..4h+3 */
+            __m128i a = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)(src[0] + 2 + 8 * h)));
+            __m128i b = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)(src[1] + 2 + 8 * h)));
+            __m128i c = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)(src[2] + 2 + 8 * h)));
+            __m128i d = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)(src[3] + 2 + 8 * h)));
+            MOE__IT4(a, b, c, d)
+            MOE__IST(qd + (size_t)(4 * h) * st, a); MOE__IST(qd + (size_t)(4 * h + 1) * st, b);
+            MOE__IST(qd + (size_t)(4 * h + 2) * st, c); MOE__IST(qd + (size_t)(4 * h + 3) * st, d);
+        }
+    } else {
+        const __m128i m4 = _mm_set1_epi8(15);
+        __m128i a = MOE__LDU128(src[0] + 2), b = MOE__LDU128(src[1] + 2), c = MOE__LDU128(src[2] + 2), d = MOE__LDU128(src[3] + 2);
+        MOE__IT4(a, b, c, d)
+        MOE__IST(qd, _mm_and_si128(a, m4)); MOE__IST(qd + st, _mm_and_si128(b, m4));
+        MOE__IST(qd + 2 * st, _mm_and_si128(c, m4)); MOE__IST(qd + 3 * st, _mm_and_si128(d, m4));
+        MOE__IST(qd + 4 * st, _mm_and_si128(_mm_srli_epi16(a, 4), m4)); MOE__IST(qd + 5 * st, _mm_and_si128(_mm_srli_epi16(b, 4), m4));
+        MOE__IST(qd + 6 * st, _mm_and_si128(_mm_srli_epi16(c, 4), m4)); MOE__IST(qd + 7 * st, _mm_and_si128(_mm_srli_epi16(d, 4), m4));
     }
 }
-
+#endif
 /* Repack rows 0..nr-1 (stride bytes apart, at w) of a Q8_0/Q4_0 matrix with K columns into
    ceil(nr/IR) tiles at dst; rows past nr are zero. */
 static void moe__ib_pack(moe_type t, const unsigned char *w, size_t stride, int nr, int K, unsigned char *dst)
 {
     const int nb = K / MOE__QK, q8 = t == MOE_TYPE_Q8_0, bsz = 8 + (q8 ? 64 : 32);
-    int r0, r, b, i;
-    for (r0 = 0; r0 < nr; r0 += MOE__IR, dst += moe__ib_tilebytes(t, (size_t)K)) {
-        for (r = 0; r < MOE__IR; r++) {
-            const unsigned char *src = w + (size_t)(r0 + r) * stride;
-            int live = r0 + r < nr;
-            for (b = 0; b < nb; b++, src += q8 ? MOE__Q8_BYTES : MOE__Q4_BYTES) {
-                unsigned char *blk = dst + (size_t)b * (size_t)bsz * MOE__IR, *qd = blk + 8 * MOE__IR;
-                float dw = live ? moe__h2f(moe__rd16(src)) : 0.0f;
-                memcpy(blk + 4 * r, &dw, 4);
-                if (q8) {
-                    for (i = 0; i < MOE__QK; i++) {
-                        int16_t v = (int16_t)(live ? (signed char)src[2 + i] : 0);
-                        memcpy(qd + ((size_t)(i / 2) * MOE__IR + (size_t)r) * 4 + (size_t)(i % 2) * 2, &v, 2);
+    const size_t bytes = q8 ? MOE__Q8_BYTES : MOE__Q4_BYTES;
+    int r0, r, b, i, rq;
+    for (r0 = 0; r0 < nr; r0 += MOE__IR, dst += moe__ib_tilebytes(t, (size_t)K))
+        for (rq = 0; rq < MOE__IR; rq += 4) {
+#if defined(MOE__IB) && !defined(MOE_SIMD_SCALAR)
+            if (r0 + rq + 4 <= nr) {
+                const unsigned char *src[4];
+                for (b = 0; b < nb; b++) {
+                    unsigned char *blk = dst + (size_t)b * (size_t)bsz * MOE__IR;
+                    for (r = 0; r < 4; r++) {
+                        float dw;
+                        src[r] = w + (size_t)(r0 + rq + r) * stride + (size_t)b * bytes;
+                        dw = MOE__H2F_FAST(moe__rd16(src[r]));
+                        memcpy(blk + 4 * (rq + r), &dw, 4);
                     }
-                } else
-                    for (i = 0; i < 16; i++) {       /* value i: low nibble of q[i]; 16 + i: high */
-                        unsigned char c = live ? src[2 + i] : 0;
-                        qd[((size_t)(i / 4) * MOE__IR + (size_t)r) * 4 + (size_t)(i % 4)] = (unsigned char)(c & 15);
-                        qd[((size_t)(i / 4 + 4) * MOE__IR + (size_t)r) * 4 + (size_t)(i % 4)] = (unsigned char)(c >> 4);
-                    }
+                    moe__ib_pack4(t, src, blk + 8 * MOE__IR + 4 * rq);
+                }
+                continue;
+            }
+#endif
+            for (r = rq; r < rq + 4; r++) {
+                const unsigned char *src = w + (size_t)(r0 + r) * stride;
+                int live = r0 + r < nr;
+                for (b = 0; b < nb; b++, src += bytes) {
+                    unsigned char *blk = dst + (size_t)b * (size_t)bsz * MOE__IR, *qd = blk + 8 * MOE__IR;
+                    float dw = live ? moe__h2f(moe__rd16(src)) : 0.0f;
+                    memcpy(blk + 4 * r, &dw, 4);
+                    if (q8) {
+                        for (i = 0; i < MOE__QK; i++) {
+                            int16_t v = (int16_t)(live ? (signed char)src[2 + i] : 0);
+                            memcpy(qd + ((size_t)(i / 2) * MOE__IR + (size_t)r) * 4 + (size_t)(i % 2) * 2, &v, 2);
+                        }
+                    } else
+                        for (i = 0; i < 16; i++) {       /* value i: low nibble of q[i]; 16 + i: high */
+                            unsigned char c = live ? src[2 + i] : 0;
+                            qd[((size_t)(i / 4) * MOE__IR + (size_t)r) * 4 + (size_t)(i % 4)] = (unsigned char)(c & 15);
+                            qd[((size_t)(i / 4 + 4) * MOE__IR + (size_t)r) * 4 + (size_t)(i % 4)] = (unsigned char)(c >> 4);
+                        }
+                }
             }
         }
-    }
 }
 
 /* c[r][n] (r < IR, n < G: row-major, G apart) = row r of the tile wt . token n of group g */
@@ -3734,48 +3756,42 @@ static int32_t moe__rdi32(const unsigned char *p) { int32_t v; memcpy(&v, p, 4);
 #else
 #define MOE__IROWS(M) M(0) M(1) M(2) M(3)
 #endif
-#define MOE__IDECL(r) MOE__IV i##r##a, i##r##b;
-#define MOE__IINIT(r) i##r##a = za; i##r##b = zb;
+#define MOE__IDECL(r) MOE__IV i##r##a = za, i##r##b = zb;
 #define MOE__ISTEP4(r) { MOE__IV wb = MOE__IBC(wq + 4 * r); i##r##a = MOE__IDPB(i##r##a, wb, xa); i##r##b = MOE__IDPB(i##r##b, wb, xb); }
 #define MOE__ISTEP8(r) { MOE__IV wb = MOE__IBC(wq + 4 * r); i##r##a = MOE__IDPW(i##r##a, xa, wb); i##r##b = MOE__IDPW(i##r##b, xb, wb); }
 #define MOE__IEPI(r) { MOE__IF s = MOE__IFSET(dw[r]); \
         MOE__IFST(c + r * MOE__IG, MOE__IFMA(i##r##a, MOE__IFMUL(da, s), MOE__IFLD(c + r * MOE__IG))); \
         MOE__IFST(c + r * MOE__IG + MOE__IVL, MOE__IFMA(i##r##b, MOE__IFMUL(db, s), MOE__IFLD(c + r * MOE__IG + MOE__IVL))); }
+/* one block of 32 columns: steps of 4 (Q4_0, vpdpbusd from c8) or 2 (Q8_0, vpdpwssd from 0),
+   written out (a loop over the steps makes GCC 12 copy every accumulator at every step) */
+#define MOE__ISTEP(STEP) { MOE__IV xa = MOE__ILD(xq), xb = MOE__ILD(xq + 4 * MOE__IVL); MOE__IROWS(STEP) wq += 4 * MOE__IR; xq += 4 * G; }
+#define MOE__IS8(STEP) MOE__ISTEP(STEP) MOE__ISTEP(STEP) MOE__ISTEP(STEP) MOE__ISTEP(STEP) MOE__ISTEP(STEP) MOE__ISTEP(STEP) MOE__ISTEP(STEP) MOE__ISTEP(STEP)
+#define MOE__IS16(STEP) MOE__IS8(STEP) MOE__IS8(STEP)
+#define MOE__IBLOCK(NS, STEP, ZA, ZB) { \
+        const float *dw = (const float *)(const void *)(wt + b * bsz); \
+        const unsigned char *wq = wt + b * bsz + 8 * MOE__IR; \
+        MOE__IV za = ZA, zb = ZB; \
+        MOE__IROWS(MOE__IDECL) \
+        MOE__IF da, db; \
+        NS(STEP) \
+        da = MOE__IFLD(dxp + b * G); db = MOE__IFLD(dxp + b * G + MOE__IVL); \
+        MOE__IROWS(MOE__IEPI) }
 static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsigned char *g, int n8, float *c)
 {
     const size_t G = MOE__IG, nb = (size_t)K / MOE__QK;
-    const int q8 = t == MOE_TYPE_Q8_0;
-    const size_t bsz = (size_t)(8 + (q8 ? 64 : 32)) * MOE__IR;
     const float *dxp = (const float *)(const void *)g;
-    const unsigned char *c8 = g + nb * G * 4, *a8 = g + nb * G * 8, *a16 = a8 + (n8 ? (size_t)K * G : 0);
-    size_t b;
-    int s, r;
-    MOE__IROWS(MOE__IDECL)
+    const unsigned char *c8 = g + nb * G * 4, *a8 = g + nb * G * 8, *a16 = a8 + (n8 ? (size_t)K * G : 0), *xq;
+    size_t b, bsz;
+    int r;
     for (r = 0; r < MOE__IR * MOE__IG; r++) c[r] = 0.0f;
-    for (b = 0; b < nb; b++) {
-        const float *dw = (const float *)(const void *)(wt + b * bsz);
-        const unsigned char *wq = wt + b * bsz + 8 * MOE__IR;
-        MOE__IF da = MOE__IFLD(dxp + b * G), db = MOE__IFLD(dxp + b * G + MOE__IVL);
-        if (q8) {
-            const unsigned char *xq = a16 + b * 16 * G * 4;
-            MOE__IV za = MOE__IZERO(), zb = za;
-            MOE__IROWS(MOE__IINIT)
-            for (s = 0; s < 16; s++, wq += 4 * MOE__IR, xq += 4 * G) {
-                MOE__IV xa = MOE__ILD(xq), xb = MOE__ILD(xq + 4 * MOE__IVL);
-                MOE__IROWS(MOE__ISTEP8)
-            }
-        } else {
-            const unsigned char *xq = a8 + b * 8 * G * 4;
-            MOE__IV za = MOE__ILD(c8 + b * G * 4), zb = MOE__ILD(c8 + b * G * 4 + 4 * MOE__IVL);
-            MOE__IROWS(MOE__IINIT)
-            for (s = 0; s < 8; s++, wq += 4 * MOE__IR, xq += 4 * G) {
-                MOE__IV xa = MOE__ILD(xq), xb = MOE__ILD(xq + 4 * MOE__IVL);
-                MOE__IROWS(MOE__ISTEP4)
-            }
-        }
-        MOE__IROWS(MOE__IEPI)
+    if (t == MOE_TYPE_Q8_0) {
+        bsz = (size_t)(8 + 64) * MOE__IR;
+        for (b = 0, xq = a16; b < nb; b++) MOE__IBLOCK(MOE__IS16, MOE__ISTEP8, MOE__IZERO(), MOE__IZERO())
+        for (r = 0; r < MOE__IR * MOE__IG; r++) c[r] *= 1.0f / 256.0f;
+    } else {
+        bsz = (size_t)(8 + 32) * MOE__IR;
+        for (b = 0, xq = a8; b < nb; b++) MOE__IBLOCK(MOE__IS8, MOE__ISTEP4, MOE__ILD(c8 + b * G * 4), MOE__ILD(c8 + b * G * 4 + 4 * MOE__IVL))
     }
-    if (q8) for (r = 0; r < MOE__IR * MOE__IG; r++) c[r] *= 1.0f / 256.0f;
 }
 #else
 /* the reference: the same layouts, the same integer sums, in plain C */
@@ -3813,6 +3829,140 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
             }
             c[r * G + n] = q8 ? acc * (1.0f / 256.0f) : acc;
         }
+}
+#endif
+/* Quantise blocks b0..b1-1 of all G tokens of a panel: element k of token n at x[(k - 32 b0) * G + n]
+   (the batched path's [K][G] layout), into group g. The x86 paths do it with the tokens in the
+   lanes, in the same arithmetic as moe__qx_block (a lane's amax from the bits of |x|, so a
+   non-finite value shows as >= 0x7f800000; 127/amax, x * that, nearest-even, the exact residual,
+   times 256, nearest-even, clamped), so the integers and dx are moe__qx_block's. */
+#if defined(MOE__IB) && !defined(MOE_SIMD_SCALAR)
+#if defined(MOE_SIMD_AVX512)
+#define MOE__QVF __m512
+#define MOE__QVI __m512i
+#define MOE__QLF(p) _mm512_loadu_ps(p)
+#define MOE__QLI(p) _mm512_loadu_si512((const void *)(p))
+#define MOE__QSI(p, v) _mm512_storeu_si512((void *)(p), v)
+#define MOE__QSF(p, v) _mm512_storeu_ps(p, v)
+#define MOE__QCI(v) _mm512_castps_si512(v)
+#define MOE__QSET(i) _mm512_set1_epi32(i)
+#define MOE__QAND(a, b) _mm512_and_si512(a, b)
+#define MOE__QOR(a, b) _mm512_or_si512(a, b)
+#define MOE__QADD(a, b) _mm512_add_epi32(a, b)
+#define MOE__QSLL(a, n) _mm512_slli_epi32(a, n)
+#define MOE__QMAX(a, b) _mm512_max_epi32(a, b)
+#define MOE__QMIN(a, b) _mm512_min_epi32(a, b)
+#define MOE__QMUL(a, b) _mm512_mul_ps(a, b)
+#define MOE__QSUB(a, b) _mm512_sub_ps(a, b)
+#define MOE__QCVT(a) _mm512_cvtps_epi32(a)
+#define MOE__QFLT(a) _mm512_cvtepi32_ps(a)
+#define MOE__QSETF(f) _mm512_set1_ps(f)
+#define MOE__QISUB(a, b) _mm512_sub_epi32(a, b)
+#else
+#define MOE__QVF __m256
+#define MOE__QVI __m256i
+#define MOE__QLF(p) _mm256_loadu_ps(p)
+#define MOE__QLI(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define MOE__QSI(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), v)
+#define MOE__QSF(p, v) _mm256_storeu_ps(p, v)
+#define MOE__QCI(v) _mm256_castps_si256(v)
+#define MOE__QSET(i) _mm256_set1_epi32(i)
+#define MOE__QAND(a, b) _mm256_and_si256(a, b)
+#define MOE__QOR(a, b) _mm256_or_si256(a, b)
+#define MOE__QADD(a, b) _mm256_add_epi32(a, b)
+#define MOE__QSLL(a, n) _mm256_slli_epi32(a, n)
+#define MOE__QMAX(a, b) _mm256_max_epi32(a, b)
+#define MOE__QMIN(a, b) _mm256_min_epi32(a, b)
+#define MOE__QMUL(a, b) _mm256_mul_ps(a, b)
+#define MOE__QSUB(a, b) _mm256_sub_ps(a, b)
+#define MOE__QCVT(a) _mm256_cvtps_epi32(a)
+#define MOE__QFLT(a) _mm256_cvtepi32_ps(a)
+#define MOE__QSETF(f) _mm256_set1_ps(f)
+#define MOE__QISUB(a, b) _mm256_sub_epi32(a, b)
+#endif
+static void moe__ib_qpanel(int K, int b0, int b1, const float *x, unsigned char *g, int n8, int n16)
+{
+    const size_t G = MOE__IG, nb = (size_t)K / MOE__QK;
+    float *dx = (float *)(void *)g;
+    unsigned char *c8 = g + nb * G * 4, *a8 = g + nb * G * 8, *a16 = a8 + (n8 ? (size_t)K * G : 0);
+    const MOE__QVI mabs = MOE__QSET(0x7fffffff), m8 = MOE__QSET(255), m16 = MOE__QSET(0xffff);
+    const MOE__QVI lo = MOE__QSET(-127), hi = MOE__QSET(127);
+    const MOE__QVF k256 = MOE__QSETF(256.0f);
+    int b, n, k, v;
+    for (b = b0; b < b1; b++, x += MOE__QK * G) {
+        uint32_t am[MOE__IG];
+        float id[MOE__IG];
+        int32_t ok[MOE__IG];
+        for (v = 0; v < MOE__IG; v += MOE__IVL) {     /* the lanes' max |x| bits */
+            MOE__QVI m = MOE__QSET(0);
+            for (k = 0; k < MOE__QK; k++) m = MOE__QMAX(m, MOE__QAND(MOE__QCI(MOE__QLF(x + (size_t)k * G + (size_t)v)), mabs));
+            MOE__QSI(am + v, m);
+        }
+        for (n = 0; n < MOE__IG; n++) {
+            float a = moe__bits_f(am[n]);
+            int bad = am[n] >= 0x7f800000u, live = !bad && a >= 7.5231638e-37f;
+            id[n] = live ? 127.0f / a : 0.0f;
+            ok[n] = live ? -1 : 0;
+            dx[(size_t)b * G + (size_t)n] = bad ? moe__bits_f(0x7fc00000u) : live ? a / 127.0f : 0.0f;
+        }
+        for (v = 0; v < MOE__IG; v += MOE__IVL) {
+            MOE__QVF vid = MOE__QLF(id + v);
+            MOE__QVI okv = MOE__QLI(ok + v), s1 = MOE__QSET(0);
+            for (k = 0; k < MOE__QK; k += 4) {
+                MOE__QVI q1[4], w[4];
+                int j;
+                for (j = 0; j < 4; j++) {
+                    MOE__QVF f = MOE__QMUL(MOE__QLF(x + (size_t)(k + j) * G + (size_t)v), vid);
+                    MOE__QVI i1 = MOE__QCVT(f);
+                    MOE__QVI i2 = MOE__QCVT(MOE__QMUL(MOE__QSUB(f, MOE__QFLT(i1)), k256));
+                    q1[j] = MOE__QAND(i1, okv);
+                    w[j] = MOE__QADD(MOE__QSLL(q1[j], 8), MOE__QAND(MOE__QMIN(MOE__QMAX(i2, lo), hi), okv));
+                    s1 = MOE__QADD(s1, q1[j]);
+                }
+                if (n8)
+                    MOE__QSI(a8 + (((size_t)b * 8 + (size_t)(k / 4)) * G + (size_t)v) * 4,
+                             MOE__QOR(MOE__QOR(MOE__QAND(q1[0], m8), MOE__QSLL(MOE__QAND(q1[1], m8), 8)),
+                                      MOE__QOR(MOE__QSLL(MOE__QAND(q1[2], m8), 16), MOE__QSLL(q1[3], 24))));
+                if (n16) {
+                    MOE__QSI(a16 + (((size_t)b * 16 + (size_t)(k / 2)) * G + (size_t)v) * 4, MOE__QOR(MOE__QAND(w[0], m16), MOE__QSLL(w[1], 16)));
+                    MOE__QSI(a16 + (((size_t)b * 16 + (size_t)(k / 2) + 1) * G + (size_t)v) * 4, MOE__QOR(MOE__QAND(w[2], m16), MOE__QSLL(w[3], 16)));
+                }
+            }
+            MOE__QSI(c8 + ((size_t)b * G + (size_t)v) * 4, MOE__QISUB(MOE__QSET(0), MOE__QSLL(s1, 3)));
+        }
+    }
+}
+#else
+/* Quantise blocks b0..b1-1 of one token into lane `lane` of group g (G tokens, K values): the
+   token's element b0 * 32 + i at x[i * xs] (xs = 0 with a zero x: a padding lane). */
+static void moe__ib_qtok(int K, int b0, int b1, const float *x, size_t xs, int lane, unsigned char *g, int n8, int n16)
+{
+    const size_t G = MOE__IG, nb = (size_t)K / MOE__QK;
+    float *dx = (float *)(void *)g;
+    int32_t *c8 = (int32_t *)(void *)(g + nb * G * 4);
+    signed char *a8 = (signed char *)(g + nb * G * 8);
+    int16_t *a16 = (int16_t *)(void *)(g + nb * G * 8 + (n8 ? (size_t)K * G : 0));
+    float v[MOE__QK];
+    signed char q1[MOE__QK], q2[MOE__QK];
+    int32_t t4[8], ta[8], tb[8];
+    int b, i, s1;
+    for (b = b0; b < b1; b++) {
+        for (i = 0; i < MOE__QK; i++) v[i] = x[((size_t)(b - b0) * MOE__QK + (size_t)i) * xs];
+        dx[(size_t)b * G + (size_t)lane] = moe__qx_block(v, q1, q2, t4, ta, tb);
+        for (s1 = 0, i = 0; i < MOE__QK; i++) s1 += q1[i];
+        c8[(size_t)b * G + (size_t)lane] = -8 * s1;
+        if (n8)
+            for (i = 0; i < MOE__QK; i++) a8[(((size_t)b * 8 + (size_t)(i / 4)) * G + (size_t)lane) * 4 + (size_t)(i % 4)] = q1[i];
+        if (n16)
+            for (i = 0; i < MOE__QK; i++)
+                a16[(((size_t)b * 16 + (size_t)(i / 2)) * G + (size_t)lane) * 2 + (size_t)(i % 2)] = (int16_t)(256 * q1[i] + q2[i]);
+    }
+}
+
+static void moe__ib_qpanel(int K, int b0, int b1, const float *x, unsigned char *g, int n8, int n16)
+{
+    int n;
+    for (n = 0; n < MOE__IG; n++) moe__ib_qtok(K, b0, b1, x + n, MOE__IG, n, g, n8, n16);
 }
 #endif
 
@@ -4862,25 +5012,6 @@ static void moe__ph_pack(moe__ctx *c, int unit)
     int e = moe__unit_expert(c->up, c->E + c->S, unit), m = c->count[e], D = cf->d_model;
     int p0 = (unit - c->up[e]) * MOE__G, p1 = p0 + MOE__G < m ? p0 + MOE__G : m, p, d;
     float *dst = c->XY + c->xoff[e];
-    if (moe__ib_e(c, e)) {              /* integer batch: the quantised panel only */
-        unsigned char *g = c->QX + (c->xoff[e] / (size_t)D + (size_t)p0) * c->qxb;
-        const float zero = 0.0f;
-        float row[MOE__QK];
-        int b, i;
-        for (p = p0; p < p0 + MOE__G; p++) {
-            if (p >= p1) { moe__ib_qtok(D, 0, D / MOE__QK, &zero, 0, p - p0, g, c->ib8, c->ib16); continue; }
-            {
-                int s = c->list[c->off[e] + p], tok = s / c->slots, j = s % c->slots;
-                const float *src = c->x + (size_t)tok * (size_t)D;
-                float sc = (cf->weight_on_input && j < c->k) ? c->wts[(size_t)tok * (size_t)c->k + (size_t)j] : 1.0f;
-                for (b = 0; b < D / MOE__QK; b++) {      /* the values the f32 panel would hold */
-                    for (i = 0; i < MOE__QK; i++) row[i] = src[b * MOE__QK + i] * sc;
-                    moe__ib_qtok(D, b, b + 1, row, 1, p - p0, g, c->ib8, c->ib16);
-                }
-            }
-        }
-        return;
-    }
     for (p = p0; p < p1; p++) {
         int s = c->list[c->off[e] + p], tok = s / c->slots, j = s % c->slots;
         const float *src = c->x + (size_t)tok * (size_t)D;
@@ -4898,6 +5029,8 @@ static void moe__ph_pack(moe__ctx *c, int unit)
         for (d = 0; d < D; d++)
             for (p = p1 - p0; p < MOE__G; p++) o[(size_t)d * MOE__G + (size_t)p] = 0.0f;
     }
+    if (moe__ib_e(c, e))                /* integer batch: the group quantised once, for gate and up */
+        moe__ib_qpanel(D, 0, D / MOE__QK, dst + (size_t)p0 * (size_t)D, c->QX + (c->xoff[e] / (size_t)D + (size_t)p0) * c->qxb, c->ib8, c->ib16);
 }
 
 typedef struct moe__unit {          /* what a gate/up or down work unit needs to know */
@@ -4957,11 +5090,10 @@ static void moe__ib_gateup(moe__ctx *c, const moe__unit *u, float *scr, const mo
                            const float *bg, size_t bgs, const float *bu, size_t bus)
 {
     const moe_config *cf = &c->L->cfg;
-    int D = cf->d_model, gated = moe__gated(cf->act), t0, r, i, p;
+    int D = cf->d_model, gated = moe__gated(cf->act), t0, r, i;
     size_t tok = c->xoff[u->e] / (size_t)D, tbg = moe__ib_tilebytes(G->type, (size_t)D), tbu = moe__ib_tilebytes(U->type, (size_t)D);
     unsigned char *pg = (unsigned char *)scr, *pu = (unsigned char *)(scr + c->panel_floats / 2);
     float *tg = scr + c->panel_floats, *tu = tg + c->tmp_floats, *H = c->H + c->hoff[u->e];
-    const float zero = 0.0f;
     if (gated) moe__ib_pack(G->type, moe__base(G, u->ee) + (size_t)u->n0 * G->row_stride, G->row_stride, u->nb, D, pg);
     moe__ib_pack(U->type, moe__base(U, u->ee) + (size_t)u->n0 * U->row_stride, U->row_stride, u->nb, D, pu);
     for (t0 = 0; t0 < u->m; t0 += MOE__G) {
@@ -4978,9 +5110,7 @@ static void moe__ib_gateup(moe__ctx *c, const moe__unit *u, float *scr, const mo
                 moe__act_row(cf, tg + i * MOE__G, tu + i * MOE__G, gb, ub, hp + (size_t)row * MOE__G);
             }
         }
-        for (p = 0; p < MOE__G; p++)
-            if (t0 + p < u->m) moe__ib_qtok(u->ff, u->n0 / MOE__QK, (u->n0 + u->nb) / MOE__QK, hp + (size_t)u->n0 * MOE__G + (size_t)p, MOE__G, p, hq, c->ib8, c->ib16);
-            else moe__ib_qtok(u->ff, u->n0 / MOE__QK, (u->n0 + u->nb) / MOE__QK, &zero, 0, p, hq, c->ib8, c->ib16);
+        moe__ib_qpanel(u->ff, u->n0 / MOE__QK, (u->n0 + u->nb) / MOE__QK, hp + (size_t)u->n0 * MOE__G, hq, c->ib8, c->ib16);
     }
 }
 /* Integer batch, down: the unit's NI rows repacked, then per group and tile the integer kernel */
