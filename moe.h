@@ -74,8 +74,14 @@ QUANTISED WEIGHTS (Q8_0, Q4_0, Q2_K..Q6_K, MXFP4)
    its magnitude against exact activations); Q8_0 adds a second byte of residual (about 3e-5).
    K-quant and MXFP4 matrices do the same on 8-bit activations in blocks of 256 with per-16
    sums (ggml's Q8_K; about 2 % of the output's magnitude). FP8 E4M3 keeps f32 activations:
-   one token decodes its rows in registers. Experts with more tokens decode the weights to f32
-   and stay exact to the dequantised weights. The same rule and quantiser run on every kernel path. VNNI (-mavx512vnni with
+   one token decodes its rows in registers. Experts with more tokens: with cfg.batch_quant =
+   MOE_BATCH_INT (the default) an expert whose matrices are all Q8_0/Q4_0 runs them as integer
+   GEMMs on the same quantised activations (Q8_0 as 16-bit, 256 q1 + q2), so every expert of
+   such a layer quantises, whatever its token count (tests, max |y - ref| / max |ref| against
+   float64: Q4_0 1.2e-2, Q8_0 4.3e-5; bounds 3e-2, 5e-4), on AVX-512 (VNNI vpdpbusd/vpdpwssd, or
+   BW), AVX2 (AVX-VNNI where enabled) and the scalar path; NEON keeps EXACT for now. With
+   MOE_BATCH_EXACT, or other types, they decode the weights to f32 and stay exact to the
+   dequantised weights (5e-7). The same rule and quantiser run on every kernel path. VNNI (-mavx512vnni with
    -mavx512bw -mavx512vl, or -mavxvnni) and the AArch64 dotprod extension are used when the
    compiler enables them.
 
@@ -4670,8 +4676,8 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
         }
         if (!ok) return 0;
     }
-    if (moe__ib_kind(L, 0, NULL, NULL) || moe__ib_kind(L, 1, NULL, NULL)) {
-        /* repacked tiles of NI rows (gate + up, or down) fit the panel; quantised panels for
+    if (T > MOE__QM && (moe__ib_kind(L, 0, NULL, NULL) || moe__ib_kind(L, 1, NULL, NULL))) {
+        /* (no expert gets more than T tokens) repacked tiles of NI rows (gate + up, or down) fit the panel; quantised panels for
            every padded token (as XY's count), of d_model and of the widest hidden row */
         int n8 = 0, n16 = 0;
         size_t kh = ff > ffs ? ff : ffs, np = moe__cap(tslots + (E + S) * G, 2 * tslots), pi;
