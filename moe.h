@@ -4632,6 +4632,7 @@ static int moe__ib_kind(const moe_layer *L, int sh, int *n8, int *n16)
 }
 
 static size_t moe__cap(size_t n, size_t most) { return n < most ? n : most; }
+static size_t moe__capf(size_t n, size_t f, size_t m) { return m > (size_t)-1 / f ? n : moe__cap(n, f * m); }   /* min(n, f m) */
 static int moe__seg(size_t *at, size_t *total, size_t n, size_t elem)
 {
     size_t b, t;
@@ -4648,8 +4649,8 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
     const moe_config *c = &L->cfg;
     size_t E = (size_t)c->n_experts, k = (size_t)c->top_k, S = (size_t)c->n_shared, slots = k + S;
     size_t G = MOE__G, D = (size_t)c->d_model, ff = (size_t)c->d_ff, ffs = (size_t)c->d_ff_shared;
-    size_t tslots, hr, hs, xy, y, pf = 0, t1 = 0, t2 = 0, b;
-    int ok;
+    size_t tslots, hr, hs, xy, y, pf = 0, t1 = 0, t2 = 0, b, pfac;
+    int ok, ib;
     memset(p, 0, sizeof *p);
     if (!moe__mul((size_t)T, slots, &tslots) || tslots > (size_t)INT_MAX / 2) return 0;
     /* work units of the gate/up and down phases count in an int: at most min(E, T*k) experts
@@ -4658,9 +4659,13 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
         return 0;
     /* Only experts with >= OMIN tokens are padded, to whole groups of G = 2*OMIN tokens: at most
        G-1 rows each, and at most as many rows as they have tokens. */
-    ok = moe__mul(moe__cap((size_t)T * k + E * G, 2 * (size_t)T * k), ff, &hr)
-      && moe__mul(S * moe__cap((size_t)T + G, 2 * (size_t)T), ffs, &hs) && moe__add(hr, hs, &hr)
-      && moe__mul(moe__cap(tslots + (E + S) * G, 2 * tslots), D, &xy) && moe__mul(tslots, D, &y);
+    /* integer batches move the layer's threshold to QM + 1 tokens on every path (moe__omin): an
+       expert of QM + 1 tokens pads to G, up to ceil(G / (QM + 1)) times its tokens */
+    ib = T > MOE__QM && (moe__ib_kind(L, 0, NULL, NULL) || moe__ib_kind(L, 1, NULL, NULL));
+    pfac = ib && (G + MOE__QM) / (MOE__QM + 1) > 2 ? (G + MOE__QM) / (MOE__QM + 1) : 2;
+    ok = moe__mul(moe__capf((size_t)T * k + E * G, pfac, (size_t)T * k), ff, &hr)
+      && moe__mul(S * moe__capf((size_t)T + G, pfac, (size_t)T), ffs, &hs) && moe__add(hr, hs, &hr)
+      && moe__mul(moe__capf(tslots + (E + S) * G, pfac, tslots), D, &xy) && moe__mul(tslots, D, &y);
     if (!ok) return 0;
     if (y > xy) xy = y;
     if (L->any_quant) {                 /* decoded weight panels: gate + up, or down; a unit */
@@ -4676,11 +4681,11 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
         }
         if (!ok) return 0;
     }
-    if (T > MOE__QM && (moe__ib_kind(L, 0, NULL, NULL) || moe__ib_kind(L, 1, NULL, NULL))) {
+    if (ib) {
         /* (no expert gets more than T tokens) repacked tiles of NI rows (gate + up, or down) fit the panel; quantised panels for
            every padded token (as XY's count), of d_model and of the widest hidden row */
         int n8 = 0, n16 = 0;
-        size_t kh = ff > ffs ? ff : ffs, np = moe__cap(tslots + (E + S) * G, 2 * tslots), pi;
+        size_t kh = ff > ffs ? ff : ffs, np = moe__capf(tslots + (E + S) * G, pfac, tslots), pi;
         moe__ib_kind(L, 0, &n8, &n16); moe__ib_kind(L, 1, &n8, &n16);
         ok = moe__mul(2 * (size_t)MOE__NI / MOE__IR, moe__ib_tilebytes(MOE_TYPE_Q8_0, D > kh ? D : kh), &pi);
         pi = pi / sizeof(float) + 1;
@@ -4741,7 +4746,10 @@ MOEDEF size_t moe_workspace_size(const moe_layer *L, int n_tokens)
 /* ==================================== forward pass ======================================= */
 static int moe__omin(const moe_layer *L)
 {
-    return moe__expert_q(L) && MOE__OMIN <= MOE__QM ? MOE__QM + 1 : MOE__OMIN;
+    /* with integer batches, experts of QM + 1 tokens or more are batched on every path, so all
+       paths quantise the same experts */
+    int ib = moe__ib_kind(L, 0, NULL, NULL) || moe__ib_kind(L, 1, NULL, NULL);
+    return moe__expert_q(L) && (MOE__OMIN <= MOE__QM || ib) ? MOE__QM + 1 : MOE__OMIN;
 }
 
 typedef struct moe__ctx {
