@@ -1074,20 +1074,28 @@ static void record_rel(int cls, double rel)
    capacity drops; shared: every token). */
 /* the routed (sh 0) or shared experts of m run batches as integer GEMMs (moe.h's moe__ib_kind) */
 static int is_q80_40(moe_type t) { return t == MOE_TYPE_Q8_0 || t == MOE_TYPE_Q4_0; }
-static int ib_kind(const model *m, int sh)
+/* this build's kernel path has the integer batch kernels (NEON: not yet) */
+static int path_has_ib(void)
+{
+#if defined(MOE_TEST_EXTERN_IMPL)
+    return strcmp(moe_simd_name(), "neon") != 0;
+#elif defined(MOE__IB)
+    return 1;
+#else
+    return 0;
+#endif
+}
+/* on a path with the kernels */
+static int ib_kind_any(const model *m, int sh)
 {
     const spec *s = &m->s;
     int g = is_gated(s->act);
     moe_type gt = sh ? s->t_sgate : s->fused ? s->t_gate_up : s->t_gate, ut = sh ? s->t_sup : s->fused ? s->t_gate_up : s->t_up;
     moe_type dt = sh ? s->t_sdown : s->t_down;
-#if defined(MOE_TEST_EXTERN_IMPL)
-    if (strcmp(moe_simd_name(), "neon") == 0) return 0;
-#elif !defined(MOE__IB)
-    return 0;
-#endif
     if (s->bq != MOE_BATCH_INT || (sh && !(s->n_shared > 0 && s->dff_sh > 0))) return 0;
     return (!g || is_q80_40(gt)) && is_q80_40(ut) && is_q80_40(dt);
 }
+static int ib_kind(const model *m, int sh) { return path_has_ib() && ib_kind_any(m, sh); }
 static int run_class(const model *m, const int *rids, int T, int capacity)
 {
     const spec *s = &m->s;
@@ -1136,7 +1144,11 @@ static void check_vs_scalar(const model *m, const float *x, int T, int capacity,
     size_t n = (size_t)T * (size_t)m->s.dm, i;
     float *ys = (float *)xmalloc(n * sizeof(float));
     double mx = 0.0, d = 0.0, rel;
-    moe_status st = moe_test_scalar_forward(&m->cfg, &m->w, x, T, ys, capacity);
+    moe_config cs = m->cfg;
+    moe_status st;
+    /* a path without integer batches (NEON) runs them exact: the scalar path is asked to, too */
+    if (!path_has_ib() && (ib_kind_any(m, 0) || ib_kind_any(m, 1))) cs.batch_quant = MOE_BATCH_EXACT;
+    st = moe_test_scalar_forward(&cs, &m->w, x, T, ys, capacity);
     if (check(st == MOE_OK, "%s: scalar path forward -> %s", label, moe_status_string(st))) {
         for (i = 0; i < n; i++) {
             double e = fabs((double)y[i] - (double)ys[i]);
