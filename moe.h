@@ -84,8 +84,14 @@ QUANTISED WEIGHTS (Q8_0, Q4_0, Q2_K..Q6_K, MXFP4)
    its magnitude against exact activations); Q8_0 adds a second byte of residual (about 3e-5).
    K-quant and MXFP4 matrices do the same on 8-bit activations in blocks of 256 with per-16
    sums (ggml's Q8_K; about 2 % of the output's magnitude). FP8 E4M3 keeps f32 activations:
-   one token decodes its rows in registers. Experts with more tokens decode the weights to f32
-   and stay exact to the dequantised weights. The same rule and quantiser run on every kernel path. VNNI (-mavx512vnni with
+   one token decodes its rows in registers. Experts with more tokens: with cfg.batch_quant =
+   MOE_BATCH_INT (the default) an expert whose matrices are all Q8_0/Q4_0 runs them as integer
+   GEMMs on the same quantised activations (Q8_0 as 16-bit, 256 q1 + q2), so every expert of
+   such a layer quantises, whatever its token count (tests, max |y - ref| / max |ref| against
+   float64: Q4_0 1.2e-2, Q8_0 4.3e-5; bounds 3e-2, 5e-4), on AVX-512 (VNNI vpdpbusd/vpdpwssd, or
+   BW), AVX2 (AVX-VNNI where enabled) and the scalar path; NEON keeps EXACT for now. With
+   MOE_BATCH_EXACT, or other types, they decode the weights to f32 and stay exact to the
+   dequantised weights (5e-7). The same rule and quantiser run on every kernel path. VNNI (-mavx512vnni with
    -mavx512bw -mavx512vl, or -mavxvnni) and the AArch64 dotprod extension are used when the
    compiler enables them.
 
@@ -197,6 +203,17 @@ typedef enum moe_path {
     MOE_PATH_COUNT
 } moe_path;
 
+/* How an expert with more than 8 tokens in a call (a batch) runs its Q8_0/Q4_0 matrices. Experts
+   with 1..8 tokens always quantise their activations (see QUANTISED WEIGHTS). */
+typedef enum moe_batch_quant {
+    MOE_BATCH_INT,    /* integer GEMM: each token's input and hidden rows quantised once per expert
+                         with the few-token quantiser (blocks of 32; Q8_0 keeps the residual byte,
+                         as 16-bit activations), weights repacked a tile at a time, int32 sums per
+                         block. Used when all of the expert's matrices are Q8_0 or Q4_0 and the
+                         kernel path has an integer GEMM (AVX-512, AVX2, scalar); else EXACT */
+    MOE_BATCH_EXACT   /* weights decoded to f32, f32 activations: exact to the dequantised weights */
+} moe_batch_quant;
+
 typedef struct moe_config {
     int d_model, d_ff, n_experts, top_k;
     moe_act act;            /* expert FFN form                                         */
@@ -215,6 +232,9 @@ typedef struct moe_config {
     int n_threads;          /* threads (and workspace slots) to size for; 0: all OpenMP gives, or 1 */
     moe_path path;          /* kernel path: AUTO (0), or one to force (MOE_ERR_UNSUPPORTED when
                                the build lacks it or the CPU cannot run it)                   */
+    moe_batch_quant batch_quant;  /* experts with more than 8 tokens, all of their matrices Q8_0/Q4_0:
+                               MOE_BATCH_INT (default) integer GEMM on quantised activations,
+                               MOE_BATCH_EXACT f32 activations on dequantised weights */
 } moe_config;
 MOEDEF moe_config moe_config_default(void);   /* every field set: Mixtral (softmax, top-2, renorm) */
 
@@ -670,6 +690,7 @@ MOEDEF moe_config moe_config_default(void)
     c.oai_alpha = 1.702f; c.oai_limit = 7.0f;
     c.n_shared = 0; c.d_ff_shared = 0;
     c.n_threads = 0;
+    c.batch_quant = MOE_BATCH_INT;
     return c;
 }
 
@@ -1512,6 +1533,7 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #define moe__axpy MOE__PN(moe__axpy)
 #define moe__base MOE__PN(moe__base)
 #define moe__cap MOE__PN(moe__cap)
+#define moe__capf MOE__PN(moe__capf)
 #define moe__ceil_div MOE__PN(moe__ceil_div)
 #define moe__coefs MOE__PN(moe__coefs)
 #define moe__config_check MOE__PN(moe__config_check)
@@ -1540,6 +1562,17 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #define moe__hsum256 MOE__PN(moe__hsum256)
 #define moe__hsum_neon MOE__PN(moe__hsum_neon)
 #define moe__hsum_s32 MOE__PN(moe__hsum_s32)
+#define moe__ib_down MOE__PN(moe__ib_down)
+#define moe__ib_e MOE__PN(moe__ib_e)
+#define moe__ib_gateup MOE__PN(moe__ib_gateup)
+#define moe__ib_kind MOE__PN(moe__ib_kind)
+#define moe__ib_pack MOE__PN(moe__ib_pack)
+#define moe__ib_pack4 MOE__PN(moe__ib_pack4)
+#define moe__ib_qpanel MOE__PN(moe__ib_qpanel)
+#define moe__ib_qtok MOE__PN(moe__ib_qtok)
+#define moe__ib_tile MOE__PN(moe__ib_tile)
+#define moe__ib_tilebytes MOE__PN(moe__ib_tilebytes)
+#define moe__ib_tokbytes MOE__PN(moe__ib_tokbytes)
 #define moe__in_shard MOE__PN(moe__in_shard)
 #define moe__inplace MOE__PN(moe__inplace)
 #define moe__k3_sc MOE__PN(moe__k3_sc)
@@ -1616,6 +1649,7 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #define moe__qxk_bsum MOE__PN(moe__qxk_bsum)
 #define moe__qxk_d MOE__PN(moe__qxk_d)
 #define moe__qxk_make MOE__PN(moe__qxk_make)
+#define moe__rdi32 MOE__PN(moe__rdi32)
 #define moe__row_scale MOE__PN(moe__row_scale)
 #define moe__rows MOE__PN(moe__rows)
 #define moe__run MOE__PN(moe__run)
@@ -1667,6 +1701,7 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #undef moe__axpy
 #undef moe__base
 #undef moe__cap
+#undef moe__capf
 #undef moe__ceil_div
 #undef moe__coefs
 #undef moe__config_check
@@ -1695,6 +1730,17 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #undef moe__hsum256
 #undef moe__hsum_neon
 #undef moe__hsum_s32
+#undef moe__ib_down
+#undef moe__ib_e
+#undef moe__ib_gateup
+#undef moe__ib_kind
+#undef moe__ib_pack
+#undef moe__ib_pack4
+#undef moe__ib_qpanel
+#undef moe__ib_qtok
+#undef moe__ib_tile
+#undef moe__ib_tilebytes
+#undef moe__ib_tokbytes
 #undef moe__in_shard
 #undef moe__inplace
 #undef moe__k3_sc
@@ -1771,6 +1817,7 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #undef moe__qxk_bsum
 #undef moe__qxk_d
 #undef moe__qxk_make
+#undef moe__rdi32
 #undef moe__row_scale
 #undef moe__rows
 #undef moe__run
@@ -1836,6 +1883,7 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #define MOE__X_FMA 1
 #define MOE__X_F16C 1
 #define MOE__X_AVX512VL 1
+#define MOE__X_AVX512BW 1
 #define MOE__TARGET "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"
 #elif MOE__DISPATCHING == 1 && MOE__PASS_NOW == 5      /* = the above and -mavx512vnni */
 #define MOE_SIMD_AVX512
@@ -1844,6 +1892,7 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #define MOE__X_FMA 1
 #define MOE__X_F16C 1
 #define MOE__X_AVX512VL 1
+#define MOE__X_AVX512BW 1
 #define MOE__X_VNNI512 1
 #define MOE__X_VNNI512BW 1
 #define MOE__TARGET "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c,avx512vnni"
@@ -1888,6 +1937,9 @@ MOE__TARGET_PUSH(MOE__TARGET)
 #if defined(__AVX512VL__)
 #define MOE__X_AVX512VL 1
 #endif
+#if defined(__AVX512BW__)
+#define MOE__X_AVX512BW 1
+#endif
 #if defined(__GFNI__) && defined(__AVX__)
 #define MOE__X_GFNI 1
 #endif
@@ -1922,6 +1974,9 @@ MOE__TARGET_PUSH(MOE__TARGET)
 #endif
 #ifndef MOE__X_AVX512VL
 #define MOE__X_AVX512VL 0
+#endif
+#ifndef MOE__X_AVX512BW
+#define MOE__X_AVX512BW 0
 #endif
 #ifndef MOE__X_GFNI
 #define MOE__X_GFNI 0
@@ -4102,6 +4157,380 @@ static void moe__qgemm(moe_type t, int K, const unsigned char *qx, int mt, const
     }
 }
 
+/* ---- batches against Q8_0 / Q4_0 rows: integer GEMM (cfg.batch_quant = MOE_BATCH_INT) ------
+   An expert with more than QM tokens whose matrices are all Q8_0/Q4_0 runs them as integer
+   GEMMs on panels of G tokens (the batched path's groups). Its tokens' input rows are quantised
+   once per expert in the pack phase, its hidden rows once by the gate/up unit that makes them,
+   with the few-token quantiser (moe__qx_block: the same q1, q2 and dx, so both paths sum the
+   same integers), into a quantised panel per group of G tokens, K values:
+     float dx[K/32][G] | int32 c8[K/32][G] = -8 * (sum of the block's q1) |
+     int8 a8[K/4][G][4] = q1 (if some matrix is Q4_0) | int16 a16[K/2][G][2] = 256 q1 + q2 (if Q8_0)
+   (|256 q1 + q2| <= 32639: an int16). Padding lanes are zero. A work unit repacks its NI rows
+   into tiles of IR rows in the worker's scratch: per block of 32 columns, float dw[IR], 4*IR
+   bytes unused, then the quants in steps: Q4_0 8 steps of IR x 4 unsigned nibbles (0..15, the
+   block's values 4s..4s+3), Q8_0 16 steps of IR x 2 int16 (values 2s, 2s+1). The kernel keeps
+   the tokens in the vector lanes and broadcasts a row's 4 bytes: Q4_0 u8 nibbles x s8 q1
+   (vpdpbusd, or vpmaddubsw + vpmaddwd: |pair| <= 2*15*127, no saturation) from c8 (the -8
+   offset, exact), Q8_0 int16 x int16 (vpdpwssd, or vpmaddwd: no saturation, |w| <= 128) from 0;
+   each block's int32 sum is then added in as c += (float)sum * (dx * dw), Q8_0 scaled by 1/256
+   at the end, as moe__qtile does. */
+#if (defined(MOE_SIMD_AVX512) && MOE__X_AVX512BW) || defined(MOE_SIMD_AVX2) || defined(MOE_SIMD_SCALAR)
+#define MOE__IB 1
+#endif
+#define MOE__IG (2 * MOE__VL)      /* tokens per group: the batched path's MOE__G */
+#define MOE__NI 32                  /* rows per work unit (a multiple of 32 and of IR) */
+#if defined(MOE_SIMD_AVX512)
+#define MOE__IR 8
+#elif defined(MOE_SIMD_AVX2)
+#define MOE__IR 4
+#else
+#define MOE__IR 4
+#endif
+#define MOE__IBQ(t) ((t) == MOE_TYPE_Q8_0 || (t) == MOE_TYPE_Q4_0)
+/* bytes per token of a quantised panel of K values; n8, n16: the a8 / a16 planes are there */
+static size_t moe__ib_tokbytes(size_t K, int n8, int n16) { return K / 4 * 2 + (n8 ? K : 0) + (n16 ? 2 * K : 0); }
+/* bytes of one repacked tile of IR rows of K values */
+static size_t moe__ib_tilebytes(moe_type t, size_t K) { return K / MOE__QK * (8 + (t == MOE_TYPE_Q8_0 ? 64 : 32)) * MOE__IR; }
+
+#if defined(MOE__IB) && !defined(MOE_SIMD_SCALAR)
+/* x86: four rows at a time, a 4 x 4 transpose of 32-bit words per 16 bytes (SSE2 / SSE4.1) */
+#define MOE__IT4(a, b, c, d) { __m128i t0 = _mm_unpacklo_epi32(a, b), t1 = _mm_unpacklo_epi32(c, d), t2 = _mm_unpackhi_epi32(a, b), t3 = _mm_unpackhi_epi32(c, d); \
+        a = _mm_unpacklo_epi64(t0, t1); b = _mm_unpackhi_epi64(t0, t1); c = _mm_unpacklo_epi64(t2, t3); d = _mm_unpackhi_epi64(t2, t3); }
+#define MOE__IST(p, v) _mm_storeu_si128((__m128i *)(void *)(p), v)
+static void moe__ib_pack4(moe_type t, const unsigned char *const *src, unsigned char *qd)
+{
+    const size_t st = 4 * MOE__IR;                    /* bytes between steps */
+    if (t == MOE_TYPE_Q8_0) {
+        int h;
+        for (h = 0; h < 4; h++) {                     /* values 8h..8h+7: steps 4h..4h+3 */
+            __m128i a = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)(src[0] + 2 + 8 * h)));
+            __m128i b = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)(src[1] + 2 + 8 * h)));
+            __m128i c = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)(src[2] + 2 + 8 * h)));
+            __m128i d = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)(src[3] + 2 + 8 * h)));
+            MOE__IT4(a, b, c, d)
+            MOE__IST(qd + (size_t)(4 * h) * st, a); MOE__IST(qd + (size_t)(4 * h + 1) * st, b);
+            MOE__IST(qd + (size_t)(4 * h + 2) * st, c); MOE__IST(qd + (size_t)(4 * h + 3) * st, d);
+        }
+    } else {
+        const __m128i m4 = _mm_set1_epi8(15);
+        __m128i a = MOE__LDU128(src[0] + 2), b = MOE__LDU128(src[1] + 2), c = MOE__LDU128(src[2] + 2), d = MOE__LDU128(src[3] + 2);
+        MOE__IT4(a, b, c, d)
+        MOE__IST(qd, _mm_and_si128(a, m4)); MOE__IST(qd + st, _mm_and_si128(b, m4));
+        MOE__IST(qd + 2 * st, _mm_and_si128(c, m4)); MOE__IST(qd + 3 * st, _mm_and_si128(d, m4));
+        MOE__IST(qd + 4 * st, _mm_and_si128(_mm_srli_epi16(a, 4), m4)); MOE__IST(qd + 5 * st, _mm_and_si128(_mm_srli_epi16(b, 4), m4));
+        MOE__IST(qd + 6 * st, _mm_and_si128(_mm_srli_epi16(c, 4), m4)); MOE__IST(qd + 7 * st, _mm_and_si128(_mm_srli_epi16(d, 4), m4));
+    }
+}
+#endif
+/* Repack rows 0..nr-1 (stride bytes apart, at w) of a Q8_0/Q4_0 matrix with K columns into
+   ceil(nr/IR) tiles at dst; rows past nr are zero. */
+static void moe__ib_pack(moe_type t, const unsigned char *w, size_t stride, int nr, int K, unsigned char *dst)
+{
+    const int nb = K / MOE__QK, q8 = t == MOE_TYPE_Q8_0, bsz = 8 + (q8 ? 64 : 32);
+    const size_t bytes = q8 ? MOE__Q8_BYTES : MOE__Q4_BYTES;
+    int r0, r, b, i, rq;
+    for (r0 = 0; r0 < nr; r0 += MOE__IR, dst += moe__ib_tilebytes(t, (size_t)K))
+        for (rq = 0; rq < MOE__IR; rq += 4) {
+#if defined(MOE__IB) && !defined(MOE_SIMD_SCALAR)
+            if (r0 + rq + 4 <= nr) {
+                const unsigned char *src[4];
+                for (b = 0; b < nb; b++) {
+                    unsigned char *blk = dst + (size_t)b * (size_t)bsz * MOE__IR;
+                    for (r = 0; r < 4; r++) {
+                        float dw;
+                        src[r] = w + (size_t)(r0 + rq + r) * stride + (size_t)b * bytes;
+                        dw = MOE__H2F_FAST(moe__rd16(src[r]));
+                        memcpy(blk + 4 * (rq + r), &dw, 4);
+                    }
+                    moe__ib_pack4(t, src, blk + 8 * MOE__IR + 4 * rq);
+                }
+                continue;
+            }
+#endif
+            for (r = rq; r < rq + 4; r++) {
+                const unsigned char *src = w + (size_t)(r0 + r) * stride;
+                int live = r0 + r < nr;
+                for (b = 0; b < nb; b++, src += bytes) {
+                    unsigned char *blk = dst + (size_t)b * (size_t)bsz * MOE__IR, *qd = blk + 8 * MOE__IR;
+                    float dw = live ? moe__h2f(moe__rd16(src)) : 0.0f;
+                    memcpy(blk + 4 * r, &dw, 4);
+                    if (q8) {
+                        for (i = 0; i < MOE__QK; i++) {
+                            int16_t v = (int16_t)(live ? (signed char)src[2 + i] : 0);
+                            memcpy(qd + ((size_t)(i / 2) * MOE__IR + (size_t)r) * 4 + (size_t)(i % 2) * 2, &v, 2);
+                        }
+                    } else
+                        for (i = 0; i < 16; i++) {       /* value i: low nibble of q[i]; 16 + i: high */
+                            unsigned char c = live ? src[2 + i] : 0;
+                            qd[((size_t)(i / 4) * MOE__IR + (size_t)r) * 4 + (size_t)(i % 4)] = (unsigned char)(c & 15);
+                            qd[((size_t)(i / 4 + 4) * MOE__IR + (size_t)r) * 4 + (size_t)(i % 4)] = (unsigned char)(c >> 4);
+                        }
+                }
+            }
+        }
+}
+
+/* c[r][n] (r < IR, n < G: row-major, G apart) = row r of the tile wt . token n of group g */
+#if defined(MOE__IB) && !defined(MOE_SIMD_SCALAR)
+#if defined(MOE_SIMD_AVX512)
+#define MOE__IV __m512i
+#define MOE__IF __m512
+#define MOE__IVL 16
+#define MOE__ILD(p) _mm512_loadu_si512((const void *)(p))
+#define MOE__IBC(p) _mm512_set1_epi32(moe__rdi32(p))
+#define MOE__IZERO() _mm512_setzero_si512()
+#define MOE__IFMA(i, s, acc) _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), s, acc)
+#define MOE__IFLD(p) _mm512_loadu_ps(p)
+#define MOE__IFST(p, v) _mm512_storeu_ps(p, v)
+#define MOE__IFMUL(a, b) _mm512_mul_ps(a, b)
+#define MOE__IFSET(f) _mm512_set1_ps(f)
+#if MOE__X_VNNI512BW
+#define MOE__IDPB(acc, u, s) _mm512_dpbusd_epi32(acc, u, s)
+#define MOE__IDPW(acc, a, b) _mm512_dpwssd_epi32(acc, a, b)
+#else
+#define MOE__IDPB(acc, u, s) _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1)))
+#define MOE__IDPW(acc, a, b) _mm512_add_epi32(acc, _mm512_madd_epi16(a, b))
+#endif
+#else
+#define MOE__IV __m256i
+#define MOE__IF __m256
+#define MOE__IVL 8
+#define MOE__ILD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define MOE__IBC(p) _mm256_set1_epi32(moe__rdi32(p))
+#define MOE__IZERO() _mm256_setzero_si256()
+#define MOE__IFMA(i, s, acc) MOE__FMA256(_mm256_cvtepi32_ps(i), s, acc)
+#define MOE__IFLD(p) _mm256_loadu_ps(p)
+#define MOE__IFST(p, v) _mm256_storeu_ps(p, v)
+#define MOE__IFMUL(a, b) _mm256_mul_ps(a, b)
+#define MOE__IFSET(f) _mm256_set1_ps(f)
+#if MOE__X_VNNI512
+#define MOE__IDPB(acc, u, s) _mm256_dpbusd_epi32(acc, u, s)
+#define MOE__IDPW(acc, a, b) _mm256_dpwssd_epi32(acc, a, b)
+#elif MOE__X_AVXVNNI
+#define MOE__IDPB(acc, u, s) _mm256_dpbusd_avx_epi32(acc, u, s)
+#define MOE__IDPW(acc, a, b) _mm256_dpwssd_avx_epi32(acc, a, b)
+#else
+#define MOE__IDPB(acc, u, s) _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)))
+#define MOE__IDPW(acc, a, b) _mm256_add_epi32(acc, _mm256_madd_epi16(a, b))
+#endif
+#endif
+static int32_t moe__rdi32(const unsigned char *p) { int32_t v; memcpy(&v, p, 4); return v; }
+/* two vectors of tokens (G = 2 VL) x IR rows of int32 sums in registers: i<row>a, i<row>b */
+#if MOE__IR == 8
+#define MOE__IROWS(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7)
+#else
+#define MOE__IROWS(M) M(0) M(1) M(2) M(3)
+#endif
+#define MOE__IDECL(r) MOE__IV i##r##a = za, i##r##b = zb;
+#define MOE__ISTEP4(r) { MOE__IV wb = MOE__IBC(wq + 4 * r); i##r##a = MOE__IDPB(i##r##a, wb, xa); i##r##b = MOE__IDPB(i##r##b, wb, xb); }
+#define MOE__ISTEP8(r) { MOE__IV wb = MOE__IBC(wq + 4 * r); i##r##a = MOE__IDPW(i##r##a, xa, wb); i##r##b = MOE__IDPW(i##r##b, xb, wb); }
+#define MOE__IEPI(r) { MOE__IF s = MOE__IFSET(dw[r]); \
+        MOE__IFST(c + r * MOE__IG, MOE__IFMA(i##r##a, MOE__IFMUL(da, s), MOE__IFLD(c + r * MOE__IG))); \
+        MOE__IFST(c + r * MOE__IG + MOE__IVL, MOE__IFMA(i##r##b, MOE__IFMUL(db, s), MOE__IFLD(c + r * MOE__IG + MOE__IVL))); }
+/* one block of 32 columns: steps of 4 (Q4_0, vpdpbusd from c8) or 2 (Q8_0, vpdpwssd from 0),
+   written out (a loop over the steps makes GCC 12 copy every accumulator at every step) */
+#define MOE__ISTEP(STEP) { MOE__IV xa = MOE__ILD(xq), xb = MOE__ILD(xq + 4 * MOE__IVL); MOE__IROWS(STEP) wq += 4 * MOE__IR; xq += 4 * G; }
+#define MOE__IS8(STEP) MOE__ISTEP(STEP) MOE__ISTEP(STEP) MOE__ISTEP(STEP) MOE__ISTEP(STEP) MOE__ISTEP(STEP) MOE__ISTEP(STEP) MOE__ISTEP(STEP) MOE__ISTEP(STEP)
+#define MOE__IS16(STEP) MOE__IS8(STEP) MOE__IS8(STEP)
+#define MOE__IBLOCK(NS, STEP, ZA, ZB) { \
+        const float *dw = (const float *)(const void *)(wt + b * bsz); \
+        const unsigned char *wq = wt + b * bsz + 8 * MOE__IR; \
+        MOE__IV za = ZA, zb = ZB; \
+        MOE__IROWS(MOE__IDECL) \
+        MOE__IF da, db; \
+        NS(STEP) \
+        da = MOE__IFLD(dxp + b * G); db = MOE__IFLD(dxp + b * G + MOE__IVL); \
+        MOE__IROWS(MOE__IEPI) }
+static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsigned char *g, int n8, float *c)
+{
+    const size_t G = MOE__IG, nb = (size_t)K / MOE__QK;
+    const float *dxp = (const float *)(const void *)g;
+    const unsigned char *c8 = g + nb * G * 4, *a8 = g + nb * G * 8, *a16 = a8 + (n8 ? (size_t)K * G : 0), *xq;
+    size_t b, bsz;
+    int r;
+    for (r = 0; r < MOE__IR * MOE__IG; r++) c[r] = 0.0f;
+    if (t == MOE_TYPE_Q8_0) {
+        bsz = (size_t)(8 + 64) * MOE__IR;
+        for (b = 0, xq = a16; b < nb; b++) MOE__IBLOCK(MOE__IS16, MOE__ISTEP8, MOE__IZERO(), MOE__IZERO())
+        for (r = 0; r < MOE__IR * MOE__IG; r++) c[r] *= 1.0f / 256.0f;
+    } else {
+        bsz = (size_t)(8 + 32) * MOE__IR;
+        for (b = 0, xq = a8; b < nb; b++) MOE__IBLOCK(MOE__IS8, MOE__ISTEP4, MOE__ILD(c8 + b * G * 4), MOE__ILD(c8 + b * G * 4 + 4 * MOE__IVL))
+    }
+}
+#else
+/* the reference: the same layouts, the same integer sums, in plain C */
+static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsigned char *g, int n8, float *c)
+{
+    const size_t G = MOE__IG, nb = (size_t)K / MOE__QK;
+    const int q8 = t == MOE_TYPE_Q8_0;
+    const size_t bsz = (size_t)(8 + (q8 ? 64 : 32)) * MOE__IR;
+    const float *dxp = (const float *)(const void *)g;
+    const int32_t *c8 = (const int32_t *)(const void *)(g + nb * G * 4);
+    const signed char *a8 = (const signed char *)(g + nb * G * 8);
+    const int16_t *a16 = (const int16_t *)(const void *)(g + nb * G * 8 + (n8 ? (size_t)K * G : 0));
+    size_t b, r, n;
+    int s, j;
+    for (r = 0; r < MOE__IR; r++)
+        for (n = 0; n < G; n++) {
+            float acc = 0.0f;
+            for (b = 0; b < nb; b++) {
+                const unsigned char *blk = wt + b * bsz, *wq = blk + 8 * MOE__IR;
+                float dw;
+                int32_t sum = q8 ? 0 : c8[b * G + n];
+                memcpy(&dw, blk + 4 * r, 4);
+                if (q8)
+                    for (s = 0; s < 16; s++)
+                        for (j = 0; j < 2; j++) {
+                            int16_t w;
+                            memcpy(&w, wq + ((size_t)s * MOE__IR + r) * 4 + (size_t)j * 2, 2);
+                            sum += (int32_t)w * a16[((b * 16 + (size_t)s) * G + n) * 2 + (size_t)j];
+                        }
+                else
+                    for (s = 0; s < 8; s++)
+                        for (j = 0; j < 4; j++)
+                            sum += (int32_t)wq[((size_t)s * MOE__IR + r) * 4 + (size_t)j] * a8[((b * 8 + (size_t)s) * G + n) * 4 + (size_t)j];
+                acc += (float)sum * (dxp[b * G + n] * dw);
+            }
+            c[r * G + n] = q8 ? acc * (1.0f / 256.0f) : acc;
+        }
+}
+#endif
+/* Quantise blocks b0..b1-1 of all G tokens of a panel: element k of token n at x[(k - 32 b0) * G + n]
+   (the batched path's [K][G] layout), into group g. The x86 paths do it with the tokens in the
+   lanes, in the same arithmetic as moe__qx_block (a lane's amax from the bits of |x|, so a
+   non-finite value shows as >= 0x7f800000; 127/amax, x * that, nearest-even, the exact residual,
+   times 256, nearest-even, clamped), so the integers and dx are moe__qx_block's. */
+#if defined(MOE__IB) && !defined(MOE_SIMD_SCALAR)
+#if defined(MOE_SIMD_AVX512)
+#define MOE__QVF __m512
+#define MOE__QVI __m512i
+#define MOE__QLF(p) _mm512_loadu_ps(p)
+#define MOE__QLI(p) _mm512_loadu_si512((const void *)(p))
+#define MOE__QSI(p, v) _mm512_storeu_si512((void *)(p), v)
+#define MOE__QSF(p, v) _mm512_storeu_ps(p, v)
+#define MOE__QCI(v) _mm512_castps_si512(v)
+#define MOE__QSET(i) _mm512_set1_epi32(i)
+#define MOE__QAND(a, b) _mm512_and_si512(a, b)
+#define MOE__QOR(a, b) _mm512_or_si512(a, b)
+#define MOE__QADD(a, b) _mm512_add_epi32(a, b)
+#define MOE__QSLL(a, n) _mm512_slli_epi32(a, n)
+#define MOE__QMAX(a, b) _mm512_max_epi32(a, b)
+#define MOE__QMIN(a, b) _mm512_min_epi32(a, b)
+#define MOE__QMUL(a, b) _mm512_mul_ps(a, b)
+#define MOE__QSUB(a, b) _mm512_sub_ps(a, b)
+#define MOE__QCVT(a) _mm512_cvtps_epi32(a)
+#define MOE__QFLT(a) _mm512_cvtepi32_ps(a)
+#define MOE__QSETF(f) _mm512_set1_ps(f)
+#define MOE__QISUB(a, b) _mm512_sub_epi32(a, b)
+#else
+#define MOE__QVF __m256
+#define MOE__QVI __m256i
+#define MOE__QLF(p) _mm256_loadu_ps(p)
+#define MOE__QLI(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define MOE__QSI(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), v)
+#define MOE__QSF(p, v) _mm256_storeu_ps(p, v)
+#define MOE__QCI(v) _mm256_castps_si256(v)
+#define MOE__QSET(i) _mm256_set1_epi32(i)
+#define MOE__QAND(a, b) _mm256_and_si256(a, b)
+#define MOE__QOR(a, b) _mm256_or_si256(a, b)
+#define MOE__QADD(a, b) _mm256_add_epi32(a, b)
+#define MOE__QSLL(a, n) _mm256_slli_epi32(a, n)
+#define MOE__QMAX(a, b) _mm256_max_epi32(a, b)
+#define MOE__QMIN(a, b) _mm256_min_epi32(a, b)
+#define MOE__QMUL(a, b) _mm256_mul_ps(a, b)
+#define MOE__QSUB(a, b) _mm256_sub_ps(a, b)
+#define MOE__QCVT(a) _mm256_cvtps_epi32(a)
+#define MOE__QFLT(a) _mm256_cvtepi32_ps(a)
+#define MOE__QSETF(f) _mm256_set1_ps(f)
+#define MOE__QISUB(a, b) _mm256_sub_epi32(a, b)
+#endif
+static void moe__ib_qpanel(int K, int b0, int b1, const float *x, unsigned char *g, int n8, int n16)
+{
+    const size_t G = MOE__IG, nb = (size_t)K / MOE__QK;
+    float *dx = (float *)(void *)g;
+    unsigned char *c8 = g + nb * G * 4, *a8 = g + nb * G * 8, *a16 = a8 + (n8 ? (size_t)K * G : 0);
+    const MOE__QVI mabs = MOE__QSET(0x7fffffff), m8 = MOE__QSET(255), m16 = MOE__QSET(0xffff);
+    const MOE__QVI lo = MOE__QSET(-127), hi = MOE__QSET(127);
+    const MOE__QVF k256 = MOE__QSETF(256.0f);
+    int b, n, k, v;
+    for (b = b0; b < b1; b++, x += MOE__QK * G) {
+        uint32_t am[MOE__IG];
+        float id[MOE__IG];
+        int32_t ok[MOE__IG];
+        for (v = 0; v < MOE__IG; v += MOE__IVL) {     /* the lanes' max |x| bits */
+            MOE__QVI m = MOE__QSET(0);
+            for (k = 0; k < MOE__QK; k++) m = MOE__QMAX(m, MOE__QAND(MOE__QCI(MOE__QLF(x + (size_t)k * G + (size_t)v)), mabs));
+            MOE__QSI(am + v, m);
+        }
+        for (n = 0; n < MOE__IG; n++) {
+            float a = moe__bits_f(am[n]);
+            int bad = am[n] >= 0x7f800000u, live = !bad && a >= 7.5231638e-37f;
+            id[n] = live ? 127.0f / a : 0.0f;
+            ok[n] = live ? -1 : 0;
+            dx[(size_t)b * G + (size_t)n] = bad ? moe__bits_f(0x7fc00000u) : live ? a / 127.0f : 0.0f;
+        }
+        for (v = 0; v < MOE__IG; v += MOE__IVL) {
+            MOE__QVF vid = MOE__QLF(id + v);
+            MOE__QVI okv = MOE__QLI(ok + v), s1 = MOE__QSET(0);
+            for (k = 0; k < MOE__QK; k += 4) {
+                MOE__QVI q1[4], w[4];
+                int j;
+                for (j = 0; j < 4; j++) {
+                    MOE__QVF f = MOE__QMUL(MOE__QLF(x + (size_t)(k + j) * G + (size_t)v), vid);
+                    MOE__QVI i1 = MOE__QCVT(f);
+                    MOE__QVI i2 = MOE__QCVT(MOE__QMUL(MOE__QSUB(f, MOE__QFLT(i1)), k256));
+                    q1[j] = MOE__QAND(i1, okv);
+                    w[j] = MOE__QADD(MOE__QSLL(q1[j], 8), MOE__QAND(MOE__QMIN(MOE__QMAX(i2, lo), hi), okv));
+                    s1 = MOE__QADD(s1, q1[j]);
+                }
+                if (n8)
+                    MOE__QSI(a8 + (((size_t)b * 8 + (size_t)(k / 4)) * G + (size_t)v) * 4,
+                             MOE__QOR(MOE__QOR(MOE__QAND(q1[0], m8), MOE__QSLL(MOE__QAND(q1[1], m8), 8)),
+                                      MOE__QOR(MOE__QSLL(MOE__QAND(q1[2], m8), 16), MOE__QSLL(q1[3], 24))));
+                if (n16) {
+                    MOE__QSI(a16 + (((size_t)b * 16 + (size_t)(k / 2)) * G + (size_t)v) * 4, MOE__QOR(MOE__QAND(w[0], m16), MOE__QSLL(w[1], 16)));
+                    MOE__QSI(a16 + (((size_t)b * 16 + (size_t)(k / 2) + 1) * G + (size_t)v) * 4, MOE__QOR(MOE__QAND(w[2], m16), MOE__QSLL(w[3], 16)));
+                }
+            }
+            MOE__QSI(c8 + ((size_t)b * G + (size_t)v) * 4, MOE__QISUB(MOE__QSET(0), MOE__QSLL(s1, 3)));
+        }
+    }
+}
+#else
+/* Quantise blocks b0..b1-1 of one token into lane `lane` of group g (G tokens, K values): the
+   token's element b0 * 32 + i at x[i * xs] (xs = 0 with a zero x: a padding lane). */
+static void moe__ib_qtok(int K, int b0, int b1, const float *x, size_t xs, int lane, unsigned char *g, int n8, int n16)
+{
+    const size_t G = MOE__IG, nb = (size_t)K / MOE__QK;
+    float *dx = (float *)(void *)g;
+    int32_t *c8 = (int32_t *)(void *)(g + nb * G * 4);
+    signed char *a8 = (signed char *)(g + nb * G * 8);
+    int16_t *a16 = (int16_t *)(void *)(g + nb * G * 8 + (n8 ? (size_t)K * G : 0));
+    float v[MOE__QK];
+    signed char q1[MOE__QK], q2[MOE__QK];
+    int32_t t4[8], ta[8], tb[8];
+    int b, i, s1;
+    for (b = b0; b < b1; b++) {
+        for (i = 0; i < MOE__QK; i++) v[i] = x[((size_t)(b - b0) * MOE__QK + (size_t)i) * xs];
+        dx[(size_t)b * G + (size_t)lane] = moe__qx_block(v, q1, q2, t4, ta, tb);
+        for (s1 = 0, i = 0; i < MOE__QK; i++) s1 += q1[i];
+        c8[(size_t)b * G + (size_t)lane] = -8 * s1;
+        if (n8)
+            for (i = 0; i < MOE__QK; i++) a8[(((size_t)b * 8 + (size_t)(i / 4)) * G + (size_t)lane) * 4 + (size_t)(i % 4)] = q1[i];
+        if (n16)
+            for (i = 0; i < MOE__QK; i++)
+                a16[(((size_t)b * 16 + (size_t)(i / 2)) * G + (size_t)lane) * 2 + (size_t)(i % 2)] = (int16_t)(256 * q1[i] + q2[i]);
+    }
+}
+
+static void moe__ib_qpanel(int K, int b0, int b1, const float *x, unsigned char *g, int n8, int n16)
+{
+    int n;
+    for (n = 0; n < MOE__IG; n++) moe__ib_qtok(K, b0, b1, x + n, MOE__IG, n, g, n8, n16);
+}
+#endif
+
 static const unsigned char *moe__base(const moe__matrix *m, int e);
 /* the external scales of row n of matrix m of expert e (its scale row) */
 static const unsigned char *moe__row_scale(const moe__matrix *m, int e, int n)
@@ -4298,6 +4727,9 @@ static void moe__gemv(const moe__matrix *M, int e, int n0, int nb, const float *
    (G = 2 vectors of tokens, zero-padded), w holds NRO weight rows used in place; it writes
    c[r*G + g] = sum_k w[r][k] * xp[k*G + g]. No horizontal sums, no repacking of weights. */
 #define MOE__G (2 * MOE__VL)
+#if MOE__G != MOE__IG
+#error "moe.h: MOE__IG must be MOE__G"
+#endif
 #define MOE__ODECL(r)  moe__vec o##r##a = MOE__VZERO(), o##r##b = MOE__VZERO(); const float *q##r = w[r];
 #define MOE__OFMA(r)   { moe__vec bw = MOE__VBCAST(q##r + k); o##r##a = MOE__VFMA(bw, xa, o##r##a); o##r##b = MOE__VFMA(bw, xb, o##r##b); }
 #define MOE__OFMA1(r)  { moe__vec bw = MOE__VBCAST(q##r + k + 1); o##r##a = MOE__VFMA(bw, xa, o##r##a); o##r##b = MOE__VFMA(bw, xb, o##r##b); }
@@ -4597,6 +5029,7 @@ static moe_status moe__config_check(moe_layer *L, moe_config *c)
     if (c->top_k < 1 || c->top_k > E) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.top_k", "must be in [1, n_experts]; got", c->top_k);
     if (!moe__enum_ok((int)c->act, MOE_ACT_SWIGLU_OAI)) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.act", "unknown moe_act", (int)c->act);
     if (!moe__enum_ok((int)c->score, MOE_SCORE_SOFTMAX_TOPK)) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.score", "unknown moe_score", (int)c->score);
+    if (!moe__enum_ok((int)c->batch_quant, MOE_BATCH_EXACT)) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.batch_quant", "unknown moe_batch_quant", (int)c->batch_quant);
     if (!moe__finite(c->routed_scale)) return MOE__FAIL(MOE_ERR_CONFIG, "cfg.routed_scale", "is NaN or Inf");
     if (c->routed_scale == 0.0f)
         return MOE__FAIL(MOE_ERR_CONFIG, "cfg.routed_scale", "is 0, so every routed output is 0 (start from moe_config_default())");
@@ -4743,9 +5176,27 @@ static int moe__expert_q(const moe_layer *L)
 typedef struct moe__plan {
     size_t logits, ids, wts, coef, pos, count, off, up, ug, ud, list, xoff, hoff, H, XY, scratch;
     size_t per_worker, panel, tmp, score, qx, total;
+    size_t QX, QH, qxb, qhb;        /* integer batches: quantised input / hidden panels, bytes per token */
 } moe__plan;
+/* the routed (sh = 0) or shared experts run batches as integer GEMMs (moe__ib_tile): the mode
+   asks for it, this path has the kernel, and all of their matrices are Q8_0/Q4_0. n8, n16: some
+   such matrix is Q4_0 / Q8_0 (the planes the quantised panels hold). */
+static int moe__ib_kind(const moe_layer *L, int sh, int *n8, int *n16)
+{
+    const moe__matrix *m[3];
+    int g = moe__gated(L->cfg.act), i, ok = 1;
+    m[0] = sh ? &L->sgate : &L->gate; m[1] = sh ? &L->sup : &L->up; m[2] = sh ? &L->sdown : &L->down;
+#ifndef MOE__IB
+    ok = 0;
+#endif
+    if (L->cfg.batch_quant != MOE_BATCH_INT || (sh && L->cfg.n_shared < 1)) ok = 0;
+    for (i = g ? 0 : 1; i < 3; i++) ok = ok && MOE__IBQ(m[i]->type);
+    if (ok && n8) for (i = g ? 0 : 1; i < 3; i++) { *n8 |= m[i]->type == MOE_TYPE_Q4_0; *n16 |= m[i]->type == MOE_TYPE_Q8_0; }
+    return ok;
+}
 
 static size_t moe__cap(size_t n, size_t most) { return n < most ? n : most; }
+static size_t moe__capf(size_t n, size_t f, size_t m) { return m > (size_t)-1 / f ? n : moe__cap(n, f * m); }   /* min(n, f m) */
 static int moe__seg(size_t *at, size_t *total, size_t n, size_t elem)
 {
     size_t b, t;
@@ -4762,8 +5213,8 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
     const moe_config *c = &L->cfg;
     size_t E = (size_t)c->n_experts, k = (size_t)c->top_k, S = (size_t)c->n_shared, slots = k + S;
     size_t G = MOE__G, D = (size_t)c->d_model, ff = (size_t)c->d_ff, ffs = (size_t)c->d_ff_shared;
-    size_t tslots, hr, hs, xy, y, pf = 0, t1 = 0, t2 = 0, b;
-    int ok;
+    size_t tslots, hr, hs, xy, y, pf = 0, t1 = 0, t2 = 0, b, pfac;
+    int ok, ib;
     memset(p, 0, sizeof *p);
     if (!moe__mul((size_t)T, slots, &tslots) || tslots > (size_t)INT_MAX / 2) return 0;
     /* work units of the gate/up and down phases count in an int: at most min(E, T*k) experts
@@ -4772,9 +5223,13 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
         return 0;
     /* Only experts with >= OMIN tokens are padded, to whole groups of G = 2*OMIN tokens: at most
        G-1 rows each, and at most as many rows as they have tokens. */
-    ok = moe__mul(moe__cap((size_t)T * k + E * G, 2 * (size_t)T * k), ff, &hr)
-      && moe__mul(S * moe__cap((size_t)T + G, 2 * (size_t)T), ffs, &hs) && moe__add(hr, hs, &hr)
-      && moe__mul(moe__cap(tslots + (E + S) * G, 2 * tslots), D, &xy) && moe__mul(tslots, D, &y);
+    /* integer batches move the layer's threshold to QM + 1 tokens on every path (moe__omin): an
+       expert of QM + 1 tokens pads to G, up to ceil(G / (QM + 1)) times its tokens */
+    ib = T > MOE__QM && (moe__ib_kind(L, 0, NULL, NULL) || moe__ib_kind(L, 1, NULL, NULL));
+    pfac = ib && (G + MOE__QM) / (MOE__QM + 1) > 2 ? (G + MOE__QM) / (MOE__QM + 1) : 2;
+    ok = moe__mul(moe__capf((size_t)T * k + E * G, pfac, (size_t)T * k), ff, &hr)
+      && moe__mul(S * moe__capf((size_t)T + G, pfac, (size_t)T), ffs, &hs) && moe__add(hr, hs, &hr)
+      && moe__mul(moe__capf(tslots + (E + S) * G, pfac, tslots), D, &xy) && moe__mul(tslots, D, &y);
     if (!ok) return 0;
     if (y > xy) xy = y;
     if (L->any_quant) {                 /* decoded weight panels: gate + up, or down; a unit */
@@ -4788,6 +5243,19 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
             ok = ok && moe__mul(moe__cap(moe__panel_rows(c->d_ff_shared), D), ffs, &b);
             if (ok && b > pf) pf = b;
         }
+        if (!ok) return 0;
+    }
+    if (ib) {
+        /* (no expert gets more than T tokens) repacked tiles of NI rows (gate + up, or down) fit the panel; quantised panels for
+           every padded token (as XY's count), of d_model and of the widest hidden row */
+        int n8 = 0, n16 = 0;
+        size_t kh = ff > ffs ? ff : ffs, np = moe__capf(tslots + (E + S) * G, pfac, tslots), pi;
+        moe__ib_kind(L, 0, &n8, &n16); moe__ib_kind(L, 1, &n8, &n16);
+        ok = moe__mul(2 * (size_t)MOE__NI / MOE__IR, moe__ib_tilebytes(MOE_TYPE_Q8_0, D > kh ? D : kh), &pi);
+        pi = pi / sizeof(float) + 1;
+        if (pi > pf) pf = pi;
+        p->qxb = moe__ib_tokbytes(D, n8, n16); p->qhb = moe__ib_tokbytes(kh, n8, n16);
+        ok = ok && moe__mul(np, p->qxb, &p->QX) && moe__mul(np, p->qhb, &p->QH);
         if (!ok) return 0;
     }
     p->panel = pf;
@@ -4824,6 +5292,8 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
       && moe__seg(&p->hoff, &t2, E + S, sizeof(size_t))
       && moe__seg(&p->H, &t2, hr, sizeof(float))
       && moe__seg(&p->XY, &t2, xy, sizeof(float))
+      && moe__seg(&p->QX, &t2, p->QX, 1)
+      && moe__seg(&p->QH, &t2, p->QH, 1)
       && moe__seg(&p->scratch, &t2, (size_t)L->n_threads, p->per_worker)
       && moe__add(t2, MOE__ALIGN, &p->total);           /* room to align the caller's pointer */
     return ok;
@@ -4840,7 +5310,10 @@ MOE__API size_t moe_workspace_size(const moe_layer *L, int n_tokens)
 /* ==================================== forward pass ======================================= */
 static int moe__omin(const moe_layer *L)
 {
-    return moe__expert_q(L) && MOE__OMIN <= MOE__QM ? MOE__QM + 1 : MOE__OMIN;
+    /* with integer batches, experts of QM + 1 tokens or more are batched on every path, so all
+       paths quantise the same experts */
+    int ib = moe__ib_kind(L, 0, NULL, NULL) || moe__ib_kind(L, 1, NULL, NULL);
+    return moe__expert_q(L) && (MOE__OMIN <= MOE__QM || ib) ? MOE__QM + 1 : MOE__OMIN;
 }
 
 typedef struct moe__ctx {
@@ -4858,7 +5331,12 @@ typedef struct moe__ctx {
     unsigned char *scratch;
     size_t per_worker, panel_floats, tmp_floats, qx_at;
     int nbr;
+    int ib[2], ib8, ib16;           /* integer batches: routed / shared experts; a8, a16 planes there */
+    unsigned char *QX, *QH;         /* their quantised panels, qxb / qhb bytes per token          */
+    size_t qxb, qhb;
 } moe__ctx;
+/* expert e runs this call's batch as integer GEMMs */
+static int moe__ib_e(const moe__ctx *c, int e) { return c->count[e] >= c->omin && c->ib[e >= c->E]; }
 
 
 /* Pointers to rows n0..n0+nb of matrix m of expert e as f32: in place for f32, else decoded
@@ -5075,6 +5553,7 @@ static void moe__dispatch(moe__ctx *c, int capacity)
     for (e = 0; e < ES; e++) {
         int m = c->count[e], ff = e < c->E ? cf->d_ff : cf->d_ff_shared;
         int nbg = moe__nbk(D, m, c->omin, moe__inplace(c, e, 0)), nbd = moe__nbk(ff, m, c->omin, moe__inplace(c, e, 1)), grp = (m + MOE__G - 1) / MOE__G;
+        if (moe__ib_e(c, e)) nbg = nbd = MOE__NI;
         c->off[e + 1] = c->off[e] + m;
         c->up[e + 1] = c->up[e] + grp;
         c->ug[e + 1] = c->ug[e] + (m ? (ff + nbg - 1) / nbg : 0);
@@ -5127,6 +5606,8 @@ static void moe__ph_pack(moe__ctx *c, int unit)
         for (d = 0; d < D; d++)
             for (p = p1 - p0; p < MOE__G; p++) o[(size_t)d * MOE__G + (size_t)p] = 0.0f;
     }
+    if (moe__ib_e(c, e))                /* integer batch: the group quantised once, for gate and up */
+        moe__ib_qpanel(D, 0, D / MOE__QK, dst + (size_t)p0 * (size_t)D, c->QX + (c->xoff[e] / (size_t)D + (size_t)p0) * c->qxb, c->ib8, c->ib16);
 }
 
 typedef struct moe__unit {          /* what a gate/up or down work unit needs to know */
@@ -5142,7 +5623,7 @@ static void moe__unit_of(const moe__ctx *c, const int *units, int unit, int K, i
     u->ff = u->sh ? cf->d_ff_shared : cf->d_ff;
     if (K < 0) K = u->ff;
     if (rows < 0) rows = u->ff;
-    u->nb = moe__nbk(K, u->m, c->omin, moe__inplace(c, u->e, units == c->ud));
+    u->nb = moe__ib_e(c, u->e) ? MOE__NI : moe__nbk(K, u->m, c->omin, moe__inplace(c, u->e, units == c->ud));
     u->n0 = (unit - units[u->e]) * u->nb;
     if (u->nb > rows - u->n0) u->nb = rows - u->n0;
     u->lst = c->list + c->off[u->e];
@@ -5179,6 +5660,58 @@ static void moe__tile_rows(const float *const *rows, int nr, const float **p)
     for (; i < MOE__NRO; i++) p[i] = rows[nr - 1];
 }
 
+/* Integer batch, gate/up: the unit's NI rows of gate and up repacked into the panel, then per
+   group of G tokens and tile of IR rows the integer kernel and the activation; the group's hidden
+   rows n0..n0+nb (whole blocks of 32: nb is NI or reaches ff) are then quantised for down. */
+static void moe__ib_gateup(moe__ctx *c, const moe__unit *u, float *scr, const moe__matrix *G, const moe__matrix *U,
+                           const float *bg, size_t bgs, const float *bu, size_t bus)
+{
+    const moe_config *cf = &c->L->cfg;
+    int D = cf->d_model, gated = moe__gated(cf->act), t0, r, i;
+    size_t tok = c->xoff[u->e] / (size_t)D, tbg = moe__ib_tilebytes(G->type, (size_t)D), tbu = moe__ib_tilebytes(U->type, (size_t)D);
+    unsigned char *pg = (unsigned char *)scr, *pu = (unsigned char *)(scr + c->panel_floats / 2);
+    float *tg = scr + c->panel_floats, *tu = tg + c->tmp_floats, *H = c->H + c->hoff[u->e];
+    if (gated) moe__ib_pack(G->type, moe__base(G, u->ee) + (size_t)u->n0 * G->row_stride, G->row_stride, u->nb, D, pg);
+    moe__ib_pack(U->type, moe__base(U, u->ee) + (size_t)u->n0 * U->row_stride, U->row_stride, u->nb, D, pu);
+    for (t0 = 0; t0 < u->m; t0 += MOE__G) {
+        const unsigned char *xq = c->QX + (tok + (size_t)t0) * c->qxb;
+        unsigned char *hq = c->QH + (tok + (size_t)t0) * c->qhb;
+        float *hp = H + (size_t)t0 * (size_t)u->ff;
+        for (r = 0; r < u->nb; r += MOE__IR) {
+            int nr = u->nb - r < MOE__IR ? u->nb - r : MOE__IR;
+            if (gated) moe__ib_tile(G->type, D, pg + (size_t)(r / MOE__IR) * tbg, xq, c->ib8, tg);
+            moe__ib_tile(U->type, D, pu + (size_t)(r / MOE__IR) * tbu, xq, c->ib8, tu);
+            for (i = 0; i < nr; i++) {
+                int row = u->n0 + r + i;
+                float gb = bg ? MOE__LDF(bg + (size_t)row * bgs) : 0.0f, ub = bu ? MOE__LDF(bu + (size_t)row * bus) : 0.0f;
+                moe__act_row(cf, tg + i * MOE__G, tu + i * MOE__G, gb, ub, hp + (size_t)row * MOE__G);
+            }
+        }
+        moe__ib_qpanel(u->ff, u->n0 / MOE__QK, (u->n0 + u->nb) / MOE__QK, hp + (size_t)u->n0 * MOE__G, hq, c->ib8, c->ib16);
+    }
+}
+/* Integer batch, down: the unit's NI rows repacked, then per group and tile the integer kernel */
+static void moe__ib_down(moe__ctx *c, const moe__unit *u, float *scr, const moe__matrix *M, const float *bd)
+{
+    int D = c->L->cfg.d_model, t0, r, i, n;
+    size_t tok = c->xoff[u->e] / (size_t)D, tb = moe__ib_tilebytes(M->type, (size_t)u->ff);
+    unsigned char *pk = (unsigned char *)scr;
+    float *tc = scr + c->panel_floats;
+    moe__ib_pack(M->type, moe__base(M, u->ee) + (size_t)u->n0 * M->row_stride, M->row_stride, u->nb, u->ff, pk);
+    for (t0 = 0; t0 < u->m; t0 += MOE__G) {
+        const unsigned char *hq = c->QH + (tok + (size_t)t0) * c->qhb;
+        int gt = u->m - t0 < MOE__G ? u->m - t0 : MOE__G;
+        for (r = 0; r < u->nb; r += MOE__IR) {
+            int nr = u->nb - r < MOE__IR ? u->nb - r : MOE__IR;
+            moe__ib_tile(M->type, u->ff, pk + (size_t)(r / MOE__IR) * tb, hq, c->ib8, tc);
+            for (n = 0; n < gt; n++) {
+                float *o = c->XY + (size_t)u->lst[t0 + n] * (size_t)D + (size_t)(u->n0 + r);
+                for (i = 0; i < nr; i++) o[i] = tc[i * MOE__G + n] + (bd ? MOE__LDF(bd + u->n0 + r + i) : 0.0f);
+            }
+        }
+    }
+}
+
 /* One block of hidden rows of one expert for all its tokens: H = act(X G^T + bg, X U^T + bu). */
 static void moe__ph_gateup(moe__ctx *c, int unit, float *scr)
 {
@@ -5195,6 +5728,7 @@ static void moe__ph_gateup(moe__ctx *c, int unit, float *scr)
     X = c->XY + c->xoff[u.e]; H = c->H + c->hoff[u.e];
     if (!u.sh && L->gate_bias.p) { bg = L->gate_bias.p + (size_t)u.ee * L->gate_bias.expert_stride; bgs = L->gate_bias.stride; }
     if (!u.sh && L->up_bias.p)   { bu = L->up_bias.p + (size_t)u.ee * L->up_bias.expert_stride;     bus = L->up_bias.stride; }
+    if (moe__ib_e(c, u.e)) { moe__ib_gateup(c, &u, scr, G, U, bg, bgs, bu, bus); return; }
     if (u.m >= c->omin) {               /* batched: packed panels, tiles of NRO rows x G tokens */
         if (gated) moe__rows(G, u.ee, u.n0, u.nb, scr, wg);
         moe__rows(U, u.ee, u.n0, u.nb, scr + c->panel_floats / 2, wu);
@@ -5269,6 +5803,7 @@ static void moe__ph_down(moe__ctx *c, int unit, float *scr)
     moe__unit_of(c, c->ud, unit, -1, D, &u);
     H = c->H + c->hoff[u.e];
     bd = (!u.sh && L->down_bias.p) ? L->down_bias.p + (size_t)u.ee * L->down_bias.expert_stride : NULL;
+    if (moe__ib_e(c, u.e)) { moe__ib_down(c, &u, scr, u.sh ? &L->sdown : &L->down, bd); return; }
     if (u.m >= c->omin) {
         moe__rows(u.sh ? &L->sdown : &L->down, u.ee, u.n0, u.nb, scr, wd);
         for (t0 = 0; t0 < u.m; t0 += MOE__G) {
@@ -5461,6 +5996,11 @@ static moe_status moe__run(const moe_layer *L, const float *x, int T, float *y, 
     c.per_worker = p.per_worker; c.panel_floats = p.panel; c.tmp_floats = p.tmp;
     c.qx_at = p.qx ? p.panel + 2 * p.tmp + p.score : 0;
     c.omin = moe__omin(L);
+    {
+        c.ib8 = c.ib16 = 0;
+        c.ib[0] = moe__ib_kind(L, 0, &c.ib8, &c.ib16); c.ib[1] = moe__ib_kind(L, 1, &c.ib8, &c.ib16);
+        c.QX = base + p.QX; c.QH = base + p.QH; c.qxb = p.qxb; c.qhb = p.qhb;
+    }
     if (p.qx) {                                   /* no worker holds a quantised row yet */
         int wk;
         for (wk = 0; wk < c.nt; wk++) ((int *)(void *)(c.scratch + (size_t)wk * c.per_worker + c.qx_at * sizeof(float)))[0] = -1;
@@ -5678,6 +6218,55 @@ MOE__API moe_status moe_route(const moe_layer *layer, const float *x, int n_toke
 #undef MOE__SDOT16
 #undef MOE__HSUM_S32
 #undef MOE__LDX
+#undef MOE__IB
+#undef MOE__IG
+#undef MOE__NI
+#undef MOE__IR
+#undef MOE__IBQ
+#undef MOE__IT4
+#undef MOE__IST
+#undef MOE__IV
+#undef MOE__IF
+#undef MOE__IVL
+#undef MOE__ILD
+#undef MOE__IBC
+#undef MOE__IZERO
+#undef MOE__IFMA
+#undef MOE__IFLD
+#undef MOE__IFST
+#undef MOE__IFMUL
+#undef MOE__IFSET
+#undef MOE__IDPB
+#undef MOE__IDPW
+#undef MOE__IROWS
+#undef MOE__IDECL
+#undef MOE__ISTEP4
+#undef MOE__ISTEP8
+#undef MOE__IEPI
+#undef MOE__ISTEP
+#undef MOE__IS8
+#undef MOE__IS16
+#undef MOE__IBLOCK
+#undef MOE__QVF
+#undef MOE__QVI
+#undef MOE__QLF
+#undef MOE__QLI
+#undef MOE__QSI
+#undef MOE__QSF
+#undef MOE__QCI
+#undef MOE__QSET
+#undef MOE__QAND
+#undef MOE__QOR
+#undef MOE__QADD
+#undef MOE__QSLL
+#undef MOE__QMAX
+#undef MOE__QMIN
+#undef MOE__QMUL
+#undef MOE__QSUB
+#undef MOE__QCVT
+#undef MOE__QFLT
+#undef MOE__QSETF
+#undef MOE__QISUB
 #undef MOE__F8W
 #undef MOE__F8STEP
 #undef MOE__F8ZERO
@@ -5710,6 +6299,7 @@ MOE__API moe_status moe_route(const moe_layer *layer, const float *x, int n_toke
 #undef MOE__X_VNNI512BW
 #undef MOE__X_AVXVNNI
 #undef MOE__X_AVX512VL
+#undef MOE__X_AVX512BW
 #undef MOE__X_GFNI
 #undef MOE__X_DOTPROD
 #undef MOE__SFX

@@ -1146,7 +1146,7 @@ typedef struct result {
     const char *layer;
     moe_type type;
     int T;
-    const char *impl;       /* "moe.h", "moe.h-scalar", "naive", "openblas" */
+    const char *impl;       /* "moe.h", "moe.h-exact" (Q8_0/Q4_0, MOE_BATCH_EXACT), "moe.h-scalar", "naive", "openblas" */
     int threads;
     timing t;
     double flops, bytes;    /* per call: routed-expert flops, expert weight bytes streamed */
@@ -1846,6 +1846,18 @@ static void run_layer(const layer_spec *sp)
             }
 #endif
             print_row(stderr, lr);
+            if (T > 1 && (type == MOE_TYPE_Q8_0 || type == MOE_TYPE_Q4_0)) {
+                /* the same layer with cfg.batch_quant = MOE_BATCH_EXACT: f32 activations on decoded rows */
+                moe_config ce = layer_config(&L, NT);
+                moe_weights we = layer_weights(&L);
+                moe_layer lex;
+                ce.batch_quant = MOE_BATCH_EXACT;
+                if (moe_layer_init(&lex, &ce, &we) != MOE_OK || moe_workspace_size(&lex, T) > ws) die("exact-mode layer");
+                lc.layer = &lex; lc.scalar = 0;
+                tm = measure(run_lib, &lc, xs, nx, xstride, T, y);
+                add_result(sp->name, type, T, "moe.h-exact", NT, tm, flops, bytes);
+                lc.layer = &lib;
+            }
             if (T == big_T && type == MOE_TYPE_F32 && NT > 1) {
                 lc.layer = &lib; lc.scalar = 0; lc.nthreads = 1;
                 tm = measure(run_lib, &lc, xs, nx, xstride, T, y);
@@ -2112,6 +2124,23 @@ int main(int argc, char **argv)
                "implementations ran;\n'!' above %.1f. %d repetitions were redone for contention; %d of %d "
                "measurements stayed contended; %.0f s spent waiting for quiet.\n", g_time.busy_cores, n_retry, n_busy, g_nres,
                g_time.waited_s);
+    }
+    printf("\nQ8_0/Q4_0 batches by cfg.batch_quant, GFLOP/s (time ratio to moe.h's f32 at the same T, same run):\n");
+    for (i = 0; i < nl; i++) {
+        static const int Tq[2] = { 64, 512 };
+        int a, q;
+        for (a = 0; a < 2; a++)
+            for (q = 0; q < 2; q++) {
+                int T = g_opt.quick && Tq[a] == 512 ? 256 : Tq[a];
+                moe_type t = q ? MOE_TYPE_Q4_0 : MOE_TYPE_Q8_0;
+                const result *f = find_result(specs[i].name, MOE_TYPE_F32, T, "moe.h", g_opt.nthreads);
+                const result *n = find_result(specs[i].name, t, T, "moe.h", g_opt.nthreads);
+                const result *e = find_result(specs[i].name, t, T, "moe.h-exact", g_opt.nthreads);
+                if (!f || !n || !e) continue;
+                printf("  %-8s %-5s T=%-4d f32 %6.1f   int %6.1f (%.2fx)   exact %6.1f (%.2fx)\n", specs[i].name, type_label(t), T,
+                       f->flops / f->t.sec * 1e-9, n->flops / n->t.sec * 1e-9, f->t.sec / n->t.sec,
+                       e->flops / e->t.sec * 1e-9, f->t.sec / e->t.sec);
+            }
     }
     printf("\nthread scaling, f32, T=%d (%d threads vs 1):", g_opt.quick ? 256 : 512, g_opt.nthreads);
     for (i = 0; i < nl; i++) {

@@ -451,6 +451,7 @@ typedef struct spec {
        F8 blocks of xs_rows x xs_cols as given to moe_tensor (MXFP4: 0, 0 or 1, 32) */
     int xscale, xs_rows, xs_cols;
     unsigned long long seed;
+    moe_batch_quant bq;     /* cfg.batch_quant (MOE_BATCH_INT, the default, is 0) */
 } spec;
 
 static spec spec_default(void)
@@ -854,6 +855,7 @@ static void model_build(model *m, const spec *sp)
     m->cfg.oai_alpha = s->alpha; m->cfg.oai_limit = s->limit;
     m->cfg.n_shared = ns; m->cfg.d_ff_shared = dffs;
     m->cfg.n_threads = s->n_threads;
+    m->cfg.batch_quant = s->bq;
 
     m->worst_int = -1;                  /* the worst int class any expert of the layer may take */
     {
@@ -1101,6 +1103,30 @@ static void record_rel(int cls, double rel)
 /* The error class of one run: the highest tensor type, raised to an int class when some expert
    with quantised matrices gets 1..8 tokens (routed: by the reference routing rids, after
    capacity drops; shared: every token). */
+/* the routed (sh 0) or shared experts of m run batches as integer GEMMs (moe.h's moe__ib_kind) */
+static int is_q80_40(moe_type t) { return t == MOE_TYPE_Q8_0 || t == MOE_TYPE_Q4_0; }
+/* this build's kernel path has the integer batch kernels (NEON: not yet) */
+static int path_has_ib(void)
+{
+#if defined(MOE_TEST_EXTERN_IMPL)
+    return strcmp(moe_simd_name(), "neon") != 0;
+#elif defined(MOE__IB)
+    return 1;
+#else
+    return 0;
+#endif
+}
+/* on a path with the kernels */
+static int ib_kind_any(const model *m, int sh)
+{
+    const spec *s = &m->s;
+    int g = is_gated(s->act);
+    moe_type gt = sh ? s->t_sgate : s->fused ? s->t_gate_up : s->t_gate, ut = sh ? s->t_sup : s->fused ? s->t_gate_up : s->t_up;
+    moe_type dt = sh ? s->t_sdown : s->t_down;
+    if (s->bq != MOE_BATCH_INT || (sh && !(s->n_shared > 0 && s->dff_sh > 0))) return 0;
+    return (!g || is_q80_40(gt)) && is_q80_40(ut) && is_q80_40(dt);
+}
+static int ib_kind(const model *m, int sh) { return path_has_ib() && ib_kind_any(m, sh); }
 static int run_class(const model *m, const int *rids, int T, int capacity)
 {
     const spec *s = &m->s;
@@ -1115,6 +1141,9 @@ static int run_class(const model *m, const int *rids, int T, int capacity)
         }
     for (e = 0; e < s->E; e++) if (cnt[e] >= 1 && cnt[e] <= 8) few = 1;
     if (s->n_shared > 0 && s->dff_sh > 0 && T <= 8) few = 1;
+    /* MOE_BATCH_INT: experts whose matrices are all Q8_0/Q4_0 run batches on quantised activations too */
+    if (ib_kind(m, 0)) for (e = 0; e < s->E; e++) if (cnt[e] > 8) few = 1;
+    if (ib_kind(m, 1) && T > 8) few = 1;
     /* a mixed layer takes the worst int class of any of its quantised expert matrices */
     if (few) cls = class_worse(cls, m->worst_int);
     return cls;
@@ -1146,7 +1175,11 @@ static void check_vs_scalar(const model *m, const float *x, int T, int capacity,
     size_t n = (size_t)T * (size_t)m->s.dm, i;
     float *ys = (float *)xmalloc(n * sizeof(float));
     double mx = 0.0, d = 0.0, rel;
-    moe_status st = moe_test_scalar_forward(&m->cfg, &m->w, x, T, ys, capacity);
+    moe_config cs = m->cfg;
+    moe_status st;
+    /* a path without integer batches (NEON) runs them exact: the scalar path is asked to, too */
+    if (!path_has_ib() && (ib_kind_any(m, 0) || ib_kind_any(m, 1))) cs.batch_quant = MOE_BATCH_EXACT;
+    st = moe_test_scalar_forward(&cs, &m->w, x, T, ys, capacity);
     if (check(st == MOE_OK, "%s: scalar path forward -> %s", label, moe_status_string(st))) {
         for (i = 0; i < n; i++) {
             double e = fabs((double)y[i] - (double)ys[i]);
@@ -4375,6 +4408,75 @@ static void kern_rand_row(rng_t *r, moe_type t, unsigned char *w, int K)
         if (t == MOE_TYPE_Q4_K || t == MOE_TYPE_Q5_K || t == MOE_TYPE_Q2_K) s[at + 3] &= 0x3b;
     }
 }
+/* The integer batch kernels (cfg.batch_quant = MOE_BATCH_INT), white box: a group of G tokens
+   quantised by moe__ib_qpanel (one token NaN, one all zero, one tiny, the padding lanes zero),
+   rows repacked by moe__ib_pack (a row count that is not a multiple of the tile: the missing rows
+   must come out 0), moe__ib_tile's outputs against the float64 sum of the dequantised weights
+   times the activations moe__qx_scalar gives (Q8_0: q1 + q2/256), at 1e-6 of the sum of
+   |terms|: the integer sums are exact, so only the float steps remain. */
+static void test_ib_kernels(void)
+{
+    static const int Ks[3] = {32, 96, 2048};
+    rng_t r = {0x1b0a7ull};
+    int ti, ki;
+    double worst = 0.0;
+    for (ti = 0; ti < 2; ti++)
+        for (ki = 0; ki < 3; ki++) {
+            moe_type t = ti ? MOE_TYPE_Q4_0 : MOE_TYPE_Q8_0;
+            int K = Ks[ki], nr = MOE__IR + 3, G = MOE__IG, n, i, row, b, wn = -1, wrow = 0, nanbad = 0;
+            size_t rb = moe_type_row_size(t, (size_t)K), ntile = (size_t)(nr + MOE__IR - 1) / MOE__IR;
+            float *x = (float *)xmalloc((size_t)K * (size_t)G * sizeof(float)), *wd = (float *)xmalloc((size_t)K * sizeof(float));
+            float *c = (float *)xmalloc((size_t)MOE__IR * (size_t)G * sizeof(float) * ntile);
+            unsigned char *w = (unsigned char *)xmalloc(rb * (size_t)nr), *g = (unsigned char *)xmalloc(moe__ib_tokbytes((size_t)K, 1, 1) * (size_t)G);
+            unsigned char *pk = (unsigned char *)xmalloc(moe__ib_tilebytes(t, (size_t)K) * ntile);
+            double wrel = 0.0;
+            for (row = 0; row < nr; row++) {
+                for (i = 0; i < K; i++) wd[i] = rng_sym(&r) * (row == 1 ? 1e-3f : 2.0f);
+                if (!require(moe_quantize(t, wd, w + (size_t)row * rb, 1, (size_t)K) == MOE_OK, "ib kernels: quantize")) break;
+            }
+            for (n = 0; n < G; n++)           /* token n's value k at x[k * G + n] */
+                for (i = 0; i < K; i++)
+                    x[(size_t)i * (size_t)G + (size_t)n] = n == 1 ? 0.0f : n == 2 ? rng_sym(&r) * 1e-20f : n >= G - 2 && G > 2 ? 0.0f
+                                                         : rng_sym(&r) * (i % 7 == 0 ? 5.0f : 1.0f);
+            if (G > 3) x[(size_t)(K / 2) * (size_t)G + 3] = (float)NAN;
+            moe__ib_qpanel(K, 0, K / 32, x, g, 1, 1);
+            moe__ib_pack(t, w, rb, nr, K, pk);
+            for (b = 0; b < (int)ntile; b++) moe__ib_tile(t, K, pk + (size_t)b * moe__ib_tilebytes(t, (size_t)K), g, 1, c + (size_t)b * MOE__IR * (size_t)G);
+            for (row = 0; row < (int)ntile * MOE__IR; row++) {
+                if (row < nr && !require(moe_dequantize(t, w + (size_t)row * rb, wd, 1, (size_t)K) == MOE_OK, "ib kernels: dequantize")) break;
+                for (n = 0; n < G; n++) {
+                    double ref = 0.0, mag = 0.0, rel, out = c[(size_t)(row / MOE__IR) * MOE__IR * (size_t)G + (size_t)(row % MOE__IR) * (size_t)G + (size_t)n];
+                    int bad = 0;
+                    for (b = 0; b < K / 32; b++) {
+                        float xb[32], amax = 0.0f, dx;
+                        signed char q1[32], q2[32];
+                        int nf = 0;
+                        for (i = 0; i < 32; i++) {
+                            xb[i] = x[(size_t)(32 * b + i) * (size_t)G + (size_t)n];
+                            if (xb[i] != xb[i]) nf = 1; else if (fabsf(xb[i]) > amax) amax = fabsf(xb[i]);
+                        }
+                        dx = moe__qx_scalar(xb, q1, q2, amax, nf);
+                        if (nf) bad = 1;
+                        for (i = 0; i < 32 && !nf; i++) {
+                            double a = t == MOE_TYPE_Q8_0 ? q1[i] + q2[i] / 256.0 : q1[i];
+                            double v = row < nr ? (double)wd[32 * b + i] * (double)dx * a : 0.0;
+                            ref += v; mag += fabs(v);
+                        }
+                    }
+                    if (bad) { if (row < nr && out == out) nanbad = 1; continue; }     /* a NaN block: NaN */
+                    rel = fabs(out - ref) / (mag > 0.0 ? mag : 1.0);
+                    if (row >= nr && out != 0.0) rel = 1.0;                          /* padding rows: 0 */
+                    if (!(rel <= wrel)) { wrel = rel; wn = n; wrow = row; }
+                }
+            }
+            if (wrel > worst) worst = wrel;
+            check(wrel <= 1e-6 && !nanbad, "integer batch kernel %s K=%d (%s path): row %d token %d: |dot - ref| / sum|terms| = %.3g > 1e-6%s",
+                  moe_type_name(t), K, moe_simd_name(), wrow, wn, wrel, nanbad ? ", or a NaN token gave a number" : "");
+            free(x); free(wd); free(c); free(w); free(g); free(pk);
+        }
+    if (g_verbose) printf("integer batch kernels: worst |dot - ref| / sum|terms| = %.3g\n", worst);
+}
+
 static void test_kernels(void)
 {
     static const int Ks[4] = {256, 512, 2304, 416};   /* 416 = 13 blocks of 32: MXFP4 only */
@@ -4488,9 +4590,77 @@ static void test_kernels(void)
         }
     }
     if (g_verbose) printf("kernels: worst |dot - ref| / sum|terms| = %.3g\n", worst);
+    test_ib_kernels();
     group_end();
 }
 #endif
+
+/* ---- group: ibatch -- Q8_0/Q4_0 experts with more than 8 tokens, both cfg.batch_quant modes -----
+   Layers whose expert matrices are all Q8_0 or Q4_0 (routed, shared, fused gate_up), T so that
+   the experts get 9..40 tokens each (the batched path), d_ff with a partial last unit of rows,
+   each mode against the float64 reference within its class (MOE_BATCH_INT: the int classes;
+   MOE_BATCH_EXACT: the int classes too, as experts with 1..8 tokens still quantise), every
+   thread count bit for bit (the threads group's rule), and a NaN token's row NaN, the others
+   finite. The errors per type and mode are printed with --verbose. */
+static void test_ibatch(void)
+{
+    static const moe_type ts[2] = {MOE_TYPE_Q8_0, MOE_TYPE_Q4_0};
+    double mx[2][2] = {{0, 0}, {0, 0}};
+    int ti, mode, var;
+    if (!group_begin("ibatch")) return;
+    for (ti = 0; ti < 2; ti++)
+        for (mode = 0; mode < 2; mode++)
+            for (var = 0; var < (g_quick ? 2 : 4); var++) {
+                spec s = spec_default();
+                char label[160];
+                double rel;
+                s.dm = var == 1 ? 96 : 128; s.dff = var == 2 ? 224 : 160; s.E = 4; s.k = 2;
+                s.t_gate = s.t_up = s.t_down = s.t_gate_up = ts[ti];
+                s.bq = mode ? MOE_BATCH_EXACT : MOE_BATCH_INT;
+                if (var == 1) { s.n_shared = 1; s.dff_sh = 96; s.t_sgate = s.t_sup = s.t_sdown = ts[ti]; s.has_sgw = 1; }
+                if (var == 2) { s.fused = 1; s.has_db = 1; s.has_gb = 1; }
+                if (var == 3) { s.act = MOE_ACT_GELU; s.per_expert = 1; s.n_threads = 3; }
+                s.seed = 7 + (unsigned long long)(var * 4 + ti * 2 + mode);
+                snprintf(label, sizeof label, "ibatch %s %s var %d", moe_type_name(ts[ti]), mode ? "exact" : "int", var);
+                rel = run_spec(&s, 64, 0, label);
+                if (rel > mx[ti][mode]) mx[ti][mode] = rel;
+            }
+    /* a NaN token, bitwise the same on 1 and 3 threads */
+    for (ti = 0; ti < 2; ti++) {
+        spec s = spec_default();
+        model *m = (model *)xmalloc(sizeof(model));
+        moe_layer L;
+        int T = 48, i, t, bad = 0;
+        s.dm = 128; s.dff = 160; s.E = 4; s.k = 2; s.n_threads = 3;
+        s.t_gate = s.t_up = s.t_down = ts[ti];
+        model_build(m, &s);
+        if (require(m->ok && moe_layer_init(&L, &m->cfg, &m->w) == MOE_OK, "ibatch nan: layer")) {
+            size_t ws = moe_workspace_size(&L, T), n = (size_t)T * (size_t)s.dm;
+            float *x = (float *)xmalloc(n * sizeof(float)), *y1 = (float *)xmalloc(n * sizeof(float)), *y3 = (float *)xmalloc(n * sizeof(float));
+            void *work = xmalloc(ws);
+            moe_run_opts o;
+            rng_t r = {0x77ull};
+            for (i = 0; i < (int)n; i++) x[i] = rng_sym(&r);
+            x[5 * s.dm + 70] = (float)NAN;
+            memset(&o, 0, sizeof o);
+            o.n_threads = 1;
+            check(moe_forward_ex(&L, x, T, y1, work, ws, &o) == MOE_OK && moe_forward(&L, x, T, y3, work, ws) == MOE_OK,
+                  "ibatch nan %s: forward", moe_type_name(ts[ti]));
+            for (t = 0; t < T; t++)
+                for (i = 0; i < s.dm; i++) {
+                    float v = y3[(size_t)t * s.dm + i];
+                    if (t == 5 ? v == v : !(v == v && fabsf(v) < 1e30f)) bad = 1;
+                }
+            check(!bad, "ibatch nan %s: token 5's row NaN, the others finite", moe_type_name(ts[ti]));
+            check(memcmp(y1, y3, n * sizeof(float)) == 0, "ibatch nan %s: 1 and 3 threads differ", moe_type_name(ts[ti]));
+            free(x); free(y1); free(y3); free(work);
+        }
+        model_free(m); free(m);
+    }
+    if (g_verbose)
+        printf("ibatch: max rel error vs float64: q8_0 int %.3g exact %.3g, q4_0 int %.3g exact %.3g\n", mx[0][0], mx[0][1], mx[1][0], mx[1][1]);
+    group_end();
+}
 
 /* ======================================================================================== */
 int main(int argc, char **argv)
@@ -4511,7 +4681,7 @@ int main(int argc, char **argv)
                 return 2;
             }
         } else {
-            fprintf(stderr, "usage: %s [--quick] [--verbose] [--group formats|random|routing|variants|types|kernels|scales|errors|hardening|nonfinite|memory|threads] [--path NAME]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--verbose] [--group formats|random|routing|variants|types|ibatch|kernels|scales|errors|hardening|nonfinite|memory|threads] [--path NAME]\n", argv[0]);
             return 2;
         }
     }
@@ -4539,6 +4709,7 @@ int main(int argc, char **argv)
     test_routing();
     test_variants();
     test_types();
+    test_ibatch();
 #if !defined(MOE_TEST_EXTERN_IMPL) && !defined(MOE_DISPATCH)
     test_kernels();
 #endif
