@@ -1108,7 +1108,10 @@ static int is_q80_40(moe_type t) { return t == MOE_TYPE_Q8_0 || t == MOE_TYPE_Q4
 /* this build's kernel path has the integer batch kernels (NEON: not yet) */
 static int path_has_ib(void)
 {
-#if defined(MOE_TEST_EXTERN_IMPL)
+#if defined(MOE_DISPATCH)      /* the layers run the forced path, else AUTO's (moe_simd_name's family) */
+    if (g_force_path >= 0) return g_force_path != MOE_PATH_NEON && g_force_path != MOE_PATH_NEON_DOTPROD;
+    return strcmp(moe_simd_name(), "neon") != 0;
+#elif defined(MOE_TEST_EXTERN_IMPL)
     return strcmp(moe_simd_name(), "neon") != 0;
 #elif defined(MOE__IB)
     return 1;
