@@ -80,6 +80,7 @@ const char *type_label(moe_type t);
 /* ---- machine.c: the machine's figures ---------------------------------------------------- */
 struct bench_machine {
     double peak_ymm[3], peak_zmm[3];   /* [1]: 1 thread, [2]: the bench's thread count */
+    double peak_dpbusd[3], peak_dpwssd[3];   /* AVX-512 VNNI integer dot products (MOE_BATCH_INT) */
     double bw[3];
     float *bwbuf;
     size_t bw_bytes;

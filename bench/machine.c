@@ -57,15 +57,46 @@ static float fma_loop_zmm(long iters, float seed)
 }
 #endif
 
+/* The integer dot products of moe.h's MOE_BATCH_INT kernels on AVX-512 VNNI: vpdpbusd (Q4_0:
+   u8 x s8, 4 products summed into each 32-bit lane) and vpdpwssd (Q8_0: s16 x s16, 2 products),
+   12 independent chains as for the FMA peak. Their peaks are those modes' compute ceilings, in
+   the same units as GFLOP/s (a product and its sum count 2 operations). */
+#if defined(BENCH_AVX512) && defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#define BENCH_VNNI512 1
+static int dot_loop_zmm(long iters, int seed, int words)
+{
+    __m512i a0 = _mm512_set1_epi32(seed), a1 = _mm512_set1_epi32(seed + 1), a2 = _mm512_set1_epi32(seed + 2);
+    __m512i a3 = _mm512_set1_epi32(seed + 3), a4 = _mm512_set1_epi32(seed + 4), a5 = _mm512_set1_epi32(seed + 5);
+    __m512i a6 = _mm512_set1_epi32(seed + 6), a7 = _mm512_set1_epi32(seed + 7), a8 = _mm512_set1_epi32(seed + 8);
+    __m512i a9 = _mm512_set1_epi32(seed + 9), a10 = _mm512_set1_epi32(seed + 10), a11 = _mm512_set1_epi32(seed + 11);
+    const __m512i m = _mm512_set1_epi32(0x01030107), c = _mm512_set1_epi32(0x02ff01fe);
+    long i;
+    if (words) for (i = 0; i < iters; i++) { FMA12(_mm512_dpwssd_epi32, m, c) }
+    else for (i = 0; i < iters; i++) { FMA12(_mm512_dpbusd_epi32, m, c) }
+    a0 = _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3)),
+                          _mm512_add_epi32(_mm512_add_epi32(a4, a5), _mm512_add_epi32(a6, a7)));
+    a0 = _mm512_add_epi32(a0, _mm512_add_epi32(_mm512_add_epi32(a8, a9), _mm512_add_epi32(a10, a11)));
+    return _mm512_reduce_add_epi32(a0);
+}
+#endif
+
 static volatile float g_sink;
 
 /* GFLOP/s of `width` lanes x 12 FMA chains on nthreads threads; best of `reps`. 0 if the
-   compiler could not build that width. */
-static double fma_peak(int width, int nthreads, double seconds, int reps)
+   compiler could not build that width. `op` 0: FMA (2 flops per lane); 1, 2 (width 16 only):
+   vpdpbusd (8 operations per 32-bit lane), vpdpwssd (4), in G operations per second. */
+static double fma_peak(int width, int op, int nthreads, double seconds, int reps)
 {
     long iters = 1 << 20;
     double best = 0;
     int r, retries = 0;
+    const double ops = op == 1 ? 8.0 : op == 2 ? 4.0 : 2.0;
+    if (op != 0) {
+#ifndef BENCH_VNNI512
+        return 0;
+#endif
+        if (width != 16) return 0;
+    }
     if (width == 8) {
 #ifndef BENCH_AVX2
         return 0;
@@ -87,7 +118,10 @@ static double fma_peak(int width, int nthreads, double seconds, int reps)
             if (width == 8) v = fma_loop_ymm(iters, (float)thread_id());
 #endif
 #ifdef BENCH_AVX512
-            if (width == 16) v = fma_loop_zmm(iters, (float)thread_id());
+            if (width == 16 && op == 0) v = fma_loop_zmm(iters, (float)thread_id());
+#endif
+#ifdef BENCH_VNNI512
+            if (op != 0) v = (float)dot_loop_zmm(iters, thread_id(), op == 2);
 #endif
 #pragma omp critical
             g_sink = g_sink + v;
@@ -106,7 +140,7 @@ static double fma_peak(int width, int nthreads, double seconds, int reps)
             continue;
         }
         {
-            double gf = 2.0 * width * 12.0 * (double)iters * nthreads / t * 1e-9;
+            double gf = ops * width * 12.0 * (double)iters * nthreads / t * 1e-9;
             if (gf > best) best = gf;
         }
     }
@@ -224,10 +258,15 @@ void measure_machine(void)
 {
     double fs = g_opt.quick ? 0.05 : 0.25;
     int reps = g_opt.quick ? 1 : 3, nt2 = g_opt.nthreads;
-    g_m.peak_ymm[1] = dmax(g_m.peak_ymm[1], fma_peak(8, 1, fs, reps));
-    g_m.peak_ymm[2] = dmax(g_m.peak_ymm[2], fma_peak(8, nt2, fs, reps));
-    g_m.peak_zmm[1] = dmax(g_m.peak_zmm[1], fma_peak(16, 1, fs, reps));
-    g_m.peak_zmm[2] = dmax(g_m.peak_zmm[2], fma_peak(16, nt2, fs, reps));
+    g_m.peak_ymm[1] = dmax(g_m.peak_ymm[1], fma_peak(8, 0, 1, fs, reps));
+    g_m.peak_ymm[2] = dmax(g_m.peak_ymm[2], fma_peak(8, 0, nt2, fs, reps));
+    g_m.peak_zmm[1] = dmax(g_m.peak_zmm[1], fma_peak(16, 0, 1, fs, reps));
+    g_m.peak_zmm[2] = dmax(g_m.peak_zmm[2], fma_peak(16, 0, nt2, fs, reps));
+    /* the integer modes' ceilings (MOE_BATCH_INT: Q4_0 vpdpbusd, Q8_0 vpdpwssd) */
+    g_m.peak_dpbusd[1] = dmax(g_m.peak_dpbusd[1], fma_peak(16, 1, 1, fs, reps));
+    g_m.peak_dpbusd[2] = dmax(g_m.peak_dpbusd[2], fma_peak(16, 1, nt2, fs, reps));
+    g_m.peak_dpwssd[1] = dmax(g_m.peak_dpwssd[1], fma_peak(16, 2, 1, fs, reps));
+    g_m.peak_dpwssd[2] = dmax(g_m.peak_dpwssd[2], fma_peak(16, 2, nt2, fs, reps));
     g_m.reps = reps;
     sample_bandwidth(g_opt.quick ? 2 : 5);
 }
@@ -239,6 +278,11 @@ void print_machine(void)
            "%.1f on %d; AVX-512 zmm ", g_m.reps * 2, g_m.peak_ymm[1], g_m.peak_ymm[2], nt2);
     if (g_m.peak_zmm[1] > 0) printf("%.1f on 1 thread, %.1f on %d\n", g_m.peak_zmm[1], g_m.peak_zmm[2], nt2);
     else printf("not built (no __AVX512F__)\n");
+    if (g_m.peak_dpbusd[1] > 0)
+        printf("integer dot-product peak (the same chains; G operations/s, a product and its sum count 2): AVX-512 VNNI "
+               "vpdpbusd %.1f on 1 thread, %.1f on %d; vpdpwssd %.1f on 1 thread, %.1f on %d\n", g_m.peak_dpbusd[1],
+               g_m.peak_dpbusd[2], nt2, g_m.peak_dpwssd[1], g_m.peak_dpwssd[2], nt2);
+    else printf("integer dot-product peak: not built (no AVX-512 VNNI)\n");
     printf("read bandwidth (sum of a %.2g GiB buffer with vector loads, best of %d samples spread over the run): "
            "%.1f GB/s on 1 thread, %.1f on %d\n", (double)g_m.bw_bytes / (1 << 30), g_m.bw_samples, g_m.bw[1], g_m.bw[2], nt2);
     printf("%%peak = GFLOP/s / the FMA peak of the library's \"%s\" path at the row's thread count; "
