@@ -1,20 +1,24 @@
 # bench/bench.mk - `make bench` builds and runs the benchmark, `make bench-build` only builds it.
 #   make bench                      full run (a few minutes; table on stdout, CSV + SVG in $(BUILD)/bench)
 #   make bench BENCH_ARGS=--quick   small layers, short repetitions: a smoke run
-# The library is timed twice in one binary: bench.c includes moe.h for the native SIMD path
-# (-march=native), bench/moe_scalar.c includes it again with MOE_SIMD_SCALAR and MOE_STATIC and is
-# compiled without -march (plain target default), so its kernels are really scalar.
+# The library is timed twice in one binary: bench.c compiles moe.h's implementation for the native
+# SIMD path (-march=native), bench/moe_scalar.c includes it again with MOE_SIMD_SCALAR and MOE_STATIC
+# and is compiled without -march (plain target default), so its kernels are really scalar. The
+# other parts (bench/bench.h lists them) include moe.h for its declarations only and are compiled
+# like bench.c.
 # OpenBLAS is used for a comparison when a test program with <cblas.h> and -lopenblas links.
 
 BENCH_DIR    := $(BUILD)/bench
 BENCH_BIN    := $(BENCH_DIR)/bench
 BENCH_ARGS   ?=
-BENCH_SRC    := bench/bench.c
-BENCH_DEPS   := moe.h bench/moe_scalar.h bench/bench.mk
+BENCH_SRCS   := bench/bench.c bench/util.c bench/machine.c bench/baselines.c bench/layers.c \
+                bench/report.c bench/roofline.c
+BENCH_OBJS   := $(patsubst bench/%.c,$(BENCH_DIR)/%.o,$(BENCH_SRCS))
+BENCH_DEPS   := moe.h bench/bench.h bench/moe_scalar.h bench/bench.mk
 
 # feature probes (evaluated once, when a bench target needs them)
-BENCH_OMP  = $(shell printf 'int main(void){return 0;}\n' | $(CC) -fopenmp -x c - -o /dev/null >/dev/null 2>&1 && echo -fopenmp)
-BENCH_BLAS = $(shell printf '#include <cblas.h>\nint main(void){float a=1,b=1,c=0;cblas_sgemm(CblasRowMajor,CblasNoTrans,CblasNoTrans,1,1,1,1.0f,&a,1,&b,1,0.0f,&c,1);openblas_set_num_threads(1);return (int)c-1;}\n' | $(CC) -x c - -o /dev/null -lopenblas >/dev/null 2>&1 && echo 1)
+BENCH_OMP  = $(eval BENCH_OMP := $(shell printf 'int main(void){return 0;}\n' | $(CC) -fopenmp -x c - -o /dev/null >/dev/null 2>&1 && echo -fopenmp))$(BENCH_OMP)
+BENCH_BLAS = $(eval BENCH_BLAS := $(shell printf '#include <cblas.h>\nint main(void){float a=1,b=1,c=0;cblas_sgemm(CblasRowMajor,CblasNoTrans,CblasNoTrans,1,1,1,1.0f,&a,1,&b,1,0.0f,&c,1);openblas_set_num_threads(1);return (int)c-1;}\n' | $(CC) -x c - -o /dev/null -lopenblas >/dev/null 2>&1 && echo 1))$(BENCH_BLAS)
 
 BENCH_CFLAGS  = $(OPT) $(WARN) $(BENCH_OMP)
 BENCH_LIBS    = $(BENCH_OMP) -lm $(if $(BENCH_BLAS),-lopenblas)
@@ -26,14 +30,14 @@ bench: $(BENCH_BIN)
 	@$(if $(BENCH_BLAS),true,echo "bench: OpenBLAS (cblas.h, -lopenblas) not found: the OpenBLAS comparison is skipped")
 	$(BENCH_BIN) --csv $(BENCH_DIR)/bench.csv --svg $(BENCH_DIR)/roofline.svg $(BENCH_ARGS)
 
-$(BENCH_DIR)/bench.o: $(BENCH_SRC) $(BENCH_DEPS)
+$(BENCH_OBJS): $(BENCH_DIR)/%.o: bench/%.c $(BENCH_DEPS)
 	@mkdir -p $(BENCH_DIR)
-	$(CC) $(BENCH_CFLAGS) $(HOST_SIMD_FLAGS) $(if $(BENCH_BLAS),-DBENCH_HAVE_OPENBLAS) -c $(BENCH_SRC) -o $@
+	$(CC) $(BENCH_CFLAGS) $(HOST_SIMD_FLAGS) $(if $(BENCH_BLAS),-DBENCH_HAVE_OPENBLAS) -c $< -o $@
 
 # no -march here; -Wno-unused-function: with MOE_STATIC the functions this file does not wrap are unused
 $(BENCH_DIR)/moe_scalar.o: bench/moe_scalar.c $(BENCH_DEPS)
 	@mkdir -p $(BENCH_DIR)
 	$(CC) $(BENCH_CFLAGS) -Wno-unused-function -c bench/moe_scalar.c -o $@
 
-$(BENCH_BIN): $(BENCH_DIR)/bench.o $(BENCH_DIR)/moe_scalar.o
+$(BENCH_BIN): $(BENCH_OBJS) $(BENCH_DIR)/moe_scalar.o
 	$(CC) $(BENCH_CFLAGS) $(HOST_SIMD_FLAGS) $^ -o $@ $(BENCH_LIBS)
