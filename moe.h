@@ -89,7 +89,8 @@ QUANTISED WEIGHTS (Q8_0, Q4_0, Q2_K..Q6_K, MXFP4)
    GEMMs on the same quantised activations (Q8_0 as 16-bit, 256 q1 + q2), so every expert of
    such a layer quantises, whatever its token count (tests, max |y - ref| / max |ref| against
    float64: Q4_0 1.2e-2, Q8_0 4.3e-5; bounds 3e-2, 5e-4), on AVX-512 (VNNI vpdpbusd/vpdpwssd, or
-   BW), AVX2 (AVX-VNNI where enabled) and the scalar path; NEON keeps EXACT for now. With
+   BW), AVX2 (AVX-VNNI where enabled), NEON (sdot by lane with dotprod, else widening multiplies;
+   Q8_0 as 256 (w . q1) + w . q2: the same int32 sums) and the scalar path. With
    MOE_BATCH_EXACT, or other types, they decode the weights to f32 and stay exact to the
    dequantised weights (5e-7). The same rule and quantiser run on every kernel path. VNNI (-mavx512vnni with
    -mavx512bw -mavx512vl, or -mavxvnni) and the AArch64 dotprod extension are used when the
@@ -208,9 +209,10 @@ typedef enum moe_path {
 typedef enum moe_batch_quant {
     MOE_BATCH_INT,    /* integer GEMM: each token's input and hidden rows quantised once per expert
                          with the few-token quantiser (blocks of 32; Q8_0 keeps the residual byte,
-                         as 16-bit activations), weights repacked a tile at a time, int32 sums per
-                         block. Used when all of the expert's matrices are Q8_0 or Q4_0 and the
-                         kernel path has an integer GEMM (AVX-512, AVX2, scalar); else EXACT */
+                         as 16-bit activations, or on NEON a second byte plane), weights repacked a
+                         tile at a time, int32 sums per block. Used when all of the expert's
+                         matrices are Q8_0 or Q4_0 and the kernel path has an integer GEMM
+                         (AVX-512 with BW, AVX2, NEON, scalar); else EXACT */
     MOE_BATCH_EXACT   /* weights decoded to f32, f32 activations: exact to the dequantised weights */
 } moe_batch_quant;
 
@@ -4173,7 +4175,12 @@ static void moe__qgemm(moe_type t, int K, const unsigned char *qx, int mt, const
    (vpdpbusd, or vpmaddubsw + vpmaddwd: |pair| <= 2*15*127, no saturation) from c8 (the -8
    offset, exact), Q8_0 int16 x int16 (vpdpwssd, or vpmaddwd: no saturation, |w| <= 128) from 0;
    each block's int32 sum is then added in as c += (float)sum * (dx * dw), Q8_0 scaled by 1/256
-   at the end, as moe__qtile does. */
+   at the end, as moe__qtile does.
+   NEON (MOE__IB8) lays Q8_0 out as bytes: the panel holds the q1 plane a8 for Q8_0 too and a q2
+   plane in a8's layout K G bytes after it (int8 a2[K/4][G][4], replacing a16), a tile 8 steps
+   of IR x 4 int8 weights per block like Q4_0's (tiles of 8 rows on AArch64, 4 on ARMv7), and
+   the kernel sums 256 (w . q1) + w . q2 per block: the same int32 as the other paths
+   (|w . q1| <= 32 * 128 * 127, so 256 times it fits). */
 #if (defined(MOE_SIMD_AVX512) && MOE__X_AVX512BW) || defined(MOE_SIMD_AVX2) || defined(MOE_SIMD_SCALAR) || defined(MOE_SIMD_NEON)
 #define MOE__IB 1
 #endif
