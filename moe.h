@@ -4450,7 +4450,7 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
         i##r##b = vpadalq_s16(i##r##b, MOE__NPADD(vmull_s8(vget_low_s8(xb), wd), vmull_s8(vget_high_s8(xb), wd))); }
 #endif
 #define MOE__NSTEP { int8x16_t xa = vld1q_s8(xq), xb = vld1q_s8(xq + 16); MOE__NLDW() MOE__NROWS(MOE__NROW) wq += 4 * MOE__IR; xq += 4 * MOE__IG; }
-#define MOE__NS8 MOE__NSTEP MOE__NSTEP MOE__NSTEP MOE__NSTEP MOE__NSTEP MOE__NSTEP MOE__NSTEP MOE__NSTEP
+#define MOE__NS8 { int s_; for (s_ = 0; s_ < 8; s_++) MOE__NSTEP }   /* a loop: written out, GCC 12 spills */
 #define MOE__NDECL(r) int32x4_t i##r##a = za, i##r##b = zb;
 #define MOE__NSHL(r) i##r##a = vshlq_n_s32(i##r##a, 8); i##r##b = vshlq_n_s32(i##r##b, 8);
 #define MOE__NEPI(r) { float *cr = c + (r) * MOE__IG; \
