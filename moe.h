@@ -89,7 +89,8 @@ QUANTISED WEIGHTS (Q8_0, Q4_0, Q2_K..Q6_K, MXFP4)
    GEMMs on the same quantised activations (Q8_0 as 16-bit, 256 q1 + q2), so every expert of
    such a layer quantises, whatever its token count (tests, max |y - ref| / max |ref| against
    float64: Q4_0 1.2e-2, Q8_0 4.3e-5; bounds 3e-2, 5e-4), on AVX-512 (VNNI vpdpbusd/vpdpwssd, or
-   BW), AVX2 (AVX-VNNI where enabled) and the scalar path; NEON keeps EXACT for now. With
+   BW), AVX2 (AVX-VNNI where enabled), NEON (sdot by lane with dotprod, else widening multiplies;
+   Q8_0 as 256 (w . q1) + w . q2: the same int32 sums) and the scalar path. With
    MOE_BATCH_EXACT, or other types, they decode the weights to f32 and stay exact to the
    dequantised weights (5e-7). The same rule and quantiser run on every kernel path. VNNI (-mavx512vnni with
    -mavx512bw -mavx512vl, or -mavxvnni) and the AArch64 dotprod extension are used when the
@@ -208,9 +209,10 @@ typedef enum moe_path {
 typedef enum moe_batch_quant {
     MOE_BATCH_INT,    /* integer GEMM: each token's input and hidden rows quantised once per expert
                          with the few-token quantiser (blocks of 32; Q8_0 keeps the residual byte,
-                         as 16-bit activations), weights repacked a tile at a time, int32 sums per
-                         block. Used when all of the expert's matrices are Q8_0 or Q4_0 and the
-                         kernel path has an integer GEMM (AVX-512, AVX2, scalar); else EXACT */
+                         as 16-bit activations, or on NEON a second byte plane), weights repacked a
+                         tile at a time, int32 sums per block. Used when all of the expert's
+                         matrices are Q8_0 or Q4_0 and the kernel path has an integer GEMM
+                         (AVX-512 with BW, AVX2, NEON, scalar); else EXACT */
     MOE_BATCH_EXACT   /* weights decoded to f32, f32 activations: exact to the dequantised weights */
 } moe_batch_quant;
 
@@ -4173,9 +4175,17 @@ static void moe__qgemm(moe_type t, int K, const unsigned char *qx, int mt, const
    (vpdpbusd, or vpmaddubsw + vpmaddwd: |pair| <= 2*15*127, no saturation) from c8 (the -8
    offset, exact), Q8_0 int16 x int16 (vpdpwssd, or vpmaddwd: no saturation, |w| <= 128) from 0;
    each block's int32 sum is then added in as c += (float)sum * (dx * dw), Q8_0 scaled by 1/256
-   at the end, as moe__qtile does. */
-#if (defined(MOE_SIMD_AVX512) && MOE__X_AVX512BW) || defined(MOE_SIMD_AVX2) || defined(MOE_SIMD_SCALAR)
+   at the end, as moe__qtile does.
+   NEON (MOE__IB8) lays Q8_0 out as bytes: the panel holds the q1 plane a8 for Q8_0 too and a q2
+   plane in a8's layout K G bytes after it (int8 a2[K/4][G][4], replacing a16), a tile 8 steps
+   of IR x 4 int8 weights per block like Q4_0's (tiles of 8 rows on AArch64, 4 on ARMv7), and
+   the kernel sums 256 (w . q1) + w . q2 per block: the same int32 as the other paths
+   (|w . q1| <= 32 * 128 * 127, so 256 times it fits). */
+#if (defined(MOE_SIMD_AVX512) && MOE__X_AVX512BW) || defined(MOE_SIMD_AVX2) || defined(MOE_SIMD_SCALAR) || defined(MOE_SIMD_NEON)
 #define MOE__IB 1
+#endif
+#if defined(MOE_SIMD_NEON)
+#define MOE__IB8 1                  /* Q8_0 as two byte planes (q1, q2) and int8 weights: see below */
 #endif
 #define MOE__IG (2 * MOE__VL)      /* tokens per group: the batched path's MOE__G */
 #define MOE__NI 32                  /* rows per work unit (a multiple of 32 and of IR) */
@@ -4183,16 +4193,26 @@ static void moe__qgemm(moe_type t, int K, const unsigned char *qx, int mt, const
 #define MOE__IR 8
 #elif defined(MOE_SIMD_AVX2)
 #define MOE__IR 4
+#elif defined(MOE_SIMD_NEON) && (defined(__aarch64__) || defined(_M_ARM64))
+#define MOE__IR 8                   /* 16 int32x4 sums of 32 registers */
 #else
 #define MOE__IR 4
 #endif
 #define MOE__IBQ(t) ((t) == MOE_TYPE_Q8_0 || (t) == MOE_TYPE_Q4_0)
+#ifdef MOE__IB8
+/* bytes per token of a quantised panel of K values; n8, n16: some matrix is Q4_0 / Q8_0 (the
+   q1 plane is there for either, the q2 plane for Q8_0) */
+static size_t moe__ib_tokbytes(size_t K, int n8, int n16) { return K / 4 * 2 + (n8 || n16 ? K : 0) + (n16 ? K : 0); }
+/* bytes of one repacked tile of IR rows of K values */
+static size_t moe__ib_tilebytes(moe_type t, size_t K) { (void)t; return K / MOE__QK * (8 + 32) * MOE__IR; }
+#else
 /* bytes per token of a quantised panel of K values; n8, n16: the a8 / a16 planes are there */
 static size_t moe__ib_tokbytes(size_t K, int n8, int n16) { return K / 4 * 2 + (n8 ? K : 0) + (n16 ? 2 * K : 0); }
 /* bytes of one repacked tile of IR rows of K values */
 static size_t moe__ib_tilebytes(moe_type t, size_t K) { return K / MOE__QK * (8 + (t == MOE_TYPE_Q8_0 ? 64 : 32)) * MOE__IR; }
+#endif
 
-#if defined(MOE__IB) && !defined(MOE_SIMD_SCALAR)
+#if defined(MOE__IB) && (defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2))
 /* x86: four rows at a time, a 4 x 4 transpose of 32-bit words per 16 bytes (SSE2 / SSE4.1) */
 #define MOE__IT4(a, b, c, d) { __m128i t0 = _mm_unpacklo_epi32(a, b), t1 = _mm_unpacklo_epi32(c, d), t2 = _mm_unpackhi_epi32(a, b), t3 = _mm_unpackhi_epi32(c, d); \
         a = _mm_unpacklo_epi64(t0, t1); b = _mm_unpackhi_epi64(t0, t1); c = _mm_unpacklo_epi64(t2, t3); d = _mm_unpackhi_epi64(t2, t3); }
@@ -4221,12 +4241,45 @@ static void moe__ib_pack4(moe_type t, const unsigned char *const *src, unsigned 
         MOE__IST(qd + 6 * st, _mm_and_si128(_mm_srli_epi16(c, 4), m4)); MOE__IST(qd + 7 * st, _mm_and_si128(_mm_srli_epi16(d, 4), m4));
     }
 }
+#elif defined(MOE__IB) && defined(MOE_SIMD_NEON)
+/* NEON: four rows at a time, a 4 x 4 transpose of 32-bit words per 16 bytes (vtrn, vcombine) */
+#define MOE__IT4(a, b, c, d) { uint32x4x2_t t0 = vtrnq_u32(a, b), t1 = vtrnq_u32(c, d); \
+        a = vcombine_u32(vget_low_u32(t0.val[0]), vget_low_u32(t1.val[0])); b = vcombine_u32(vget_low_u32(t0.val[1]), vget_low_u32(t1.val[1])); \
+        c = vcombine_u32(vget_high_u32(t0.val[0]), vget_high_u32(t1.val[0])); d = vcombine_u32(vget_high_u32(t0.val[1]), vget_high_u32(t1.val[1])); }
+#define MOE__IST(p, v) vst1q_u8(p, vreinterpretq_u8_u32(v))
+#define MOE__ILDW(p) vreinterpretq_u32_u8(vld1q_u8(p))
+static void moe__ib_pack4(moe_type t, const unsigned char *const *src, unsigned char *qd)
+{
+    const size_t st = 4 * MOE__IR;                    /* bytes between steps */
+    if (t == MOE_TYPE_Q8_0) {                         /* int8 values 16h..16h+15: steps 4h..4h+3 */
+        int h;
+        for (h = 0; h < 2; h++) {
+            uint32x4_t a = MOE__ILDW(src[0] + 2 + 16 * h), b = MOE__ILDW(src[1] + 2 + 16 * h);
+            uint32x4_t c = MOE__ILDW(src[2] + 2 + 16 * h), d = MOE__ILDW(src[3] + 2 + 16 * h);
+            MOE__IT4(a, b, c, d)
+            MOE__IST(qd + (size_t)(4 * h) * st, a); MOE__IST(qd + (size_t)(4 * h + 1) * st, b);
+            MOE__IST(qd + (size_t)(4 * h + 2) * st, c); MOE__IST(qd + (size_t)(4 * h + 3) * st, d);
+        }
+    } else {
+        const uint32x4_t m4 = vdupq_n_u32(0x0f0f0f0fu);
+        uint32x4_t a = MOE__ILDW(src[0] + 2), b = MOE__ILDW(src[1] + 2), c = MOE__ILDW(src[2] + 2), d = MOE__ILDW(src[3] + 2);
+        MOE__IT4(a, b, c, d)
+        MOE__IST(qd, vandq_u32(a, m4)); MOE__IST(qd + st, vandq_u32(b, m4));
+        MOE__IST(qd + 2 * st, vandq_u32(c, m4)); MOE__IST(qd + 3 * st, vandq_u32(d, m4));
+        MOE__IST(qd + 4 * st, vandq_u32(vshrq_n_u32(a, 4), m4)); MOE__IST(qd + 5 * st, vandq_u32(vshrq_n_u32(b, 4), m4));
+        MOE__IST(qd + 6 * st, vandq_u32(vshrq_n_u32(c, 4), m4)); MOE__IST(qd + 7 * st, vandq_u32(vshrq_n_u32(d, 4), m4));
+    }
+}
 #endif
 /* Repack rows 0..nr-1 (stride bytes apart, at w) of a Q8_0/Q4_0 matrix with K columns into
    ceil(nr/IR) tiles at dst; rows past nr are zero. */
 static void moe__ib_pack(moe_type t, const unsigned char *w, size_t stride, int nr, int K, unsigned char *dst)
 {
+#ifdef MOE__IB8
+    const int nb = K / MOE__QK, q8 = t == MOE_TYPE_Q8_0, bsz = 8 + 32;
+#else
     const int nb = K / MOE__QK, q8 = t == MOE_TYPE_Q8_0, bsz = 8 + (q8 ? 64 : 32);
+#endif
     const size_t bytes = q8 ? MOE__Q8_BYTES : MOE__Q4_BYTES;
     int r0, r, b, i, rq;
     for (r0 = 0; r0 < nr; r0 += MOE__IR, dst += moe__ib_tilebytes(t, (size_t)K))
@@ -4255,10 +4308,15 @@ static void moe__ib_pack(moe_type t, const unsigned char *w, size_t stride, int 
                     float dw = live ? moe__h2f(moe__rd16(src)) : 0.0f;
                     memcpy(blk + 4 * r, &dw, 4);
                     if (q8) {
+#ifdef MOE__IB8
+                        for (i = 0; i < MOE__QK; i++)    /* value i: step i/4, byte i%4 */
+                            qd[((size_t)(i / 4) * MOE__IR + (size_t)r) * 4 + (size_t)(i % 4)] = live ? src[2 + i] : 0;
+#else
                         for (i = 0; i < MOE__QK; i++) {
                             int16_t v = (int16_t)(live ? (signed char)src[2 + i] : 0);
                             memcpy(qd + ((size_t)(i / 2) * MOE__IR + (size_t)r) * 4 + (size_t)(i % 2) * 2, &v, 2);
                         }
+#endif
                     } else
                         for (i = 0; i < 16; i++) {       /* value i: low nibble of q[i]; 16 + i: high */
                             unsigned char c = live ? src[2 + i] : 0;
@@ -4271,7 +4329,7 @@ static void moe__ib_pack(moe_type t, const unsigned char *w, size_t stride, int 
 }
 
 /* c[r][n] (r < IR, n < G: row-major, G apart) = row r of the tile wt . token n of group g */
-#if defined(MOE__IB) && !defined(MOE_SIMD_SCALAR)
+#if defined(MOE__IB) && (defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2))
 #if defined(MOE_SIMD_AVX512)
 #define MOE__IV __m512i
 #define MOE__IF __m512
@@ -4358,13 +4416,82 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
         for (b = 0, xq = a8; b < nb; b++) MOE__IBLOCK(MOE__IS8, MOE__ISTEP4, MOE__ILD(c8 + b * G * 4), MOE__ILD(c8 + b * G * 4 + 4 * MOE__IVL))
     }
 }
+#elif defined(MOE__IB) && defined(MOE_SIMD_NEON)
+/* NEON (the MOE__IB8 layout): a row's sums for the 8 tokens in two int32x4 (tokens 0-3, 4-7),
+   i<row>a, i<row>b; a step loads the two token vectors (4 bytes a token) and the IR rows' 4
+   bytes (one or two vectors), and adds each row's 4 products per token:
+     dotprod: sdot by lane (vdotq_laneq_s32), signed x signed bytes;
+     else:    the row's 4 bytes duplicated (vdup_lane_s32), vmull_s8 on each half of a token
+              vector (2 tokens x 4 int16 products), pairwise adds to 2-product int16 sums
+              (|sum| <= 2 * 128 * 127, no overflow) and vpadalq_s16 into the int32 sums.
+   Q4_0 starts from c8, Q8_0 from 0: its 8 steps over the q1 plane, the sums shifted left by 8,
+   then its 8 steps over the q2 plane: 256 s1 + s2, the other paths' integer (|.| < 2^28). */
+#define MOE__NS32(w) vreinterpretq_s32_s8(w)
+#if MOE__IR == 8
+#define MOE__NROWS(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7)
+#define MOE__NW(r) ((r) < 4 ? w0 : w1)            /* the vector holding row r's 4 bytes */
+#define MOE__NLDW() int8x16_t w0 = vld1q_s8(wq), w1 = vld1q_s8(wq + 16);
 #else
-/* the reference: the same layouts, the same integer sums, in plain C */
+#define MOE__NROWS(M) M(0) M(1) M(2) M(3)
+#define MOE__NW(r) w0
+#define MOE__NLDW() int8x16_t w0 = vld1q_s8(wq);
+#endif
+#if MOE__X_DOTPROD
+#define MOE__NROW(r) i##r##a = vdotq_laneq_s32(i##r##a, xa, MOE__NW(r), (r) & 3); i##r##b = vdotq_laneq_s32(i##r##b, xb, MOE__NW(r), (r) & 3);
+#else
+#if defined(__aarch64__) || defined(_M_ARM64)
+#define MOE__NPADD(p, q) vpaddq_s16(p, q)
+#else
+#define MOE__NPADD(p, q) vcombine_s16(vpadd_s16(vget_low_s16(p), vget_high_s16(p)), vpadd_s16(vget_low_s16(q), vget_high_s16(q)))
+#endif
+#define MOE__NHALF(r) ((r) & 2 ? vget_high_s32(MOE__NS32(MOE__NW(r))) : vget_low_s32(MOE__NS32(MOE__NW(r))))
+#define MOE__NROW(r) { int8x8_t wd = vreinterpret_s8_s32(vdup_lane_s32(MOE__NHALF(r), (r) & 1)); \
+        i##r##a = vpadalq_s16(i##r##a, MOE__NPADD(vmull_s8(vget_low_s8(xa), wd), vmull_s8(vget_high_s8(xa), wd))); \
+        i##r##b = vpadalq_s16(i##r##b, MOE__NPADD(vmull_s8(vget_low_s8(xb), wd), vmull_s8(vget_high_s8(xb), wd))); }
+#endif
+#define MOE__NSTEP { int8x16_t xa = vld1q_s8(xq), xb = vld1q_s8(xq + 16); MOE__NLDW() MOE__NROWS(MOE__NROW) wq += 4 * MOE__IR; xq += 4 * MOE__IG; }
+#define MOE__NS8 { int s_; for (s_ = 0; s_ < 8; s_++) MOE__NSTEP }   /* a loop: written out, GCC 12 spills */
+#define MOE__NDECL(r) int32x4_t i##r##a = za, i##r##b = zb;
+#define MOE__NSHL(r) i##r##a = vshlq_n_s32(i##r##a, 8); i##r##b = vshlq_n_s32(i##r##b, 8);
+#define MOE__NEPI(r) { float *cr = c + (r) * MOE__IG; \
+        vst1q_f32(cr, MOE__VFMA(vcvtq_f32_s32(i##r##a), vmulq_n_f32(da, dw[r]), vld1q_f32(cr))); \
+        vst1q_f32(cr + 4, MOE__VFMA(vcvtq_f32_s32(i##r##b), vmulq_n_f32(db, dw[r]), vld1q_f32(cr + 4))); }
+static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsigned char *g, int n8, float *c)
+{
+    const size_t G = MOE__IG, nb = (size_t)K / MOE__QK, bsz = (size_t)(8 + 32) * MOE__IR;
+    const float *dxp = (const float *)(const void *)g;
+    const int32_t *c8 = (const int32_t *)(const void *)(g + nb * G * 4);
+    const int8_t *a8 = (const int8_t *)(g + nb * G * 8), *a2 = a8 + (size_t)K * G, *xq;
+    const int8_t *wq;
+    const int q8 = t == MOE_TYPE_Q8_0;
+    size_t b;
+    int r;
+    (void)n8;
+    for (r = 0; r < MOE__IR * MOE__IG; r++) c[r] = 0.0f;
+    for (b = 0; b < nb; b++) {
+        const float *dw = (const float *)(const void *)(wt + b * bsz);
+        int32x4_t za = q8 ? vdupq_n_s32(0) : vld1q_s32(c8 + b * G), zb = q8 ? vdupq_n_s32(0) : vld1q_s32(c8 + b * G + 4);
+        MOE__NROWS(MOE__NDECL)
+        float32x4_t da, db;
+        wq = (const int8_t *)(wt + b * bsz + 8 * MOE__IR); xq = a8 + b * 32 * G;
+        MOE__NS8
+        if (q8) {
+            MOE__NROWS(MOE__NSHL)
+            wq = (const int8_t *)(wt + b * bsz + 8 * MOE__IR); xq = a2 + b * 32 * G;
+            MOE__NS8
+        }
+        da = vld1q_f32(dxp + b * G); db = vld1q_f32(dxp + b * G + 4);
+        MOE__NROWS(MOE__NEPI)
+    }
+    if (q8) for (r = 0; r < MOE__IR * MOE__IG; r++) c[r] *= 1.0f / 256.0f;
+}
+#else
+/* the reference: the same layouts, the same integer sums, in plain C (MOE__IB8: NEON's) */
 static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsigned char *g, int n8, float *c)
 {
     const size_t G = MOE__IG, nb = (size_t)K / MOE__QK;
     const int q8 = t == MOE_TYPE_Q8_0;
-    const size_t bsz = (size_t)(8 + (q8 ? 64 : 32)) * MOE__IR;
+    const size_t bsz = moe__ib_tilebytes(t, MOE__QK);                  /* bytes per block */
     const float *dxp = (const float *)(const void *)g;
     const int32_t *c8 = (const int32_t *)(const void *)(g + nb * G * 4);
     const signed char *a8 = (const signed char *)(g + nb * G * 8);
@@ -4379,6 +4506,19 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
                 float dw;
                 int32_t sum = q8 ? 0 : c8[b * G + n];
                 memcpy(&dw, blk + 4 * r, 4);
+#ifdef MOE__IB8
+                if (q8) {                       /* 256 (w . q1) + w . q2, q2 at a8 + K G */
+                    int32_t s1 = 0, s2 = 0;
+                    for (s = 0; s < 8; s++)
+                        for (j = 0; j < 4; j++) {
+                            int32_t w = (signed char)wq[((size_t)s * MOE__IR + r) * 4 + (size_t)j];
+                            size_t at = ((b * 8 + (size_t)s) * G + n) * 4 + (size_t)j;
+                            s1 += w * a8[at]; s2 += w * a8[(size_t)K * G + at];
+                        }
+                    sum = 256 * s1 + s2;
+                    (void)a16;
+                } else
+#else
                 if (q8)
                     for (s = 0; s < 16; s++)
                         for (j = 0; j < 2; j++) {
@@ -4387,6 +4527,7 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
                             sum += (int32_t)w * a16[((b * 16 + (size_t)s) * G + n) * 2 + (size_t)j];
                         }
                 else
+#endif
                     for (s = 0; s < 8; s++)
                         for (j = 0; j < 4; j++)
                             sum += (int32_t)wq[((size_t)s * MOE__IR + r) * 4 + (size_t)j] * a8[((b * 8 + (size_t)s) * G + n) * 4 + (size_t)j];
@@ -4400,8 +4541,10 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
    (the batched path's [K][G] layout), into group g. The x86 paths do it with the tokens in the
    lanes, in the same arithmetic as moe__qx_block (a lane's amax from the bits of |x|, so a
    non-finite value shows as >= 0x7f800000; 127/amax, x * that, nearest-even, the exact residual,
-   times 256, nearest-even, clamped), so the integers and dx are moe__qx_block's. */
-#if defined(MOE__IB) && !defined(MOE_SIMD_SCALAR)
+   times 256, nearest-even, clamped), so the integers and dx are moe__qx_block's; so does
+   AArch64 NEON (vcvtnq_s32_f32: nearest-even). ARMv7 NEON has no nearest-even conversion and
+   flushes subnormal inputs to zero: it quantises one token at a time in C (moe__ib_qtok). */
+#if defined(MOE__IB) && (defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2))
 #if defined(MOE_SIMD_AVX512)
 #define MOE__QVF __m512
 #define MOE__QVI __m512i
@@ -4497,6 +4640,56 @@ static void moe__ib_qpanel(int K, int b0, int b1, const float *x, unsigned char 
         }
     }
 }
+#elif defined(MOE__IB) && defined(MOE_SIMD_NEON) && (defined(__aarch64__) || defined(_M_ARM64))
+/* four tokens' int32 values j = 0..3 -> each token's 4 bytes, in order (shift left and insert) */
+#define MOE__NB4(q) vsliq_n_s32(vsliq_n_s32(vsliq_n_s32(q[0], q[1], 8), q[2], 16), q[3], 24)
+static void moe__ib_qpanel(int K, int b0, int b1, const float *x, unsigned char *g, int n8, int n16)
+{
+    const size_t G = MOE__IG, nb = (size_t)K / MOE__QK;
+    float *dx = (float *)(void *)g;
+    int32_t *c8 = (int32_t *)(void *)(g + nb * G * 4);
+    unsigned char *a8 = g + nb * G * 8, *a2 = a8 + (size_t)K * G;
+    const uint32x4_t mabs = vdupq_n_u32(0x7fffffffu);
+    const int32x4_t lo = vdupq_n_s32(-127), hi = vdupq_n_s32(127);
+    int b, n, k, v;
+    for (b = b0; b < b1; b++, x += MOE__QK * G) {
+        uint32_t am[MOE__IG];
+        float id[MOE__IG];
+        int32_t ok[MOE__IG];
+        for (v = 0; v < MOE__IG; v += 4) {            /* the lanes' max |x| bits */
+            uint32x4_t m = vdupq_n_u32(0);
+            for (k = 0; k < MOE__QK; k++) m = vmaxq_u32(m, vandq_u32(vreinterpretq_u32_f32(vld1q_f32(x + (size_t)k * G + (size_t)v)), mabs));
+            vst1q_u32(am + v, m);
+        }
+        for (n = 0; n < MOE__IG; n++) {
+            float a = moe__bits_f(am[n]);
+            int bad = am[n] >= 0x7f800000u, live = !bad && a >= 7.5231638e-37f;
+            id[n] = live ? 127.0f / a : 0.0f;
+            ok[n] = live ? -1 : 0;
+            dx[(size_t)b * G + (size_t)n] = bad ? moe__bits_f(0x7fc00000u) : live ? a / 127.0f : 0.0f;
+        }
+        for (v = 0; v < MOE__IG; v += 4) {
+            float32x4_t vid = vld1q_f32(id + v);
+            int32x4_t okv = vld1q_s32(ok + v), s1 = vdupq_n_s32(0);
+            for (k = 0; k < MOE__QK; k += 4) {
+                int32x4_t q1[4], q2[4];
+                size_t at = (((size_t)b * 8 + (size_t)(k / 4)) * G + (size_t)v) * 4;
+                int j;
+                for (j = 0; j < 4; j++) {
+                    float32x4_t f = vmulq_f32(vld1q_f32(x + (size_t)(k + j) * G + (size_t)v), vid);
+                    int32x4_t i1 = vcvtnq_s32_f32(f);
+                    int32x4_t i2 = vcvtnq_s32_f32(vmulq_n_f32(vsubq_f32(f, vcvtq_f32_s32(i1)), 256.0f));
+                    q1[j] = vandq_s32(i1, okv);
+                    q2[j] = vandq_s32(vminq_s32(vmaxq_s32(i2, lo), hi), okv);
+                    s1 = vaddq_s32(s1, q1[j]);
+                }
+                if (n8 || n16) vst1q_s32((int32_t *)(void *)(a8 + at), MOE__NB4(q1));
+                if (n16) vst1q_s32((int32_t *)(void *)(a2 + at), MOE__NB4(q2));
+            }
+            vst1q_s32(c8 + (size_t)b * G + (size_t)v, vnegq_s32(vshlq_n_s32(s1, 3)));
+        }
+    }
+}
 #else
 /* Quantise blocks b0..b1-1 of one token into lane `lane` of group g (G tokens, K values): the
    token's element b0 * 32 + i at x[i * xs] (xs = 0 with a zero x: a padding lane). */
@@ -4518,9 +4711,18 @@ static void moe__ib_qtok(int K, int b0, int b1, const float *x, size_t xs, int l
         c8[(size_t)b * G + (size_t)lane] = -8 * s1;
         if (n8)
             for (i = 0; i < MOE__QK; i++) a8[(((size_t)b * 8 + (size_t)(i / 4)) * G + (size_t)lane) * 4 + (size_t)(i % 4)] = q1[i];
+#ifdef MOE__IB8                          /* the q1 plane for Q8_0 too, the q2 plane K G bytes on */
+        if (n16)
+            for (i = 0; i < MOE__QK; i++) {
+                a8[(((size_t)b * 8 + (size_t)(i / 4)) * G + (size_t)lane) * 4 + (size_t)(i % 4)] = q1[i];
+                a8[(size_t)K * G + (((size_t)b * 8 + (size_t)(i / 4)) * G + (size_t)lane) * 4 + (size_t)(i % 4)] = q2[i];
+            }
+        (void)a16;
+#else
         if (n16)
             for (i = 0; i < MOE__QK; i++)
                 a16[(((size_t)b * 16 + (size_t)(i / 2)) * G + (size_t)lane) * 2 + (size_t)(i % 2)] = (int16_t)(256 * q1[i] + q2[i]);
+#endif
     }
 }
 
@@ -6219,12 +6421,14 @@ MOE__API moe_status moe_route(const moe_layer *layer, const float *x, int n_toke
 #undef MOE__HSUM_S32
 #undef MOE__LDX
 #undef MOE__IB
+#undef MOE__IB8
 #undef MOE__IG
 #undef MOE__NI
 #undef MOE__IR
 #undef MOE__IBQ
 #undef MOE__IT4
 #undef MOE__IST
+#undef MOE__ILDW
 #undef MOE__IV
 #undef MOE__IF
 #undef MOE__IVL
@@ -6247,6 +6451,18 @@ MOE__API moe_status moe_route(const moe_layer *layer, const float *x, int n_toke
 #undef MOE__IS8
 #undef MOE__IS16
 #undef MOE__IBLOCK
+#undef MOE__NS32
+#undef MOE__NROWS
+#undef MOE__NW
+#undef MOE__NLDW
+#undef MOE__NROW
+#undef MOE__NPADD
+#undef MOE__NHALF
+#undef MOE__NSTEP
+#undef MOE__NS8
+#undef MOE__NDECL
+#undef MOE__NSHL
+#undef MOE__NEPI
 #undef MOE__QVF
 #undef MOE__QVI
 #undef MOE__QLF
@@ -6267,6 +6483,7 @@ MOE__API moe_status moe_route(const moe_layer *layer, const float *x, int n_toke
 #undef MOE__QFLT
 #undef MOE__QSETF
 #undef MOE__QISUB
+#undef MOE__NB4
 #undef MOE__F8W
 #undef MOE__F8STEP
 #undef MOE__F8ZERO

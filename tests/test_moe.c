@@ -1105,31 +1105,19 @@ static void record_rel(int cls, double rel)
    capacity drops; shared: every token). */
 /* the routed (sh 0) or shared experts of m run batches as integer GEMMs (moe.h's moe__ib_kind) */
 static int is_q80_40(moe_type t) { return t == MOE_TYPE_Q8_0 || t == MOE_TYPE_Q4_0; }
-/* this build's kernel path has the integer batch kernels (NEON: not yet) */
-static int path_has_ib(void)
-{
-#if defined(MOE_DISPATCH)      /* the layers run the forced path, else AUTO's (moe_simd_name's family) */
-    if (g_force_path >= 0) return g_force_path != MOE_PATH_NEON && g_force_path != MOE_PATH_NEON_DOTPROD;
-    return strcmp(moe_simd_name(), "neon") != 0;
-#elif defined(MOE_TEST_EXTERN_IMPL)
-    return strcmp(moe_simd_name(), "neon") != 0;
-#elif defined(MOE__IB)
-    return 1;
-#else
-    return 0;
-#endif
-}
-/* on a path with the kernels */
-static int ib_kind_any(const model *m, int sh)
+static int ib_kind(const model *m, int sh)
 {
     const spec *s = &m->s;
     int g = is_gated(s->act);
     moe_type gt = sh ? s->t_sgate : s->fused ? s->t_gate_up : s->t_gate, ut = sh ? s->t_sup : s->fused ? s->t_gate_up : s->t_up;
     moe_type dt = sh ? s->t_sdown : s->t_down;
+#if !defined(MOE_TEST_EXTERN_IMPL) && !defined(MOE_DISPATCH) && !defined(MOE__IB)
+    return 0;               /* a plain build without the kernels (AVX-512 without BW); every
+                               other path has them, and every path of a MOE_DISPATCH build */
+#endif
     if (s->bq != MOE_BATCH_INT || (sh && !(s->n_shared > 0 && s->dff_sh > 0))) return 0;
     return (!g || is_q80_40(gt)) && is_q80_40(ut) && is_q80_40(dt);
 }
-static int ib_kind(const model *m, int sh) { return path_has_ib() && ib_kind_any(m, sh); }
 static int run_class(const model *m, const int *rids, int T, int capacity)
 {
     const spec *s = &m->s;
@@ -1178,11 +1166,7 @@ static void check_vs_scalar(const model *m, const float *x, int T, int capacity,
     size_t n = (size_t)T * (size_t)m->s.dm, i;
     float *ys = (float *)xmalloc(n * sizeof(float));
     double mx = 0.0, d = 0.0, rel;
-    moe_config cs = m->cfg;
-    moe_status st;
-    /* a path without integer batches (NEON) runs them exact: the scalar path is asked to, too */
-    if (!path_has_ib() && (ib_kind_any(m, 0) || ib_kind_any(m, 1))) cs.batch_quant = MOE_BATCH_EXACT;
-    st = moe_test_scalar_forward(&cs, &m->w, x, T, ys, capacity);
+    moe_status st = moe_test_scalar_forward(&m->cfg, &m->w, x, T, ys, capacity);
     if (check(st == MOE_OK, "%s: scalar path forward -> %s", label, moe_status_string(st))) {
         for (i = 0; i < n; i++) {
             double e = fabs((double)y[i] - (double)ys[i]);
@@ -4426,7 +4410,7 @@ static void test_ib_kernels(void)
     for (ti = 0; ti < 2; ti++)
         for (ki = 0; ki < 3; ki++) {
             moe_type t = ti ? MOE_TYPE_Q4_0 : MOE_TYPE_Q8_0;
-            int K = Ks[ki], nr = MOE__IR + 3, G = MOE__IG, n, i, row, b, wn = -1, wrow = 0, nanbad = 0;
+            int K = Ks[ki], nr = MOE__IR + 3, G = MOE__IG, n, i, row, b, wn = -1, wrow = 0, nanbad = 0, inexact = 0, pbad = 0, pn = 0, pb = 0;
             size_t rb = moe_type_row_size(t, (size_t)K), ntile = (size_t)(nr + MOE__IR - 1) / MOE__IR;
             float *x = (float *)xmalloc((size_t)K * (size_t)G * sizeof(float)), *wd = (float *)xmalloc((size_t)K * sizeof(float));
             float *c = (float *)xmalloc((size_t)MOE__IR * (size_t)G * sizeof(float) * ntile);
@@ -4443,12 +4427,47 @@ static void test_ib_kernels(void)
                                                          : rng_sym(&r) * (i % 7 == 0 ? 5.0f : 1.0f);
             if (G > 3) x[(size_t)(K / 2) * (size_t)G + 3] = (float)NAN;
             moe__ib_qpanel(K, 0, K / 32, x, g, 1, 1);
+            for (n = 0; n < G && ti == 0; n++)        /* the panel holds moe__qx_scalar's dx and integers */
+                for (b = 0; b < K / 32; b++) {
+                    float xb[32], amax = 0.0f, dx, pdx;
+                    signed char q1[32], q2[32];
+                    int nf = 0, s1 = 0, bad = 0;
+                    int32_t c8;
+                    size_t nbk = (size_t)K / 32;
+                    const signed char *a8 = (const signed char *)(g + nbk * (size_t)G * 8);
+                    for (i = 0; i < 32; i++) {
+                        xb[i] = x[(size_t)(32 * b + i) * (size_t)G + (size_t)n];
+                        if (xb[i] != xb[i]) nf = 1; else if (fabsf(xb[i]) > amax) amax = fabsf(xb[i]);
+                    }
+                    dx = moe__qx_scalar(xb, q1, q2, amax, nf);
+                    memcpy(&pdx, g + ((size_t)b * (size_t)G + (size_t)n) * 4, 4);
+                    memcpy(&c8, g + (nbk + (size_t)b) * (size_t)G * 4 + (size_t)n * 4, 4);
+                    for (i = 0; i < 32; i++) {
+                        size_t at = (((size_t)b * 8 + (size_t)(i / 4)) * (size_t)G + (size_t)n) * 4 + (size_t)(i % 4);
+                        int16_t v16;
+                        s1 += q1[i];
+                        if (a8[at] != q1[i]) bad = 1;
+#ifdef MOE__IB8
+                        if (a8[(size_t)K * (size_t)G + at] != q2[i]) bad = 1;
+                        (void)v16;
+#else
+                        memcpy(&v16, g + nbk * (size_t)G * 8 + (size_t)K * (size_t)G + ((((size_t)b * 16 + (size_t)(i / 2)) * (size_t)G + (size_t)n) * 2 + (size_t)(i % 2)) * 2, 2);
+                        if (v16 != 256 * q1[i] + q2[i]) bad = 1;
+#endif
+                    }
+                    if (c8 != -8 * s1 || !(pdx == dx || (pdx != pdx && dx != dx))) bad = 1;
+                    if (bad && !pbad++) { pn = n; pb = b; }
+                }
+            if (ti == 0)
+                check(pbad == 0, "integer batch panel K=%d (%s path): %d blocks (first: token %d block %d): dx, c8, q1 or q2 differ from moe__qx_scalar's",
+                      K, moe_simd_name(), pbad, pn, pb);
             moe__ib_pack(t, w, rb, nr, K, pk);
             for (b = 0; b < (int)ntile; b++) moe__ib_tile(t, K, pk + (size_t)b * moe__ib_tilebytes(t, (size_t)K), g, 1, c + (size_t)b * MOE__IR * (size_t)G);
             for (row = 0; row < (int)ntile * MOE__IR; row++) {
                 if (row < nr && !require(moe_dequantize(t, w + (size_t)row * rb, wd, 1, (size_t)K) == MOE_OK, "ib kernels: dequantize")) break;
                 for (n = 0; n < G; n++) {
                     double ref = 0.0, mag = 0.0, rel, out = c[(size_t)(row / MOE__IR) * MOE__IR * (size_t)G + (size_t)(row % MOE__IR) * (size_t)G + (size_t)n];
+                    float ef = 0.0f, eu = 0.0f;    /* the float steps on the exact block sums: fused, or not */
                     int bad = 0;
                     for (b = 0; b < K / 32; b++) {
                         float xb[32], amax = 0.0f, dx;
@@ -4460,6 +4479,17 @@ static void test_ib_kernels(void)
                         }
                         dx = moe__qx_scalar(xb, q1, q2, amax, nf);
                         if (nf) bad = 1;
+                        if (!nf && row < nr) {          /* the block's int32 sum from the raw quants */
+                            const unsigned char *wb = w + (size_t)row * rb + (size_t)b * (t == MOE_TYPE_Q8_0 ? 34 : 18);
+                            float p = dx * moe__h2f(moe__rd16(wb)), m;
+                            int32_t S = 0;
+                            for (i = 0; i < 32; i++)
+                                S += t == MOE_TYPE_Q8_0 ? (signed char)wb[2 + i] * (256 * q1[i] + q2[i])
+                                                        : ((i < 16 ? wb[2 + i] & 15 : wb[2 + i - 16] >> 4) - 8) * q1[i];
+                            ef = fmaf((float)S, p, ef);
+                            m = (float)S * p;
+                            eu = eu + m;
+                        }
                         for (i = 0; i < 32 && !nf; i++) {
                             double a = t == MOE_TYPE_Q8_0 ? q1[i] + q2[i] / 256.0 : q1[i];
                             double v = row < nr ? (double)wd[32 * b + i] * (double)dx * a : 0.0;
@@ -4467,12 +4497,16 @@ static void test_ib_kernels(void)
                         }
                     }
                     if (bad) { if (row < nr && out == out) nanbad = 1; continue; }     /* a NaN block: NaN */
+                    if (t == MOE_TYPE_Q8_0) { ef *= 1.0f / 256.0f; eu *= 1.0f / 256.0f; }
+                    if (row < nr && (float)out != ef && (float)out != eu) inexact++;
                     rel = fabs(out - ref) / (mag > 0.0 ? mag : 1.0);
                     if (row >= nr && out != 0.0) rel = 1.0;                          /* padding rows: 0 */
                     if (!(rel <= wrel)) { wrel = rel; wn = n; wrow = row; }
                 }
             }
             if (wrel > worst) worst = wrel;
+            check(inexact == 0, "integer batch kernel %s K=%d (%s path): %d outputs differ from the float steps on the exact block sums",
+                  moe_type_name(t), K, moe_simd_name(), inexact);
             check(wrel <= 1e-6 && !nanbad, "integer batch kernel %s K=%d (%s path): row %d token %d: |dot - ref| / sum|terms| = %.3g > 1e-6%s",
                   moe_type_name(t), K, moe_simd_name(), wrow, wn, wrel, nanbad ? ", or a NaN token gave a number" : "");
             free(x); free(wd); free(c); free(w); free(g); free(pk);
