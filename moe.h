@@ -112,6 +112,8 @@ VERSION HISTORY
                        per weight type; external block scales in moe_tensor (scale, scale_rows/cols)
                        MOE_DISPATCH (every path in one binary, chosen per layer), moe_config.path,
                        moe_layer_path(), moe_path_name(), moe_path_supported()
+                       integer GEMMs for Q8_0/Q4_0 batches (moe_config.batch_quant, MOE_BATCH_INT
+                       by default; MOE_BATCH_EXACT keeps f32 activations)
    0.1.0 (2026-11-23)  first release: f32/f16/bf16/q8_0/q4_0 weights, scalar/AVX2/AVX-512/NEON
                        kernels, softmax/sigmoid routing, groups, biases, shared experts
 */
