@@ -1570,6 +1570,7 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #define moe__ib_e MOE__PN(moe__ib_e)
 #define moe__ib_gateup MOE__PN(moe__ib_gateup)
 #define moe__ib_kind MOE__PN(moe__ib_kind)
+#define moe__ib_lanes MOE__PN(moe__ib_lanes)
 #define moe__ib_pack MOE__PN(moe__ib_pack)
 #define moe__ib_pack4 MOE__PN(moe__ib_pack4)
 #define moe__ib_qpanel MOE__PN(moe__ib_qpanel)
@@ -1738,6 +1739,7 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #undef moe__ib_e
 #undef moe__ib_gateup
 #undef moe__ib_kind
+#undef moe__ib_lanes
 #undef moe__ib_pack
 #undef moe__ib_pack4
 #undef moe__ib_qpanel
@@ -4539,6 +4541,23 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
         }
 }
 #endif
+/* each lane's block scale from its max |x| bits am[n] (a value >= 0x7f800000 is non-finite: dx NaN;
+   below 2^-120: a zero block), as moe__qx_block: id = 127/amax, ok = all ones for a live lane
+   (its codes are kept), dx = amax/127 */
+#if defined(MOE__IB) && (defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2) || \
+                         (defined(MOE_SIMD_NEON) && (defined(__aarch64__) || defined(_M_ARM64))))
+static void moe__ib_lanes(const uint32_t *am, float *id, int32_t *ok, float *dx)
+{
+    int n;
+    for (n = 0; n < MOE__IG; n++) {
+        float a = moe__bits_f(am[n]);
+        int bad = am[n] >= 0x7f800000u, live = !bad && a >= 7.5231638e-37f;
+        id[n] = live ? 127.0f / a : 0.0f;
+        ok[n] = live ? -1 : 0;
+        dx[n] = bad ? moe__bits_f(0x7fc00000u) : live ? a / 127.0f : 0.0f;
+    }
+}
+#endif
 /* Quantise blocks b0..b1-1 of all G tokens of a panel: element k of token n at x[(k - 32 b0) * G + n]
    (the batched path's [K][G] layout), into group g. The x86 paths do it with the tokens in the
    lanes, in the same arithmetic as moe__qx_block (a lane's amax from the bits of |x|, so a
@@ -4598,7 +4617,7 @@ static void moe__ib_qpanel(int K, int b0, int b1, const float *x, unsigned char 
     const MOE__QVI mabs = MOE__QSET(0x7fffffff), m8 = MOE__QSET(255), m16 = MOE__QSET(0xffff);
     const MOE__QVI lo = MOE__QSET(-127), hi = MOE__QSET(127);
     const MOE__QVF k256 = MOE__QSETF(256.0f);
-    int b, n, k, v;
+    int b, k, v;
     for (b = b0; b < b1; b++, x += MOE__QK * G) {
         uint32_t am[MOE__IG];
         float id[MOE__IG];
@@ -4608,13 +4627,7 @@ static void moe__ib_qpanel(int K, int b0, int b1, const float *x, unsigned char 
             for (k = 0; k < MOE__QK; k++) m = MOE__QMAX(m, MOE__QAND(MOE__QCI(MOE__QLF(x + (size_t)k * G + (size_t)v)), mabs));
             MOE__QSI(am + v, m);
         }
-        for (n = 0; n < MOE__IG; n++) {
-            float a = moe__bits_f(am[n]);
-            int bad = am[n] >= 0x7f800000u, live = !bad && a >= 7.5231638e-37f;
-            id[n] = live ? 127.0f / a : 0.0f;
-            ok[n] = live ? -1 : 0;
-            dx[(size_t)b * G + (size_t)n] = bad ? moe__bits_f(0x7fc00000u) : live ? a / 127.0f : 0.0f;
-        }
+        moe__ib_lanes(am, id, ok, dx + (size_t)b * G);
         for (v = 0; v < MOE__IG; v += MOE__IVL) {
             MOE__QVF vid = MOE__QLF(id + v);
             MOE__QVI okv = MOE__QLI(ok + v), s1 = MOE__QSET(0);
@@ -4653,7 +4666,7 @@ static void moe__ib_qpanel(int K, int b0, int b1, const float *x, unsigned char 
     unsigned char *a8 = g + nb * G * 8, *a2 = a8 + (size_t)K * G;
     const uint32x4_t mabs = vdupq_n_u32(0x7fffffffu);
     const int32x4_t lo = vdupq_n_s32(-127), hi = vdupq_n_s32(127);
-    int b, n, k, v;
+    int b, k, v;
     for (b = b0; b < b1; b++, x += MOE__QK * G) {
         uint32_t am[MOE__IG];
         float id[MOE__IG];
@@ -4663,13 +4676,7 @@ static void moe__ib_qpanel(int K, int b0, int b1, const float *x, unsigned char 
             for (k = 0; k < MOE__QK; k++) m = vmaxq_u32(m, vandq_u32(vreinterpretq_u32_f32(vld1q_f32(x + (size_t)k * G + (size_t)v)), mabs));
             vst1q_u32(am + v, m);
         }
-        for (n = 0; n < MOE__IG; n++) {
-            float a = moe__bits_f(am[n]);
-            int bad = am[n] >= 0x7f800000u, live = !bad && a >= 7.5231638e-37f;
-            id[n] = live ? 127.0f / a : 0.0f;
-            ok[n] = live ? -1 : 0;
-            dx[(size_t)b * G + (size_t)n] = bad ? moe__bits_f(0x7fc00000u) : live ? a / 127.0f : 0.0f;
-        }
+        moe__ib_lanes(am, id, ok, dx + (size_t)b * G);
         for (v = 0; v < MOE__IG; v += 4) {
             float32x4_t vid = vld1q_f32(id + v);
             int32x4_t okv = vld1q_s32(ok + v), s1 = vdupq_n_s32(0);

@@ -318,15 +318,23 @@ m32_probe() {
 # parallel); the test program uses Win32 threads there. Its output has CRLF line ends.
 WINE=""
 if have wine; then WINE=wine; elif have wine64; then WINE=wine64; elif [ -x /usr/lib/wine/wine64 ]; then WINE=/usr/lib/wine/wine64; fi
+# wine_setup NAME: 1 when NAME is filtered out or skipped (a tool or the host missing), else 0 with
+# $W_RUN (the run prefix) and $W_INIT (makes the prefix once, under flock) set
+wine_setup() {
+    local name=$1
+    if [ -n "$ONLY" ] && ! [[ $name =~ $ONLY ]]; then return 1; fi
+    if ! have x86_64-w64-mingw32-gcc; then skip "$name" "x86_64-w64-mingw32-gcc not installed"; return 1; fi
+    if [ -z "$WINE" ]; then skip "$name" "wine not installed"; return 1; fi
+    if ! is_x86; then skip "$name" "not an x86-64 host (wine runs the .exe natively)"; return 1; fi
+    W_RUN="env WINEDEBUG=-all WINEPREFIX=$(cd "$B" && pwd)/wine $WINE"
+    W_INIT="$W_RUN cmd /c exit"
+    have flock && W_INIT="flock $B/wine.lock $W_INIT"
+    return 0
+}
 mingw() { # name flags sources
     local name=$1 flags=$2 srcs=$3 run init
-    if [ -n "$ONLY" ] && ! [[ $name =~ $ONLY ]]; then return; fi
-    if ! have x86_64-w64-mingw32-gcc; then skip "$name" "x86_64-w64-mingw32-gcc not installed"; return; fi
-    if [ -z "$WINE" ]; then skip "$name" "wine not installed"; return; fi
-    if ! is_x86; then skip "$name" "not an x86-64 host (wine runs the .exe natively)"; return; fi
-    run="env WINEDEBUG=-all WINEPREFIX=$(cd "$B" && pwd)/wine $WINE"
-    init="$run cmd /c exit"
-    have flock && init="flock $B/wine.lock $init"
+    wine_setup "$name" || return 0
+    run=$W_RUN; init=$W_INIT
     # mingw's gcc names its output NAME.exe; the matrix runs $EXE
     add_sh "$name" x86_64-w64-mingw32-gcc "x86_64-w64-mingw32-gcc -std=c99 -O2 $WARN $flags $srcs -lm -o \$EXE.exe && \
 mv -f \$EXE.exe \$EXE && { $init || true; }" "$run" ""
@@ -452,13 +460,8 @@ dispatch_matrix() {
 }
 dispatch_mingw() { # name: like mingw(), the test_dispatch build
     local name=$1 run init
-    if [ -n "$ONLY" ] && ! [[ $name =~ $ONLY ]]; then return; fi
-    if ! have x86_64-w64-mingw32-gcc; then skip "$name" "x86_64-w64-mingw32-gcc not installed"; return; fi
-    if [ -z "$WINE" ]; then skip "$name" "wine not installed"; return; fi
-    if ! is_x86; then skip "$name" "not an x86-64 host (wine runs the .exe natively)"; return; fi
-    run="env WINEDEBUG=-all WINEPREFIX=$(cd "$B" && pwd)/wine $WINE"
-    init="$run cmd /c exit"
-    have flock && init="flock $B/wine.lock $init"
+    wine_setup "$name" || return 0
+    run=$W_RUN; init=$W_INIT
     # mingw's gcc names its output NAME.exe; the matrix runs $EXE
     add_sh "$name" x86_64-w64-mingw32-gcc "$(dispatch_script "x86_64-w64-mingw32-gcc -std=c99" "" "$X86_TUS" "\$EXE.exe")" "" "" && \
         CMD[$name]="${CMD[$name]} && mv -f \$EXE.exe \$EXE && { $init || true; }"
