@@ -1122,6 +1122,12 @@ static int path_has_ib(void)
 {
 #if defined(MOE_TEST_EXTERN_IMPL)
     return strcmp(moe_simd_name(), "neon") != 0;
+#elif defined(MOE_DISPATCH)           /* every x86 path has the kernels (scalar too), no AArch64 path */
+#if defined(__aarch64__) || defined(_M_ARM64) || defined(__arm__)
+    return 0;
+#else
+    return 1;
+#endif
 #elif defined(MOE__IB)
     return 1;
 #else
