@@ -85,12 +85,14 @@ QUANTISED WEIGHTS (Q8_0, Q4_0, Q2_K..Q6_K, MXFP4)
    K-quant and MXFP4 matrices do the same on 8-bit activations in blocks of 256 with per-16
    sums (ggml's Q8_K; about 2 % of the output's magnitude). FP8 E4M3 keeps f32 activations:
    one token decodes its rows in registers. Experts with more tokens: with cfg.batch_quant =
-   MOE_BATCH_INT (the default) an expert whose matrices are all Q8_0/Q4_0 runs them as integer
-   GEMMs on the same quantised activations (Q8_0 as 16-bit, 256 q1 + q2), so every expert of
-   such a layer quantises, whatever its token count (tests, max |y - ref| / max |ref| against
-   float64: Q4_0 1.2e-2, Q8_0 4.3e-5; bounds 3e-2, 5e-4), on AVX-512 (VNNI vpdpbusd/vpdpwssd, or
+   MOE_BATCH_INT (the default) an expert whose matrices are all Q8_0, Q4_0, Q3_K..Q6_K or MXFP4
+   (mixed freely) runs them as integer GEMMs on the per-32 quantised activations (Q8_0 as
+   16-bit, 256 q1 + q2; the K-quants and MXFP4 on 8-bit q1, so more accurately than their
+   few-token Q8_K path), so every expert of such a layer quantises, whatever its token count
+   (tests, max |y - ref| / max |ref| against float64: Q4_0 1.2e-2, Q8_0 4.3e-5, Q4_K/Q5_K/Q3_K
+   1.1e-2, Q6_K/MXFP4 1.3e-2; bounds 3e-2, 5e-4, 3e-2), on AVX-512 (VNNI vpdpbusd/vpdpwssd, or
    BW), AVX2 (AVX-VNNI where enabled) and the scalar path; NEON keeps EXACT for now. With
-   MOE_BATCH_EXACT, or other types, they decode the weights to f32 and stay exact to the
+   MOE_BATCH_EXACT, or Q2_K/FP8, they decode the weights to f32 and stay exact to the
    dequantised weights (5e-7). The same rule and quantiser run on every kernel path. VNNI (-mavx512vnni with
    -mavx512bw -mavx512vl, or -mavxvnni) and the AArch64 dotprod extension are used when the
    compiler enables them.
@@ -203,14 +205,15 @@ typedef enum moe_path {
     MOE_PATH_COUNT
 } moe_path;
 
-/* How an expert with more than 8 tokens in a call (a batch) runs its Q8_0/Q4_0 matrices. Experts
-   with 1..8 tokens always quantise their activations (see QUANTISED WEIGHTS). */
+/* How an expert with more than 8 tokens in a call (a batch) runs its Q8_0, Q4_0, Q3_K..Q6_K and
+   MXFP4 matrices. Experts with 1..8 tokens always quantise their activations (see QUANTISED WEIGHTS). */
 typedef enum moe_batch_quant {
     MOE_BATCH_INT,    /* integer GEMM: each token's input and hidden rows quantised once per expert
                          with the few-token quantiser (blocks of 32; Q8_0 keeps the residual byte,
                          as 16-bit activations), weights repacked a tile at a time, int32 sums per
-                         block. Used when all of the expert's matrices are Q8_0 or Q4_0 and the
-                         kernel path has an integer GEMM (AVX-512, AVX2, scalar); else EXACT */
+                         block. Used when all of the expert's matrices are Q8_0, Q4_0, Q3_K, Q4_K,
+                         Q5_K, Q6_K or MXFP4 and the kernel path has an integer GEMM (AVX-512,
+                         AVX2, scalar); else EXACT (Q2_K, FP8, NEON) */
     MOE_BATCH_EXACT   /* weights decoded to f32, f32 activations: exact to the dequantised weights */
 } moe_batch_quant;
 
@@ -232,7 +235,8 @@ typedef struct moe_config {
     int n_threads;          /* threads (and workspace slots) to size for; 0: all OpenMP gives, or 1 */
     moe_path path;          /* kernel path: AUTO (0), or one to force (MOE_ERR_UNSUPPORTED when
                                the build lacks it or the CPU cannot run it)                   */
-    moe_batch_quant batch_quant;  /* experts with more than 8 tokens, all of their matrices Q8_0/Q4_0:
+    moe_batch_quant batch_quant;  /* experts with more than 8 tokens, all of their matrices Q8_0, Q4_0,
+                               Q3_K..Q6_K or MXFP4:
                                MOE_BATCH_INT (default) integer GEMM on quantised activations,
                                MOE_BATCH_EXACT f32 activations on dequantised weights */
 } moe_config;
@@ -4162,6 +4166,8 @@ static void moe__qgemm(moe_type t, int K, const unsigned char *qx, int mt, const
 }
 
 /* ---- batches against Q8_0 / Q4_0 rows: integer GEMM (cfg.batch_quant = MOE_BATCH_INT) ------
+   (and Q4_K, Q5_K, Q6_K, Q3_K, MXFP4: moe__ib_packk makes the same tiles of their rows, below;
+   Q6_K/Q3_K read a third plane, int16 w16[K/2][G][2] = q1, after a8 and a16 where present)
    An expert with more than QM tokens whose matrices are all Q8_0/Q4_0 runs them as integer
    GEMMs on panels of G tokens (the batched path's groups). Its tokens' input rows are quantised
    once per expert in the pack phase, its hidden rows once by the gate/up unit that makes them,
