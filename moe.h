@@ -1566,6 +1566,7 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #define moe__hsum256 MOE__PN(moe__hsum256)
 #define moe__hsum_neon MOE__PN(moe__hsum_neon)
 #define moe__hsum_s32 MOE__PN(moe__hsum_s32)
+#define moe__ib_deck MOE__PN(moe__ib_deck)
 #define moe__ib_down MOE__PN(moe__ib_down)
 #define moe__ib_e MOE__PN(moe__ib_e)
 #define moe__ib_gateup MOE__PN(moe__ib_gateup)
@@ -1574,6 +1575,7 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #define moe__ib_pack0 MOE__PN(moe__ib_pack0)
 #define moe__ib_pack4 MOE__PN(moe__ib_pack4)
 #define moe__ib_packk MOE__PN(moe__ib_packk)
+#define moe__ib_packk4 MOE__PN(moe__ib_packk4)
 #define moe__ib_qpanel MOE__PN(moe__ib_qpanel)
 #define moe__ib_qtok MOE__PN(moe__ib_qtok)
 #define moe__ib_tile MOE__PN(moe__ib_tile)
@@ -1736,6 +1738,7 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #undef moe__hsum256
 #undef moe__hsum_neon
 #undef moe__hsum_s32
+#undef moe__ib_deck
 #undef moe__ib_down
 #undef moe__ib_e
 #undef moe__ib_gateup
@@ -1744,6 +1747,7 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #undef moe__ib_pack0
 #undef moe__ib_pack4
 #undef moe__ib_packk
+#undef moe__ib_packk4
 #undef moe__ib_qpanel
 #undef moe__ib_qtok
 #undef moe__ib_tile
@@ -4198,6 +4202,13 @@ static void moe__qgemm(moe_type t, int K, const unsigned char *qx, int mt, const
 #endif
 #define MOE__IBQ(t) ((t) == MOE_TYPE_Q8_0 || (t) == MOE_TYPE_Q4_0 || (t) == MOE_TYPE_Q4_K || (t) == MOE_TYPE_Q5_K || \
                      (t) == MOE_TYPE_Q6_K || (t) == MOE_TYPE_Q3_K || (t) == MOE_TYPE_MXFP4)
+/* the types this path runs as integer batches: the AVX2 paths leave Q6_K and Q3_K on EXACT (their
+   int16 tiles, 16 tokens wide, make the integer GEMM slower than the f32 one there) */
+#if defined(MOE_SIMD_AVX2)
+#define MOE__IBQP(t) (MOE__IBQ(t) && (t) != MOE_TYPE_Q6_K && (t) != MOE_TYPE_Q3_K)
+#else
+#define MOE__IBQP(t) MOE__IBQ(t)
+#endif
 /* the types whose tiles hold int16 codes (vpdpwssd): Q8_0 against 256 q1 + q2, Q6_K / Q3_K against q1 */
 #define MOE__IB16(t) ((t) == MOE_TYPE_Q8_0 || (t) == MOE_TYPE_Q6_K || (t) == MOE_TYPE_Q3_K)
 /* the activation planes a type reads: 1 a8 (q1 bytes), 2 a16 (256 q1 + q2), 4 w16 (q1 as int16) */
@@ -4686,17 +4697,147 @@ static void moe__ib_packk(moe_type t, const unsigned char *s, const unsigned cha
         }
     }
 }
+#if defined(MOE__IB) && !defined(MOE_SIMD_SCALAR)
+/* x86: moe__ib_packk four rows at a time. moe__ib_deck decodes one row's super-block (MXFP4: one
+   block) into the codes u (u8) or v (int16) in value order, with SSE shifts and masks (MXFP4's
+   table by pshufb), and its factors once per sub-block, computed as moe__ib_packk does;
+   moe__ib_packk4 then writes the four rows' words with a 4 x 4 transpose of 32-bit words per
+   16 bytes (MOE__IT4). The bytes are exactly moe__ib_packk's (tests: kernels). Returns the
+   values decoded and moves *ps (and *pes, MXFP4's external scales) past them. */
+static int moe__ib_deck(moe_type t, const unsigned char **ps, const unsigned char **pes, unsigned char *u, int16_t *v, float *dw, float *of)
+{
+    const unsigned char *s = *ps;
+    const __m128i m4 = _mm_set1_epi8(15);
+    int j, h, k, m, sc, mn;
+    switch (t) {
+    case MOE_TYPE_Q4_K: case MOE_TYPE_Q5_K: {      /* u[32j + i]: nibble j&1 of q[32(j/2) + i], Q5_K: bit j of qh[i] as 16 */
+        const int five = t == MOE_TYPE_Q5_K;
+        const float d = moe__h2f(moe__rd16(s)), dmin = moe__h2f(moe__rd16(s + 2));
+        const __m128i b4 = _mm_set1_epi8(16);
+        for (j = 0; j < 8; j++) { moe__k4_get(s + 4, j, &sc, &mn); dw[j] = d * (float)sc; of[j] = -(dmin * (float)mn); }
+        for (h = 0; h < 2; h++) {                   /* values 16h..16h+15 of each sub-block */
+            __m128i qh = MOE__LDU128(s + 16 + 16 * h);
+            for (k = 0; k < 4; k++) {               /* sub-blocks 2k, 2k+1: qh's bits 2k, 2k+1 at bits 0, 1 */
+                __m128i q = MOE__LDU128(s + (five ? 48 : 16) + 32 * k + 16 * h);
+                __m128i lo = _mm_and_si128(q, m4), hi = _mm_and_si128(_mm_srli_epi16(q, 4), m4);
+                if (five) {
+                    lo = _mm_or_si128(lo, _mm_and_si128(_mm_slli_epi16(qh, 4), b4));
+                    hi = _mm_or_si128(hi, _mm_and_si128(_mm_slli_epi16(qh, 3), b4));
+                    qh = _mm_srli_epi16(qh, 2);
+                }
+                MOE__IST(u + 64 * k + 16 * h, lo); MOE__IST(u + 64 * k + 32 + 16 * h, hi);
+            }
+        }
+        *ps = s + (five ? MOE__Q5K_BYTES : MOE__Q4K_BYTES);
+        return MOE__QK_K;
+    }
+    case MOE_TYPE_Q6_K: {                           /* sub-block j = 8h + 2k + m: v[16j + i] = sc_j * (q - 32) */
+        const float d = moe__h2f(moe__rd16(s + 208));
+        const __m128i m3 = _mm_set1_epi8(3), k32 = _mm_set1_epi8(32);
+        for (j = 0; j < 8; j++) { dw[j] = d; of[j] = 0.0f; }
+        for (h = 0; h < 2; h++)
+            for (k = 0; k < 4; k++)
+                for (m = 0; m < 2; m++) {
+                    const __m128i ql = MOE__LDU128(s + 64 * h + 32 * (k & 1) + 16 * m), qh = MOE__LDU128(s + 128 + 32 * h + 16 * m);
+                    const __m128i scl = _mm_set1_epi16((short)(signed char)s[192 + 8 * h + 2 * k + m]);
+                    __m128i q = _mm_and_si128(_mm_srl_epi16(ql, _mm_cvtsi32_si128(4 * (k >> 1))), m4);
+                    q = _mm_or_si128(q, _mm_slli_epi16(_mm_and_si128(_mm_srl_epi16(qh, _mm_cvtsi32_si128(2 * k)), m3), 4));
+                    q = _mm_sub_epi8(q, k32);
+                    MOE__IST(v + 128 * h + 32 * k + 16 * m, _mm_mullo_epi16(_mm_cvtepi8_epi16(q), scl));
+                    MOE__IST(v + 128 * h + 32 * k + 16 * m + 8, _mm_mullo_epi16(_mm_cvtepi8_epi16(_mm_srli_si128(q, 8)), scl));
+                }
+        *ps = s + MOE__Q6K_BYTES;
+        return MOE__QK_K;
+    }
+    case MOE_TYPE_Q3_K: {                           /* sub-block j = 8h + 2k + m: v[16j + i] = sc_j * (q + 4 hbit - 4) */
+        const float d = moe__h2f(moe__rd16(s + 108));
+        const __m128i m3 = _mm_set1_epi8(3), m1 = _mm_set1_epi8(1), k4 = _mm_set1_epi8(4);
+        for (j = 0; j < 8; j++) { dw[j] = d; of[j] = 0.0f; }
+        for (h = 0; h < 2; h++)
+            for (k = 0; k < 4; k++)
+                for (m = 0; m < 2; m++) {
+                    const __m128i q = MOE__LDU128(s + 32 + 32 * h + 16 * m), hm = MOE__LDU128(s + 16 * m);
+                    const __m128i scl = _mm_set1_epi16((short)moe__k3_get(s + 96, 8 * h + 2 * k + m));
+                    __m128i c = _mm_and_si128(_mm_srl_epi16(q, _mm_cvtsi32_si128(2 * k)), m3);
+                    c = _mm_or_si128(c, _mm_slli_epi16(_mm_and_si128(_mm_srl_epi16(hm, _mm_cvtsi32_si128(4 * h + k)), m1), 2));
+                    c = _mm_sub_epi8(c, k4);
+                    MOE__IST(v + 128 * h + 32 * k + 16 * m, _mm_mullo_epi16(_mm_cvtepi8_epi16(c), scl));
+                    MOE__IST(v + 128 * h + 32 * k + 16 * m + 8, _mm_mullo_epi16(_mm_cvtepi8_epi16(_mm_srli_si128(c, 8)), scl));
+                }
+        *ps = s + MOE__Q3K_BYTES;
+        return MOE__QK_K;
+    }
+    default: {                                      /* MXFP4: fp4x2 + 12 by pshufb */
+        const __m128i tb = _mm_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0);
+        __m128i x, lo, hi;
+        of[0] = 0.0f;
+        if (*pes) {                                 /* gpt-oss: value 2i low nibble of byte i, 2i+1 high */
+            dw[0] = moe__e8m0_half(*(*pes)++);
+            x = MOE__LDU128(s);
+            lo = _mm_shuffle_epi8(tb, _mm_and_si128(x, m4)); hi = _mm_shuffle_epi8(tb, _mm_and_si128(_mm_srli_epi16(x, 4), m4));
+            MOE__IST(u, _mm_unpacklo_epi8(lo, hi)); MOE__IST(u + 16, _mm_unpackhi_epi8(lo, hi));
+            *ps = s + 16;
+        } else {                                    /* ggml: value i low nibble of qs[i], 16+i high */
+            dw[0] = moe__e8m0_half(s[0]);
+            x = MOE__LDU128(s + 1);
+            MOE__IST(u, _mm_shuffle_epi8(tb, _mm_and_si128(x, m4))); MOE__IST(u + 16, _mm_shuffle_epi8(tb, _mm_and_si128(_mm_srli_epi16(x, 4), m4)));
+            *ps = s + MOE__MXFP4_BYTES;
+        }
+        return MOE__QK;
+    }
+    }
+}
+/* moe__ib_packk of the rows src[0..3] (es: their MXFP4 external scales, or NULL) into slots r..r+3 */
+static void moe__ib_packk4(moe_type t, const unsigned char *const *src, const unsigned char *const *esrc, int K, int r, unsigned char *dst)
+{
+    const int w16 = MOE__IB16(t), ng = w16 ? 4 : 2;   /* 16-byte groups of a row's block */
+    const size_t bsz = (size_t)(8 + (w16 ? 64 : 32)) * MOE__IR, st = 4 * MOE__IR;
+    unsigned char u[4][MOE__QK_K];
+    int16_t v[4][MOE__QK_K];
+    float dw[4][8], of[4][8];
+    const unsigned char *s[4], *es[4];
+    int c0, n = MOE__QK_K, b, i, q;
+    for (q = 0; q < 4; q++) { s[q] = src[q]; es[q] = esrc ? esrc[q] : NULL; }
+    for (c0 = 0; c0 < K; c0 += n) {
+        for (q = 0; q < 4; q++) n = moe__ib_deck(t, &s[q], &es[q], u[q], v[q], dw[q], of[q]);
+        for (b = 0; b < n / MOE__QK; b++) {
+            unsigned char *blk = dst + (size_t)(c0 / MOE__QK + b) * bsz, *qd = blk + 8 * MOE__IR + 4 * (size_t)r;
+            for (q = 0; q < 4; q++) { memcpy(blk + 4 * (r + q), &dw[q][b], 4); memcpy(blk + 4 * (MOE__IR + r + q), &of[q][b], 4); }
+            for (i = 0; i < ng; i++) {                 /* words 4i..4i+3 of the four rows: steps 4i..4i+3 */
+                const size_t o = 32 * (size_t)b * (w16 ? 2 : 1) + 16 * (size_t)i;
+                __m128i a0 = MOE__LDU128((w16 ? (const unsigned char *)v[0] : u[0]) + o), a1 = MOE__LDU128((w16 ? (const unsigned char *)v[1] : u[1]) + o);
+                __m128i a2 = MOE__LDU128((w16 ? (const unsigned char *)v[2] : u[2]) + o), a3 = MOE__LDU128((w16 ? (const unsigned char *)v[3] : u[3]) + o);
+                MOE__IT4(a0, a1, a2, a3)
+                MOE__IST(qd + (size_t)(4 * i) * st, a0); MOE__IST(qd + (size_t)(4 * i + 1) * st, a1);
+                MOE__IST(qd + (size_t)(4 * i + 2) * st, a2); MOE__IST(qd + (size_t)(4 * i + 3) * st, a3);
+            }
+        }
+    }
+}
+#endif
 /* Repack rows n0..n0+nr-1 of matrix M of expert e into ceil(nr/IR) tiles at dst (rows past nr zero) */
 static void moe__ib_pack(const moe__matrix *M, int e, int n0, int nr, unsigned char *dst)
 {
     const unsigned char *base = moe__base(M, e) + (size_t)n0 * M->row_stride;
     size_t tb = moe__ib_tilebytes(M->type, (size_t)M->cols);
+    const int xs = M->type == MOE_TYPE_MXFP4 && M->scale_kind == MOE__XS_E8M0_32;
     int r;
     if (M->type == MOE_TYPE_Q8_0 || M->type == MOE_TYPE_Q4_0) { moe__ib_pack0(M->type, base, M->row_stride, nr, M->cols, dst); return; }
     if (nr % MOE__IR) memset(dst + (size_t)(nr / MOE__IR) * tb, 0, tb);
-    for (r = 0; r < nr; r++)
-        moe__ib_packk(M->type, base + (size_t)r * M->row_stride, M->type == MOE_TYPE_MXFP4 && M->scale_kind == MOE__XS_E8M0_32 ? moe__row_scale(M, e, n0 + r) : NULL,
+    for (r = 0; r < nr; r++) {
+#if defined(MOE__IB) && !defined(MOE_SIMD_SCALAR)
+        if (r % 4 == 0 && r + 4 <= nr) {            /* four rows of one tile */
+            const unsigned char *sp[4], *ep[4];
+            int q;
+            for (q = 0; q < 4; q++) { sp[q] = base + (size_t)(r + q) * M->row_stride; ep[q] = xs ? moe__row_scale(M, e, n0 + r + q) : NULL; }
+            moe__ib_packk4(M->type, sp, ep, M->cols, r % MOE__IR, dst + (size_t)(r / MOE__IR) * tb);
+            r += 3;
+            continue;
+        }
+#endif
+        moe__ib_packk(M->type, base + (size_t)r * M->row_stride, xs ? moe__row_scale(M, e, n0 + r) : NULL,
                       M->cols, r % MOE__IR, dst + (size_t)(r / MOE__IR) * tb);
+    }
 }
 /* ---- one token against FP8 E4M3 rows, decoded in registers --------------------------------
    E4M3 s.eeee.mmm becomes the f16 s.0eeee.mmm0000000 (the f16 of value / 2^8, subnormals
@@ -5339,7 +5480,7 @@ typedef struct moe__plan {
 } moe__plan;
 /* the routed (sh = 0) or shared experts run batches as integer GEMMs (moe__ib_tile): the mode
    asks for it, this path has the kernel, and all of their matrices are integer-batch types
-   (MOE__IBQ). *pl gets the activation planes their types read (MOE__IBPL) or'ed in. */
+   (MOE__IBQP: MOE__IBQ less Q6_K and Q3_K on AVX2). *pl gets the activation planes their types read (MOE__IBPL) or'ed in. */
 static int moe__ib_kind(const moe_layer *L, int sh, int *pl)
 {
     const moe__matrix *m[3];
@@ -5349,7 +5490,7 @@ static int moe__ib_kind(const moe_layer *L, int sh, int *pl)
     ok = 0;
 #endif
     if (L->cfg.batch_quant != MOE_BATCH_INT || (sh && L->cfg.n_shared < 1)) ok = 0;
-    for (i = g ? 0 : 1; i < 3; i++) ok = ok && MOE__IBQ(m[i]->type);
+    for (i = g ? 0 : 1; i < 3; i++) ok = ok && MOE__IBQP(m[i]->type);
     if (ok && pl) for (i = g ? 0 : 1; i < 3; i++) *pl |= MOE__IBPL(m[i]->type);
     return ok;
 }
@@ -6382,6 +6523,7 @@ MOE__API moe_status moe_route(const moe_layer *layer, const float *x, int n_toke
 #undef MOE__NI
 #undef MOE__IR
 #undef MOE__IBQ
+#undef MOE__IBQP
 #undef MOE__IB16
 #undef MOE__IBPL
 #undef MOE__IT4

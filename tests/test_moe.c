@@ -1134,17 +1134,28 @@ static int path_has_ib(void)
     return 0;
 #endif
 }
-/* on a path with the kernels */
-static int ib_kind_any(const model *m, int sh)
+/* the AVX2 paths (avx2, avx2-vnni) leave Q6_K and Q3_K on EXACT (moe.h's MOE__IBQP) */
+static int path_is_avx2(void)
+{
+    if (g_force_path >= 0) return g_force_path == MOE_PATH_AVX2 || g_force_path == MOE_PATH_AVX2_VNNI;
+    return strcmp(moe_simd_name(), "avx2") == 0;
+}
+/* on a path with the kernels: all = 1 every integer-batch type (the scalar path, AVX-512),
+   0 those of this path */
+static int ib_kind_of(const model *m, int sh, int all)
 {
     const spec *s = &m->s;
-    int g = is_gated(s->act);
-    moe_type gt = sh ? s->t_sgate : s->fused ? s->t_gate_up : s->t_gate, ut = sh ? s->t_sup : s->fused ? s->t_gate_up : s->t_up;
-    moe_type dt = sh ? s->t_sdown : s->t_down;
+    int g = is_gated(s->act), i;
+    moe_type ts[3];
+    ts[0] = sh ? s->t_sgate : s->fused ? s->t_gate_up : s->t_gate;
+    ts[1] = sh ? s->t_sup : s->fused ? s->t_gate_up : s->t_up;
+    ts[2] = sh ? s->t_sdown : s->t_down;
     if (s->bq != MOE_BATCH_INT || (sh && !(s->n_shared > 0 && s->dff_sh > 0))) return 0;
-    return (!g || is_ibq(gt)) && is_ibq(ut) && is_ibq(dt);
+    for (i = g ? 0 : 1; i < 3; i++)
+        if (!is_ibq(ts[i]) || (!all && path_is_avx2() && (ts[i] == MOE_TYPE_Q6_K || ts[i] == MOE_TYPE_Q3_K))) return 0;
+    return 1;
 }
-static int ib_kind(const model *m, int sh) { return path_has_ib() && ib_kind_any(m, sh); }
+static int ib_kind(const model *m, int sh) { return path_has_ib() && ib_kind_of(m, sh, 0); }
 static int run_class(const model *m, const int *rids, int T, int capacity)
 {
     const spec *s = &m->s;
@@ -1203,8 +1214,14 @@ static void check_vs_scalar(const model *m, const float *x, int T, int capacity,
        this is rare enough; K-quant/MXFP4 layers (wider d_ff, an offset term per block) meet it
        in about one layer in ten, by up to 3.1e-4: such layers are held to 3e-3 */
     double tol = m->worst_ib == EC_KB_INT && (ib_kind(m, 0) || ib_kind(m, 1)) ? 3e-3 : 1e-5;
-    /* a path without integer batches (NEON) runs them exact: the scalar path is asked to, too */
-    if (!path_has_ib() && (ib_kind_any(m, 0) || ib_kind_any(m, 1))) cs.batch_quant = MOE_BATCH_EXACT;
+    /* a path without integer batches (NEON), or without them for these types (AVX2: Q6_K, Q3_K),
+       runs them exact: the scalar path is asked to, too. A layer whose routed experts run integer
+       batches here and whose shared ones do not (or the other way), while the scalar path runs
+       both as integers, cannot be matched: it is left to the float64 reference check. */
+    if (ib_kind(m, 0) != ib_kind_of(m, 0, 1) || ib_kind(m, 1) != ib_kind_of(m, 1, 1)) {
+        if (ib_kind(m, 0) || ib_kind(m, 1)) { free(ys); return; }
+        cs.batch_quant = MOE_BATCH_EXACT;
+    }
     st = moe_test_scalar_forward(&cs, &m->w, x, T, ys, capacity);
     if (check(st == MOE_OK, "%s: scalar path forward -> %s", label, moe_status_string(st))) {
         for (i = 0; i < n; i++) {
@@ -4530,6 +4547,52 @@ static void test_ib_kernels(void)
     if (g_verbose) printf("integer batch kernels: worst |dot - ref| / sum|terms| = %.3g\n", worst);
 }
 
+/* The x86 repack of K-quant and MXFP4 rows (moe__ib_pack: four rows at a time by moe__ib_packk4,
+   the rest of a tile row by row) writes exactly the bytes of the plain-C moe__ib_packk, byte for
+   byte, tile padding included: every such type (MXFP4 in both layouts), row counts 1 .. 2 IR + 5
+   (whole tiles, partial tiles with and without a group of four, the missing rows zero), K one,
+   three and eight super-blocks (MXFP4 13 blocks), random bytes (finite d). The output buffer
+   starts as garbage, so a byte the repack misses shows too. On the scalar path both are the
+   plain C. */
+static void test_ib_pack_ref(void)
+{
+    static const moe_type ts[6] = {MOE_TYPE_Q4_K, MOE_TYPE_Q5_K, MOE_TYPE_Q6_K, MOE_TYPE_Q3_K, MOE_TYPE_MXFP4, MOE_TYPE_MXFP4};
+    rng_t r = {0x9ac4ull};
+    int ti, ki, nr, row, bad = 0;
+    for (ti = 0; ti < 6; ti++)
+        for (ki = 0; ki < 3; ki++) {
+            moe_type t = ts[ti];
+            int split = ti == 5, blck = (int)moe__traits[t].blck;
+            int K = ki == 0 ? blck : ki == 1 ? (blck == 32 ? 13 * 32 : 3 * blck) : 8 * blck, nmax = 2 * MOE__IR + 5;
+            size_t rb = moe_type_row_size(t, (size_t)K), tb = moe__ib_tilebytes(t, (size_t)K), nb32 = (size_t)K / 32;
+            size_t ntmax = (size_t)(nmax + MOE__IR - 1) / MOE__IR, rs = split ? nb32 * 16 : rb;
+            unsigned char *w = (unsigned char *)xmalloc(rb * (size_t)nmax), *es = (unsigned char *)xmalloc(nb32 * (size_t)nmax);
+            unsigned char *pk = (unsigned char *)xmalloc(tb * ntmax), *ref = (unsigned char *)xmalloc(tb * ntmax);
+            moe__matrix M;
+            size_t i;
+            for (row = 0; row < nmax; row++) kern_rand_row(&r, t, w + (size_t)row * rb, K);
+            for (i = 0; i < nb32 * (size_t)nmax; i++) es[i] = (unsigned char)(100 + rng_int(&r, 50));
+            memset(&M, 0, sizeof M);
+            M.type = t; M.cols = K; M.rows = nmax; M.data = w; M.row_stride = rs;
+            if (split) { M.scale_kind = MOE__XS_E8M0_32; M.scale = es; M.scale_rows = 1; M.scale_cols = 32;
+                         M.scale_row_stride = nb32; M.row_mul = 1; }
+            for (nr = 1; nr <= nmax; nr++) {
+                size_t nt = (size_t)(nr + MOE__IR - 1) / MOE__IR, at;
+                memset(pk, 0xa5, tb * ntmax);
+                memset(ref, 0, tb * nt);
+                moe__ib_pack(&M, 0, 0, nr, pk);
+                for (row = 0; row < nr; row++)
+                    moe__ib_packk(t, w + (size_t)row * rs, split ? es + (size_t)row * nb32 : NULL, K, row % MOE__IR, ref + (size_t)(row / MOE__IR) * tb);
+                for (at = 0; at < tb * nt && pk[at] == ref[at]; at++) {}
+                if (!check(at == tb * nt, "integer batch repack %s%s K=%d rows %d (%s path): byte %lu (tile %lu) is %02x, the plain-C repack's %02x",
+                           moe_type_name(t), split ? " (split layout)" : "", K, nr, moe_simd_name(), (unsigned long)at, (unsigned long)(at / tb),
+                           at < tb * nt ? pk[at] : 0, at < tb * nt ? ref[at] : 0)) bad = 1;
+                if (bad) break;
+            }
+            free(w); free(es); free(pk); free(ref);
+        }
+}
+
 static void test_kernels(void)
 {
     static const int Ks[4] = {256, 512, 2304, 416};   /* 416 = 13 blocks of 32: MXFP4 only */
@@ -4644,6 +4707,7 @@ static void test_kernels(void)
     }
     if (g_verbose) printf("kernels: worst |dot - ref| / sum|terms| = %.3g\n", worst);
     test_ib_kernels();
+    test_ib_pack_ref();
     group_end();
 }
 #endif
