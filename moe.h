@@ -91,7 +91,8 @@ QUANTISED WEIGHTS (Q8_0, Q4_0, Q2_K..Q6_K, MXFP4)
    few-token Q8_K path), so every expert of such a layer quantises, whatever its token count
    (tests, max |y - ref| / max |ref| against float64: Q4_0 1.2e-2, Q8_0 4.3e-5, Q4_K/Q5_K/Q3_K
    1.1e-2, Q6_K/MXFP4 1.3e-2; bounds 3e-2, 5e-4, 3e-2), on AVX-512 (VNNI vpdpbusd/vpdpwssd, or
-   BW), AVX2 (AVX-VNNI where enabled) and the scalar path; NEON keeps EXACT for now. With
+   BW), AVX2 (AVX-VNNI where enabled; not Q6_K/Q3_K, EXACT there, faster) and the scalar path;
+   NEON keeps EXACT for now. With
    MOE_BATCH_EXACT, or Q2_K/FP8, they decode the weights to f32 and stay exact to the
    dequantised weights (5e-7). The same rule and quantiser run on every kernel path. VNNI (-mavx512vnni with
    -mavx512bw -mavx512vl, or -mavxvnni) and the AArch64 dotprod extension are used when the
@@ -213,7 +214,7 @@ typedef enum moe_batch_quant {
                          as 16-bit activations), weights repacked a tile at a time, int32 sums per
                          block. Used when all of the expert's matrices are Q8_0, Q4_0, Q3_K, Q4_K,
                          Q5_K, Q6_K or MXFP4 and the kernel path has an integer GEMM (AVX-512,
-                         AVX2, scalar); else EXACT (Q2_K, FP8, NEON) */
+                         AVX2, scalar); else EXACT (Q2_K, FP8, NEON, Q6_K/Q3_K on AVX2) */
     MOE_BATCH_EXACT   /* weights decoded to f32, f32 activations: exact to the dequantised weights */
 } moe_batch_quant;
 
