@@ -85,13 +85,17 @@ QUANTISED WEIGHTS (Q8_0, Q4_0, Q2_K..Q6_K, MXFP4)
    K-quant and MXFP4 matrices do the same on 8-bit activations in blocks of 256 with per-16
    sums (ggml's Q8_K; about 2 % of the output's magnitude). FP8 E4M3 keeps f32 activations:
    one token decodes its rows in registers. Experts with more tokens: with cfg.batch_quant =
-   MOE_BATCH_INT (the default) an expert whose matrices are all Q8_0/Q4_0 runs them as integer
-   GEMMs on the same quantised activations (Q8_0 as 16-bit, 256 q1 + q2), so every expert of
-   such a layer quantises, whatever its token count (tests, max |y - ref| / max |ref| against
-   float64: Q4_0 1.2e-2, Q8_0 4.3e-5; bounds 3e-2, 5e-4), on AVX-512 (VNNI vpdpbusd/vpdpwssd, or
-   BW), AVX2 (AVX-VNNI where enabled), NEON (sdot by lane with dotprod, else widening multiplies;
-   Q8_0 as 256 (w . q1) + w . q2: the same int32 sums) and the scalar path. With
-   MOE_BATCH_EXACT, or other types, they decode the weights to f32 and stay exact to the
+   MOE_BATCH_INT (the default) an expert whose matrices are all Q8_0, Q4_0, Q3_K..Q6_K or MXFP4
+   (mixed freely) runs them as integer GEMMs on the per-32 quantised activations (Q8_0 as
+   16-bit, 256 q1 + q2; the K-quants and MXFP4 on 8-bit q1, so more accurately than their
+   few-token Q8_K path), so every expert of such a layer quantises, whatever its token count
+   (tests, max |y - ref| / max |ref| against float64: Q4_0 1.2e-2, Q8_0 4.3e-5, Q4_K/Q5_K/Q3_K
+   1.1e-2, Q6_K/MXFP4 1.3e-2; bounds 3e-2, 5e-4, 3e-2), on AVX-512 (VNNI vpdpbusd/vpdpwssd, or
+   BW), AVX2 (AVX-VNNI where enabled; not Q6_K/Q3_K, EXACT there, faster), NEON (Q8_0 and Q4_0
+   only: sdot by lane with dotprod, else widening multiplies; Q8_0 as 256 (w . q1) + w . q2, the
+   same int32 sums) and the scalar path. With
+   MOE_BATCH_EXACT, or Q2_K/FP8 (or the K-quants/MXFP4 on NEON), they decode the weights to
+   f32 and stay exact to the
    dequantised weights (5e-7). The same rule and quantiser run on every kernel path. VNNI (-mavx512vnni with
    -mavx512bw -mavx512vl, or -mavxvnni) and the AArch64 dotprod extension are used when the
    compiler enables them.
@@ -206,15 +210,16 @@ typedef enum moe_path {
     MOE_PATH_COUNT
 } moe_path;
 
-/* How an expert with more than 8 tokens in a call (a batch) runs its Q8_0/Q4_0 matrices. Experts
-   with 1..8 tokens always quantise their activations (see QUANTISED WEIGHTS). */
+/* How an expert with more than 8 tokens in a call (a batch) runs its Q8_0, Q4_0, Q3_K..Q6_K and
+   MXFP4 matrices. Experts with 1..8 tokens always quantise their activations (see QUANTISED WEIGHTS). */
 typedef enum moe_batch_quant {
     MOE_BATCH_INT,    /* integer GEMM: each token's input and hidden rows quantised once per expert
                          with the few-token quantiser (blocks of 32; Q8_0 keeps the residual byte,
                          as 16-bit activations, or on NEON a second byte plane), weights repacked a
                          tile at a time, int32 sums per block. Used when all of the expert's
-                         matrices are Q8_0 or Q4_0 and the kernel path has an integer GEMM
-                         (AVX-512 with BW, AVX2, NEON, scalar); else EXACT */
+                         matrices are Q8_0, Q4_0, Q3_K, Q4_K, Q5_K, Q6_K or MXFP4 and the kernel
+                         path has an integer GEMM for them (AVX-512 with BW and scalar: all of
+                         them; AVX2: not Q6_K/Q3_K; NEON: Q8_0/Q4_0 only); else EXACT (Q2_K, FP8) */
     MOE_BATCH_EXACT   /* weights decoded to f32, f32 activations: exact to the dequantised weights */
 } moe_batch_quant;
 
@@ -236,7 +241,8 @@ typedef struct moe_config {
     int n_threads;          /* threads (and workspace slots) to size for; 0: all OpenMP gives, or 1 */
     moe_path path;          /* kernel path: AUTO (0), or one to force (MOE_ERR_UNSUPPORTED when
                                the build lacks it or the CPU cannot run it)                   */
-    moe_batch_quant batch_quant;  /* experts with more than 8 tokens, all of their matrices Q8_0/Q4_0:
+    moe_batch_quant batch_quant;  /* experts with more than 8 tokens, all of their matrices Q8_0, Q4_0,
+                               Q3_K..Q6_K or MXFP4:
                                MOE_BATCH_INT (default) integer GEMM on quantised activations,
                                MOE_BATCH_EXACT f32 activations on dequantised weights */
 } moe_config;
@@ -1566,13 +1572,17 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #define moe__hsum256 MOE__PN(moe__hsum256)
 #define moe__hsum_neon MOE__PN(moe__hsum_neon)
 #define moe__hsum_s32 MOE__PN(moe__hsum_s32)
+#define moe__ib_deck MOE__PN(moe__ib_deck)
 #define moe__ib_down MOE__PN(moe__ib_down)
 #define moe__ib_e MOE__PN(moe__ib_e)
 #define moe__ib_gateup MOE__PN(moe__ib_gateup)
 #define moe__ib_kind MOE__PN(moe__ib_kind)
 #define moe__ib_lanes MOE__PN(moe__ib_lanes)
 #define moe__ib_pack MOE__PN(moe__ib_pack)
+#define moe__ib_pack0 MOE__PN(moe__ib_pack0)
 #define moe__ib_pack4 MOE__PN(moe__ib_pack4)
+#define moe__ib_packk MOE__PN(moe__ib_packk)
+#define moe__ib_packk4 MOE__PN(moe__ib_packk4)
 #define moe__ib_qpanel MOE__PN(moe__ib_qpanel)
 #define moe__ib_qtok MOE__PN(moe__ib_qtok)
 #define moe__ib_tile MOE__PN(moe__ib_tile)
@@ -1735,13 +1745,17 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #undef moe__hsum256
 #undef moe__hsum_neon
 #undef moe__hsum_s32
+#undef moe__ib_deck
 #undef moe__ib_down
 #undef moe__ib_e
 #undef moe__ib_gateup
 #undef moe__ib_kind
 #undef moe__ib_lanes
 #undef moe__ib_pack
+#undef moe__ib_pack0
 #undef moe__ib_pack4
+#undef moe__ib_packk
+#undef moe__ib_packk4
 #undef moe__ib_qpanel
 #undef moe__ib_qtok
 #undef moe__ib_tile
@@ -4164,6 +4178,8 @@ static void moe__qgemm(moe_type t, int K, const unsigned char *qx, int mt, const
 }
 
 /* ---- batches against Q8_0 / Q4_0 rows: integer GEMM (cfg.batch_quant = MOE_BATCH_INT) ------
+   (and Q4_K, Q5_K, Q6_K, Q3_K, MXFP4: moe__ib_packk makes the same tiles of their rows, below;
+   Q6_K/Q3_K read a third plane, int16 w16[K/2][G][2] = q1, after a8 and a16 where present)
    An expert with more than QM tokens whose matrices are all Q8_0/Q4_0 runs them as integer
    GEMMs on panels of G tokens (the batched path's groups). Its tokens' input rows are quantised
    once per expert in the pack phase, its hidden rows once by the gate/up unit that makes them,
@@ -4202,18 +4218,34 @@ static void moe__qgemm(moe_type t, int K, const unsigned char *qx, int mt, const
 #else
 #define MOE__IR 4
 #endif
-#define MOE__IBQ(t) ((t) == MOE_TYPE_Q8_0 || (t) == MOE_TYPE_Q4_0)
+#define MOE__IBQ(t) ((t) == MOE_TYPE_Q8_0 || (t) == MOE_TYPE_Q4_0 || (t) == MOE_TYPE_Q4_K || (t) == MOE_TYPE_Q5_K || \
+                     (t) == MOE_TYPE_Q6_K || (t) == MOE_TYPE_Q3_K || (t) == MOE_TYPE_MXFP4)
+/* the types this path runs as integer batches: the AVX2 paths leave Q6_K and Q3_K on EXACT (their
+   int16 tiles, 16 tokens wide, make the integer GEMM slower than the f32 one there); NEON has
+   kernels for Q8_0 and Q4_0 only */
+#if defined(MOE__IB8)
+#define MOE__IBQP(t) ((t) == MOE_TYPE_Q8_0 || (t) == MOE_TYPE_Q4_0)
+#elif defined(MOE_SIMD_AVX2)
+#define MOE__IBQP(t) (MOE__IBQ(t) && (t) != MOE_TYPE_Q6_K && (t) != MOE_TYPE_Q3_K)
+#else
+#define MOE__IBQP(t) MOE__IBQ(t)
+#endif
+/* the types whose tiles hold int16 codes (vpdpwssd): Q8_0 against 256 q1 + q2, Q6_K / Q3_K against q1 */
+#define MOE__IB16(t) ((t) == MOE_TYPE_Q8_0 || (t) == MOE_TYPE_Q6_K || (t) == MOE_TYPE_Q3_K)
+/* the activation planes a type reads: 1 a8 (q1 bytes), 2 a16 (256 q1 + q2; MOE__IB8: a8 and the
+   q2 byte plane), 4 w16 (q1 as int16) */
+#define MOE__IBPL(t) ((t) == MOE_TYPE_Q8_0 ? 2 : (t) == MOE_TYPE_Q6_K || (t) == MOE_TYPE_Q3_K ? 4 : 1)
 #ifdef MOE__IB8
-/* bytes per token of a quantised panel of K values; n8, n16: some matrix is Q4_0 / Q8_0 (the
-   q1 plane is there for either, the q2 plane for Q8_0) */
-static size_t moe__ib_tokbytes(size_t K, int n8, int n16) { return K / 4 * 2 + (n8 || n16 ? K : 0) + (n16 ? K : 0); }
+/* bytes per token of a quantised panel of K values with the planes pl (the q1 plane is there
+   for either type, the q2 plane for Q8_0) */
+static size_t moe__ib_tokbytes(size_t K, int pl) { return K / 4 * 2 + ((pl & 3) ? K : 0) + ((pl & 2) ? K : 0); }
 /* bytes of one repacked tile of IR rows of K values */
 static size_t moe__ib_tilebytes(moe_type t, size_t K) { (void)t; return K / MOE__QK * (8 + 32) * MOE__IR; }
 #else
-/* bytes per token of a quantised panel of K values; n8, n16: the a8 / a16 planes are there */
-static size_t moe__ib_tokbytes(size_t K, int n8, int n16) { return K / 4 * 2 + (n8 ? K : 0) + (n16 ? 2 * K : 0); }
+/* bytes per token of a quantised panel of K values with the planes pl */
+static size_t moe__ib_tokbytes(size_t K, int pl) { return K / 4 * 2 + ((pl & 1) ? K : 0) + ((pl & 2) ? 2 * K : 0) + ((pl & 4) ? 2 * K : 0); }
 /* bytes of one repacked tile of IR rows of K values */
-static size_t moe__ib_tilebytes(moe_type t, size_t K) { return K / MOE__QK * (8 + (t == MOE_TYPE_Q8_0 ? 64 : 32)) * MOE__IR; }
+static size_t moe__ib_tilebytes(moe_type t, size_t K) { return K / MOE__QK * (8 + (MOE__IB16(t) ? 64 : 32)) * MOE__IR; }
 #endif
 
 #if defined(MOE__IB) && (defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2))
@@ -4277,7 +4309,7 @@ static void moe__ib_pack4(moe_type t, const unsigned char *const *src, unsigned 
 #endif
 /* Repack rows 0..nr-1 (stride bytes apart, at w) of a Q8_0/Q4_0 matrix with K columns into
    ceil(nr/IR) tiles at dst; rows past nr are zero. */
-static void moe__ib_pack(moe_type t, const unsigned char *w, size_t stride, int nr, int K, unsigned char *dst)
+static void moe__ib_pack0(moe_type t, const unsigned char *w, size_t stride, int nr, int K, unsigned char *dst)
 {
 #ifdef MOE__IB8
     const int nb = K / MOE__QK, q8 = t == MOE_TYPE_Q8_0, bsz = 8 + 32;
@@ -4346,6 +4378,9 @@ static void moe__ib_pack(moe_type t, const unsigned char *w, size_t stride, int 
 #define MOE__IFST(p, v) _mm512_storeu_ps(p, v)
 #define MOE__IFMUL(a, b) _mm512_mul_ps(a, b)
 #define MOE__IFSET(f) _mm512_set1_ps(f)
+#define MOE__IFMAF(a, b, acc) _mm512_fmadd_ps(a, b, acc)
+#define MOE__ICVT(i) _mm512_cvtepi32_ps(i)
+#define MOE__IC12(v) _mm512_add_epi32(v, _mm512_srai_epi32(v, 1))
 #if MOE__X_VNNI512BW
 #define MOE__IDPB(acc, u, s) _mm512_dpbusd_epi32(acc, u, s)
 #define MOE__IDPW(acc, a, b) _mm512_dpwssd_epi32(acc, a, b)
@@ -4365,6 +4400,9 @@ static void moe__ib_pack(moe_type t, const unsigned char *w, size_t stride, int 
 #define MOE__IFST(p, v) _mm256_storeu_ps(p, v)
 #define MOE__IFMUL(a, b) _mm256_mul_ps(a, b)
 #define MOE__IFSET(f) _mm256_set1_ps(f)
+#define MOE__IFMAF(a, b, acc) MOE__FMA256(a, b, acc)
+#define MOE__ICVT(i) _mm256_cvtepi32_ps(i)
+#define MOE__IC12(v) _mm256_add_epi32(v, _mm256_srai_epi32(v, 1))
 #if MOE__X_VNNI512
 #define MOE__IDPB(acc, u, s) _mm256_dpbusd_epi32(acc, u, s)
 #define MOE__IDPW(acc, a, b) _mm256_dpwssd_epi32(acc, a, b)
@@ -4389,12 +4427,22 @@ static int32_t moe__rdi32(const unsigned char *p) { int32_t v; memcpy(&v, p, 4);
 #define MOE__IEPI(r) { MOE__IF s = MOE__IFSET(dw[r]); \
         MOE__IFST(c + r * MOE__IG, MOE__IFMA(i##r##a, MOE__IFMUL(da, s), MOE__IFLD(c + r * MOE__IG))); \
         MOE__IFST(c + r * MOE__IG + MOE__IVL, MOE__IFMA(i##r##b, MOE__IFMUL(db, s), MOE__IFLD(c + r * MOE__IG + MOE__IVL))); }
-/* one block of 32 columns: steps of 4 (Q4_0, vpdpbusd from c8) or 2 (Q8_0, vpdpwssd from 0),
-   written out (a loop over the steps makes GCC 12 copy every accumulator at every step) */
+/* with the row's offset: + off * (dx * sum(q1)), ma / mb the two vectors of dx * sum(q1) */
+#define MOE__IEPO(r) { MOE__IF s = MOE__IFSET(dw[r]), o = MOE__IFSET(dw[MOE__IR + r]); \
+        MOE__IFST(c + r * MOE__IG, MOE__IFMAF(ma, o, MOE__IFMA(i##r##a, MOE__IFMUL(da, s), MOE__IFLD(c + r * MOE__IG)))); \
+        MOE__IFST(c + r * MOE__IG + MOE__IVL, MOE__IFMAF(mb, o, MOE__IFMA(i##r##b, MOE__IFMUL(db, s), MOE__IFLD(c + r * MOE__IG + MOE__IVL)))); }
+#define MOE__ITAIL MOE__IROWS(MOE__IEPI)
+/* dx * sum(q1) = dx * (c8 / -8), exact up to the one rounding of the product */
+#define MOE__ITAILO { const MOE__IF m8 = MOE__IFSET(-0.125f); \
+        MOE__IF ma = MOE__IFMUL(MOE__ICVT(MOE__ILD(c8 + b * G * 4)), MOE__IFMUL(da, m8)); \
+        MOE__IF mb = MOE__IFMUL(MOE__ICVT(MOE__ILD(c8 + b * G * 4 + 4 * MOE__IVL)), MOE__IFMUL(db, m8)); \
+        MOE__IROWS(MOE__IEPO) }
+/* one block of 32 columns: steps of 4 (u8 codes: vpdpbusd, from ZA) or 2 (int16 codes: vpdpwssd
+   from 0), written out (a loop over the steps makes GCC 12 copy every accumulator at every step) */
 #define MOE__ISTEP(STEP) { MOE__IV xa = MOE__ILD(xq), xb = MOE__ILD(xq + 4 * MOE__IVL); MOE__IROWS(STEP) wq += 4 * MOE__IR; xq += 4 * G; }
 #define MOE__IS8(STEP) MOE__ISTEP(STEP) MOE__ISTEP(STEP) MOE__ISTEP(STEP) MOE__ISTEP(STEP) MOE__ISTEP(STEP) MOE__ISTEP(STEP) MOE__ISTEP(STEP) MOE__ISTEP(STEP)
 #define MOE__IS16(STEP) MOE__IS8(STEP) MOE__IS8(STEP)
-#define MOE__IBLOCK(NS, STEP, ZA, ZB) { \
+#define MOE__IBLOCK(NS, STEP, ZA, ZB, TAIL) { \
         const float *dw = (const float *)(const void *)(wt + b * bsz); \
         const unsigned char *wq = wt + b * bsz + 8 * MOE__IR; \
         MOE__IV za = ZA, zb = ZB; \
@@ -4402,22 +4450,46 @@ static int32_t moe__rdi32(const unsigned char *p) { int32_t v; memcpy(&v, p, 4);
         MOE__IF da, db; \
         NS(STEP) \
         da = MOE__IFLD(dxp + b * G); db = MOE__IFLD(dxp + b * G + MOE__IVL); \
-        MOE__IROWS(MOE__IEPI) }
-static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsigned char *g, int n8, float *c)
+        TAIL }
+/* The int32 sums, per block of 32 and token (|q1| <= 127; vpmaddubsw's pairs and vpmaddwd's
+   pairs must not saturate without VNNI, and the block's sum must fit an int32):
+     Q4_0   u8 0..15  x q1 from c8 = -8 sum(q1): |pair| <= 2*15*127, |sum| <= 32*15*127 + 32512
+     Q4_K   u8 0..15, Q5_K u8 0..31, x q1 from 0: |pair| <= 2*31*127 = 7874
+     MXFP4  u8 0..24 x q1 from -12 sum(q1) = c8 + c8/2 (c8 is a multiple of 8: exact): |pair| <= 6096
+     Q8_0   int16 |w| <= 128 x (256 q1 + q2) (|.| <= 32639): |sum| <= 32*128*32639 < 2^27
+     Q6_K   int16 |w| <= 4096 x q1: |sum| <= 32*4096*127 < 2^24; Q3_K |w| <= 128 */
+static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsigned char *g, int pl, float *c)
 {
     const size_t G = MOE__IG, nb = (size_t)K / MOE__QK;
     const float *dxp = (const float *)(const void *)g;
-    const unsigned char *c8 = g + nb * G * 4, *a8 = g + nb * G * 8, *a16 = a8 + (n8 ? (size_t)K * G : 0), *xq;
+    const unsigned char *c8 = g + nb * G * 4, *a8 = g + nb * G * 8, *a16 = a8 + ((pl & 1) ? (size_t)K * G : 0);
+    const unsigned char *w16 = a16 + ((pl & 2) ? 2 * (size_t)K * G : 0), *xq;
     size_t b, bsz;
     int r;
     for (r = 0; r < MOE__IR * MOE__IG; r++) c[r] = 0.0f;
-    if (t == MOE_TYPE_Q8_0) {
+    switch (t) {
+    case MOE_TYPE_Q8_0:
         bsz = (size_t)(8 + 64) * MOE__IR;
-        for (b = 0, xq = a16; b < nb; b++) MOE__IBLOCK(MOE__IS16, MOE__ISTEP8, MOE__IZERO(), MOE__IZERO())
+        for (b = 0, xq = a16; b < nb; b++) MOE__IBLOCK(MOE__IS16, MOE__ISTEP8, MOE__IZERO(), MOE__IZERO(), MOE__ITAIL)
         for (r = 0; r < MOE__IR * MOE__IG; r++) c[r] *= 1.0f / 256.0f;
-    } else {
+        break;
+    case MOE_TYPE_Q6_K: case MOE_TYPE_Q3_K:
+        bsz = (size_t)(8 + 64) * MOE__IR;
+        for (b = 0, xq = w16; b < nb; b++) MOE__IBLOCK(MOE__IS16, MOE__ISTEP8, MOE__IZERO(), MOE__IZERO(), MOE__ITAIL)
+        break;
+    case MOE_TYPE_Q4_K: case MOE_TYPE_Q5_K:
         bsz = (size_t)(8 + 32) * MOE__IR;
-        for (b = 0, xq = a8; b < nb; b++) MOE__IBLOCK(MOE__IS8, MOE__ISTEP4, MOE__ILD(c8 + b * G * 4), MOE__ILD(c8 + b * G * 4 + 4 * MOE__IVL))
+        for (b = 0, xq = a8; b < nb; b++) MOE__IBLOCK(MOE__IS8, MOE__ISTEP4, MOE__IZERO(), MOE__IZERO(), MOE__ITAILO)
+        break;
+    case MOE_TYPE_MXFP4:
+        bsz = (size_t)(8 + 32) * MOE__IR;
+        for (b = 0, xq = a8; b < nb; b++)
+            MOE__IBLOCK(MOE__IS8, MOE__ISTEP4, MOE__IC12(MOE__ILD(c8 + b * G * 4)), MOE__IC12(MOE__ILD(c8 + b * G * 4 + 4 * MOE__IVL)), MOE__ITAIL)
+        break;
+    default:                                            /* Q4_0 */
+        bsz = (size_t)(8 + 32) * MOE__IR;
+        for (b = 0, xq = a8; b < nb; b++) MOE__IBLOCK(MOE__IS8, MOE__ISTEP4, MOE__ILD(c8 + b * G * 4), MOE__ILD(c8 + b * G * 4 + 4 * MOE__IVL), MOE__ITAIL)
+        break;
     }
 }
 #elif defined(MOE__IB) && defined(MOE_SIMD_NEON)
@@ -4460,7 +4532,7 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
 #define MOE__NEPI(r) { float *cr = c + (r) * MOE__IG; \
         vst1q_f32(cr, MOE__VFMA(vcvtq_f32_s32(i##r##a), vmulq_n_f32(da, dw[r]), vld1q_f32(cr))); \
         vst1q_f32(cr + 4, MOE__VFMA(vcvtq_f32_s32(i##r##b), vmulq_n_f32(db, dw[r]), vld1q_f32(cr + 4))); }
-static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsigned char *g, int n8, float *c)
+static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsigned char *g, int pl, float *c)
 {
     const size_t G = MOE__IG, nb = (size_t)K / MOE__QK, bsz = (size_t)(8 + 32) * MOE__IR;
     const float *dxp = (const float *)(const void *)g;
@@ -4470,7 +4542,7 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
     const int q8 = t == MOE_TYPE_Q8_0;
     size_t b;
     int r;
-    (void)n8;
+    (void)pl;
     for (r = 0; r < MOE__IR * MOE__IG; r++) c[r] = 0.0f;
     for (b = 0; b < nb; b++) {
         const float *dw = (const float *)(const void *)(wt + b * bsz);
@@ -4491,15 +4563,16 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
 }
 #else
 /* the reference: the same layouts, the same integer sums, in plain C (MOE__IB8: NEON's) */
-static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsigned char *g, int n8, float *c)
+static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsigned char *g, int pl, float *c)
 {
     const size_t G = MOE__IG, nb = (size_t)K / MOE__QK;
-    const int q8 = t == MOE_TYPE_Q8_0;
+    const int w16 = MOE__IB16(t), off = t == MOE_TYPE_Q4_K || t == MOE_TYPE_Q5_K;
     const size_t bsz = moe__ib_tilebytes(t, MOE__QK);                  /* bytes per block */
     const float *dxp = (const float *)(const void *)g;
     const int32_t *c8 = (const int32_t *)(const void *)(g + nb * G * 4);
     const signed char *a8 = (const signed char *)(g + nb * G * 8);
-    const int16_t *a16 = (const int16_t *)(const void *)(g + nb * G * 8 + (n8 ? (size_t)K * G : 0));
+    const size_t at16 = nb * G * 8 + ((pl & 1) ? (size_t)K * G : 0);
+    const int16_t *a16 = (const int16_t *)(const void *)(g + at16 + (t == MOE_TYPE_Q8_0 ? 0 : (pl & 2) ? 2 * (size_t)K * G : 0));
     size_t b, r, n;
     int s, j;
     for (r = 0; r < MOE__IR; r++)
@@ -4507,11 +4580,13 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
             float acc = 0.0f;
             for (b = 0; b < nb; b++) {
                 const unsigned char *blk = wt + b * bsz, *wq = blk + 8 * MOE__IR;
-                float dw;
-                int32_t sum = q8 ? 0 : c8[b * G + n];
+                float dw, ow;
+                int32_t c0 = c8[b * G + n];
+                int32_t sum = t == MOE_TYPE_Q4_0 ? c0 : t == MOE_TYPE_MXFP4 ? c0 + c0 / 2 : 0;
                 memcpy(&dw, blk + 4 * r, 4);
+                memcpy(&ow, blk + 4 * (MOE__IR + r), 4);
 #ifdef MOE__IB8
-                if (q8) {                       /* 256 (w . q1) + w . q2, q2 at a8 + K G */
+                if (t == MOE_TYPE_Q8_0) {       /* 256 (w . q1) + w . q2, q2 at a8 + K G */
                     int32_t s1 = 0, s2 = 0;
                     for (s = 0; s < 8; s++)
                         for (j = 0; j < 4; j++) {
@@ -4522,8 +4597,8 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
                     sum = 256 * s1 + s2;
                     (void)a16;
                 } else
-#else
-                if (q8)
+#endif
+                if (w16)
                     for (s = 0; s < 16; s++)
                         for (j = 0; j < 2; j++) {
                             int16_t w;
@@ -4531,13 +4606,13 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
                             sum += (int32_t)w * a16[((b * 16 + (size_t)s) * G + n) * 2 + (size_t)j];
                         }
                 else
-#endif
                     for (s = 0; s < 8; s++)
                         for (j = 0; j < 4; j++)
                             sum += (int32_t)wq[((size_t)s * MOE__IR + r) * 4 + (size_t)j] * a8[((b * 8 + (size_t)s) * G + n) * 4 + (size_t)j];
                 acc += (float)sum * (dxp[b * G + n] * dw);
+                if (off) acc += (float)c0 * (dxp[b * G + n] * -0.125f) * ow;
             }
-            c[r * G + n] = q8 ? acc * (1.0f / 256.0f) : acc;
+            c[r * G + n] = t == MOE_TYPE_Q8_0 ? acc * (1.0f / 256.0f) : acc;
         }
 }
 #endif
@@ -4609,11 +4684,12 @@ static void moe__ib_lanes(const uint32_t *am, float *id, int32_t *ok, float *dx)
 #define MOE__QSETF(f) _mm256_set1_ps(f)
 #define MOE__QISUB(a, b) _mm256_sub_epi32(a, b)
 #endif
-static void moe__ib_qpanel(int K, int b0, int b1, const float *x, unsigned char *g, int n8, int n16)
+static void moe__ib_qpanel(int K, int b0, int b1, const float *x, unsigned char *g, int pl)
 {
     const size_t G = MOE__IG, nb = (size_t)K / MOE__QK;
+    const int n8 = pl & 1, n16 = pl & 2, nw = pl & 4;
     float *dx = (float *)(void *)g;
-    unsigned char *c8 = g + nb * G * 4, *a8 = g + nb * G * 8, *a16 = a8 + (n8 ? (size_t)K * G : 0);
+    unsigned char *c8 = g + nb * G * 4, *a8 = g + nb * G * 8, *a16 = a8 + (n8 ? (size_t)K * G : 0), *w16 = a16 + (n16 ? 2 * (size_t)K * G : 0);
     const MOE__QVI mabs = MOE__QSET(0x7fffffff), m8 = MOE__QSET(255), m16 = MOE__QSET(0xffff);
     const MOE__QVI lo = MOE__QSET(-127), hi = MOE__QSET(127);
     const MOE__QVF k256 = MOE__QSETF(256.0f);
@@ -4650,6 +4726,10 @@ static void moe__ib_qpanel(int K, int b0, int b1, const float *x, unsigned char 
                     MOE__QSI(a16 + (((size_t)b * 16 + (size_t)(k / 2)) * G + (size_t)v) * 4, MOE__QOR(MOE__QAND(w[0], m16), MOE__QSLL(w[1], 16)));
                     MOE__QSI(a16 + (((size_t)b * 16 + (size_t)(k / 2) + 1) * G + (size_t)v) * 4, MOE__QOR(MOE__QAND(w[2], m16), MOE__QSLL(w[3], 16)));
                 }
+                if (nw) {
+                    MOE__QSI(w16 + (((size_t)b * 16 + (size_t)(k / 2)) * G + (size_t)v) * 4, MOE__QOR(MOE__QAND(q1[0], m16), MOE__QSLL(q1[1], 16)));
+                    MOE__QSI(w16 + (((size_t)b * 16 + (size_t)(k / 2) + 1) * G + (size_t)v) * 4, MOE__QOR(MOE__QAND(q1[2], m16), MOE__QSLL(q1[3], 16)));
+                }
             }
             MOE__QSI(c8 + ((size_t)b * G + (size_t)v) * 4, MOE__QISUB(MOE__QSET(0), MOE__QSLL(s1, 3)));
         }
@@ -4658,8 +4738,9 @@ static void moe__ib_qpanel(int K, int b0, int b1, const float *x, unsigned char 
 #elif defined(MOE__IB) && defined(MOE_SIMD_NEON) && (defined(__aarch64__) || defined(_M_ARM64))
 /* four tokens' int32 values j = 0..3 -> each token's 4 bytes, in order (shift left and insert) */
 #define MOE__NB4(q) vsliq_n_s32(vsliq_n_s32(vsliq_n_s32(q[0], q[1], 8), q[2], 16), q[3], 24)
-static void moe__ib_qpanel(int K, int b0, int b1, const float *x, unsigned char *g, int n8, int n16)
+static void moe__ib_qpanel(int K, int b0, int b1, const float *x, unsigned char *g, int pl)
 {
+    const int n8 = pl & 1, n16 = pl & 2;
     const size_t G = MOE__IG, nb = (size_t)K / MOE__QK;
     float *dx = (float *)(void *)g;
     int32_t *c8 = (int32_t *)(void *)(g + nb * G * 4);
@@ -4702,13 +4783,14 @@ static void moe__ib_qpanel(int K, int b0, int b1, const float *x, unsigned char 
 #else
 /* Quantise blocks b0..b1-1 of one token into lane `lane` of group g (G tokens, K values): the
    token's element b0 * 32 + i at x[i * xs] (xs = 0 with a zero x: a padding lane). */
-static void moe__ib_qtok(int K, int b0, int b1, const float *x, size_t xs, int lane, unsigned char *g, int n8, int n16)
+static void moe__ib_qtok(int K, int b0, int b1, const float *x, size_t xs, int lane, unsigned char *g, int pl)
 {
     const size_t G = MOE__IG, nb = (size_t)K / MOE__QK;
+    const int n8 = pl & 1, n16 = pl & 2, nw = pl & 4;
     float *dx = (float *)(void *)g;
     int32_t *c8 = (int32_t *)(void *)(g + nb * G * 4);
     signed char *a8 = (signed char *)(g + nb * G * 8);
-    int16_t *a16 = (int16_t *)(void *)(g + nb * G * 8 + (n8 ? (size_t)K * G : 0));
+    int16_t *a16 = (int16_t *)(void *)(g + nb * G * 8 + (n8 ? (size_t)K * G : 0)), *w16 = a16 + (n16 ? (size_t)K * G : 0);
     float v[MOE__QK];
     signed char q1[MOE__QK], q2[MOE__QK];
     int32_t t4[8], ta[8], tb[8];
@@ -4726,19 +4808,21 @@ static void moe__ib_qtok(int K, int b0, int b1, const float *x, size_t xs, int l
                 a8[(((size_t)b * 8 + (size_t)(i / 4)) * G + (size_t)lane) * 4 + (size_t)(i % 4)] = q1[i];
                 a8[(size_t)K * G + (((size_t)b * 8 + (size_t)(i / 4)) * G + (size_t)lane) * 4 + (size_t)(i % 4)] = q2[i];
             }
-        (void)a16;
+        (void)a16; (void)w16; (void)nw;         /* no w16 plane: MOE__IBPL's 4 is never set here */
 #else
         if (n16)
             for (i = 0; i < MOE__QK; i++)
                 a16[(((size_t)b * 16 + (size_t)(i / 2)) * G + (size_t)lane) * 2 + (size_t)(i % 2)] = (int16_t)(256 * q1[i] + q2[i]);
+        if (nw)
+            for (i = 0; i < MOE__QK; i++) w16[(((size_t)b * 16 + (size_t)(i / 2)) * G + (size_t)lane) * 2 + (size_t)(i % 2)] = q1[i];
 #endif
     }
 }
 
-static void moe__ib_qpanel(int K, int b0, int b1, const float *x, unsigned char *g, int n8, int n16)
+static void moe__ib_qpanel(int K, int b0, int b1, const float *x, unsigned char *g, int pl)
 {
     int n;
-    for (n = 0; n < MOE__IG; n++) moe__ib_qtok(K, b0, b1, x + n, MOE__IG, n, g, n8, n16);
+    for (n = 0; n < MOE__IG; n++) moe__ib_qtok(K, b0, b1, x + n, MOE__IG, n, g, pl);
 }
 #endif
 
@@ -4749,6 +4833,228 @@ static const unsigned char *moe__row_scale(const moe__matrix *m, int e, int n)
     const unsigned char *sb = m->expert_scale ? (const unsigned char *)m->expert_scale[e]
                                               : m->scale + (size_t)e * m->scale_expert_stride;
     return sb + (size_t)((n * m->row_mul + m->row_add) / m->scale_rows) * m->scale_row_stride;
+}
+/* Row slot r of the tiles at dst from a K-quant or MXFP4 row at s (es: MXFP4's external E8M0
+   bytes, one a block, or NULL for ggml's 17-byte blocks), a super-block (MXFP4: a block) at a
+   time, as the integers and f32 factors of its scalar decoder (moe__dec_*):
+     Q4_K, Q5_K  u8 codes q (0..15 / 0..31), per block of 32 dw = d*sc, off = -(dmin*m)
+     MXFP4       u8 codes fp4x2 + 12 (0..24: the kernel starts from -12 * sum(q1)), dw = 2^(e-128)
+     Q6_K        int16 codes sc*(q-32) (|.| <= 128*32 = 4096), dw = d
+     Q3_K        int16 codes (sc-32)*(q-4) (|.| <= 32*4 = 128), dw = d
+   (d*sc and d*sc*(q-32) have at most 11 + 7 + 6 = 24 significant bits: exact in f32, so the tile
+   holds the dequantised weights exactly, up to Q4_K/Q5_K's one rounding of d*sc*q - dmin*m). */
+static void moe__ib_packk(moe_type t, const unsigned char *s, const unsigned char *es, int K, int r, unsigned char *dst)
+{
+    const int w16 = MOE__IB16(t);
+    const size_t bsz = (size_t)(8 + (w16 ? 64 : 32)) * MOE__IR;
+    unsigned char u[MOE__QK_K];
+    int16_t v[MOE__QK_K];
+    float dw[8], of[8];
+    int c0, n, b, i, j, sc, m;
+    for (c0 = 0; c0 < K; c0 += n) {
+        n = MOE__QK_K;
+        switch (t) {
+        case MOE_TYPE_Q4_K: case MOE_TYPE_Q5_K: {
+            const int five = t == MOE_TYPE_Q5_K;
+            const float d = moe__h2f(moe__rd16(s)), dmin = moe__h2f(moe__rd16(s + 2));
+            for (j = 0; j < 8; j++) {
+                const unsigned char *q = s + (five ? 48 : 16) + 32 * (j / 2), *qh = s + 16;
+                const int sh = 4 * (j & 1);
+                moe__k4_get(s + 4, j, &sc, &m);
+                dw[j] = d * (float)sc; of[j] = -(dmin * (float)m);
+                for (i = 0; i < 32; i++) u[32 * j + i] = (unsigned char)(((q[i] >> sh) & 15) | (five ? ((qh[i] >> j) & 1) << 4 : 0));
+            }
+            s += five ? MOE__Q5K_BYTES : MOE__Q4K_BYTES;
+            break;
+        }
+        case MOE_TYPE_Q6_K: {
+            const float d = moe__h2f(moe__rd16(s + 208));
+            for (j = 0; j < 16; j++) {
+                const int h = j / 8, k = (j % 8) / 2, o = 16 * (j & 1), scl = (signed char)s[192 + j];
+                const unsigned char *ql = s + 64 * h + 32 * (k & 1) + o, *qh = s + 128 + 32 * h + o;
+                for (i = 0; i < 16; i++)
+                    v[16 * j + i] = (int16_t)(scl * ((((ql[i] >> (4 * (k >> 1))) & 15) | (((qh[i] >> (2 * k)) & 3) << 4)) - 32));
+            }
+            for (j = 0; j < 8; j++) { dw[j] = d; of[j] = 0.0f; }
+            s += MOE__Q6K_BYTES;
+            break;
+        }
+        case MOE_TYPE_Q3_K: {
+            const float d = moe__h2f(moe__rd16(s + 108));
+            for (j = 0; j < 16; j++) {
+                const unsigned char *q = s + 32 + 32 * (j / 8) + 16 * (j & 1), *hm = s + 16 * (j & 1);
+                const int sh = 2 * ((j % 8) / 2), hb = j / 2, scl = moe__k3_get(s + 96, j);
+                for (i = 0; i < 16; i++) v[16 * j + i] = (int16_t)(scl * (((q[i] >> sh) & 3) - ((hm[i] >> hb) & 1 ? 0 : 4)));
+            }
+            for (j = 0; j < 8; j++) { dw[j] = d; of[j] = 0.0f; }
+            s += MOE__Q3K_BYTES;
+            break;
+        }
+        default:                                        /* MXFP4 */
+            MOE_ASSERT(t == MOE_TYPE_MXFP4);
+            n = MOE__QK;
+            of[0] = 0.0f;
+            if (es) {                                   /* gpt-oss: value 2i low nibble of byte i, 2i+1 high */
+                dw[0] = moe__e8m0_half(*es++);
+                for (i = 0; i < 16; i++) { u[2 * i] = (unsigned char)(moe__fp4x2[s[i] & 15] + 12); u[2 * i + 1] = (unsigned char)(moe__fp4x2[s[i] >> 4] + 12); }
+                s += 16;
+            } else {                                    /* ggml: value i low nibble of qs[i], 16+i high */
+                dw[0] = moe__e8m0_half(s[0]);
+                for (i = 0; i < 16; i++) { u[i] = (unsigned char)(moe__fp4x2[s[1 + i] & 15] + 12); u[16 + i] = (unsigned char)(moe__fp4x2[s[1 + i] >> 4] + 12); }
+                s += MOE__MXFP4_BYTES;
+            }
+            break;
+        }
+        for (b = 0; b < n / MOE__QK; b++) {             /* the tile's blocks: dw[IR], off[IR], steps */
+            unsigned char *blk = dst + (size_t)(c0 / MOE__QK + b) * bsz, *qd = blk + 8 * MOE__IR;
+            memcpy(blk + 4 * r, &dw[b], 4);
+            memcpy(blk + 4 * (MOE__IR + r), &of[b], 4);
+            if (w16) for (i = 0; i < 16; i++) memcpy(qd + ((size_t)i * MOE__IR + (size_t)r) * 4, v + 32 * b + 2 * i, 4);
+            else for (i = 0; i < 8; i++) memcpy(qd + ((size_t)i * MOE__IR + (size_t)r) * 4, u + 32 * b + 4 * i, 4);
+        }
+    }
+}
+#if defined(MOE__IB) && (defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2))
+/* x86: moe__ib_packk four rows at a time. moe__ib_deck decodes one row's super-block (MXFP4: one
+   block) into the codes u (u8) or v (int16) in value order, with SSE shifts and masks (MXFP4's
+   table by pshufb), and its factors once per sub-block, computed as moe__ib_packk does;
+   moe__ib_packk4 then writes the four rows' words with a 4 x 4 transpose of 32-bit words per
+   16 bytes (MOE__IT4). The bytes are exactly moe__ib_packk's (tests: kernels). Returns the
+   values decoded and moves *ps (and *pes, MXFP4's external scales) past them. */
+static int moe__ib_deck(moe_type t, const unsigned char **ps, const unsigned char **pes, unsigned char *u, int16_t *v, float *dw, float *of)
+{
+    const unsigned char *s = *ps;
+    const __m128i m4 = _mm_set1_epi8(15);
+    int j, h, k, m, sc, mn;
+    switch (t) {
+    case MOE_TYPE_Q4_K: case MOE_TYPE_Q5_K: {      /* u[32j + i]: nibble j&1 of q[32(j/2) + i], Q5_K: bit j of qh[i] as 16 */
+        const int five = t == MOE_TYPE_Q5_K;
+        const float d = moe__h2f(moe__rd16(s)), dmin = moe__h2f(moe__rd16(s + 2));
+        const __m128i b4 = _mm_set1_epi8(16);
+        for (j = 0; j < 8; j++) { moe__k4_get(s + 4, j, &sc, &mn); dw[j] = d * (float)sc; of[j] = -(dmin * (float)mn); }
+        for (h = 0; h < 2; h++) {                   /* values 16h..16h+15 of each sub-block */
+            __m128i qh = MOE__LDU128(s + 16 + 16 * h);
+            for (k = 0; k < 4; k++) {               /* sub-blocks 2k, 2k+1: qh's bits 2k, 2k+1 at bits 0, 1 */
+                __m128i q = MOE__LDU128(s + (five ? 48 : 16) + 32 * k + 16 * h);
+                __m128i lo = _mm_and_si128(q, m4), hi = _mm_and_si128(_mm_srli_epi16(q, 4), m4);
+                if (five) {
+                    lo = _mm_or_si128(lo, _mm_and_si128(_mm_slli_epi16(qh, 4), b4));
+                    hi = _mm_or_si128(hi, _mm_and_si128(_mm_slli_epi16(qh, 3), b4));
+                    qh = _mm_srli_epi16(qh, 2);
+                }
+                MOE__IST(u + 64 * k + 16 * h, lo); MOE__IST(u + 64 * k + 32 + 16 * h, hi);
+            }
+        }
+        *ps = s + (five ? MOE__Q5K_BYTES : MOE__Q4K_BYTES);
+        return MOE__QK_K;
+    }
+    case MOE_TYPE_Q6_K: {                           /* sub-block j = 8h + 2k + m: v[16j + i] = sc_j * (q - 32) */
+        const float d = moe__h2f(moe__rd16(s + 208));
+        const __m128i m3 = _mm_set1_epi8(3), k32 = _mm_set1_epi8(32);
+        for (j = 0; j < 8; j++) { dw[j] = d; of[j] = 0.0f; }
+        for (h = 0; h < 2; h++)
+            for (k = 0; k < 4; k++)
+                for (m = 0; m < 2; m++) {
+                    const __m128i ql = MOE__LDU128(s + 64 * h + 32 * (k & 1) + 16 * m), qh = MOE__LDU128(s + 128 + 32 * h + 16 * m);
+                    const __m128i scl = _mm_set1_epi16((short)(signed char)s[192 + 8 * h + 2 * k + m]);
+                    __m128i q = _mm_and_si128(_mm_srl_epi16(ql, _mm_cvtsi32_si128(4 * (k >> 1))), m4);
+                    q = _mm_or_si128(q, _mm_slli_epi16(_mm_and_si128(_mm_srl_epi16(qh, _mm_cvtsi32_si128(2 * k)), m3), 4));
+                    q = _mm_sub_epi8(q, k32);
+                    MOE__IST(v + 128 * h + 32 * k + 16 * m, _mm_mullo_epi16(_mm_cvtepi8_epi16(q), scl));
+                    MOE__IST(v + 128 * h + 32 * k + 16 * m + 8, _mm_mullo_epi16(_mm_cvtepi8_epi16(_mm_srli_si128(q, 8)), scl));
+                }
+        *ps = s + MOE__Q6K_BYTES;
+        return MOE__QK_K;
+    }
+    case MOE_TYPE_Q3_K: {                           /* sub-block j = 8h + 2k + m: v[16j + i] = sc_j * (q + 4 hbit - 4) */
+        const float d = moe__h2f(moe__rd16(s + 108));
+        const __m128i m3 = _mm_set1_epi8(3), m1 = _mm_set1_epi8(1), k4 = _mm_set1_epi8(4);
+        for (j = 0; j < 8; j++) { dw[j] = d; of[j] = 0.0f; }
+        for (h = 0; h < 2; h++)
+            for (k = 0; k < 4; k++)
+                for (m = 0; m < 2; m++) {
+                    const __m128i q = MOE__LDU128(s + 32 + 32 * h + 16 * m), hm = MOE__LDU128(s + 16 * m);
+                    const __m128i scl = _mm_set1_epi16((short)moe__k3_get(s + 96, 8 * h + 2 * k + m));
+                    __m128i c = _mm_and_si128(_mm_srl_epi16(q, _mm_cvtsi32_si128(2 * k)), m3);
+                    c = _mm_or_si128(c, _mm_slli_epi16(_mm_and_si128(_mm_srl_epi16(hm, _mm_cvtsi32_si128(4 * h + k)), m1), 2));
+                    c = _mm_sub_epi8(c, k4);
+                    MOE__IST(v + 128 * h + 32 * k + 16 * m, _mm_mullo_epi16(_mm_cvtepi8_epi16(c), scl));
+                    MOE__IST(v + 128 * h + 32 * k + 16 * m + 8, _mm_mullo_epi16(_mm_cvtepi8_epi16(_mm_srli_si128(c, 8)), scl));
+                }
+        *ps = s + MOE__Q3K_BYTES;
+        return MOE__QK_K;
+    }
+    default: {                                      /* MXFP4: fp4x2 + 12 by pshufb */
+        const __m128i tb = _mm_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0);
+        __m128i x, lo, hi;
+        of[0] = 0.0f;
+        if (*pes) {                                 /* gpt-oss: value 2i low nibble of byte i, 2i+1 high */
+            dw[0] = moe__e8m0_half(*(*pes)++);
+            x = MOE__LDU128(s);
+            lo = _mm_shuffle_epi8(tb, _mm_and_si128(x, m4)); hi = _mm_shuffle_epi8(tb, _mm_and_si128(_mm_srli_epi16(x, 4), m4));
+            MOE__IST(u, _mm_unpacklo_epi8(lo, hi)); MOE__IST(u + 16, _mm_unpackhi_epi8(lo, hi));
+            *ps = s + 16;
+        } else {                                    /* ggml: value i low nibble of qs[i], 16+i high */
+            dw[0] = moe__e8m0_half(s[0]);
+            x = MOE__LDU128(s + 1);
+            MOE__IST(u, _mm_shuffle_epi8(tb, _mm_and_si128(x, m4))); MOE__IST(u + 16, _mm_shuffle_epi8(tb, _mm_and_si128(_mm_srli_epi16(x, 4), m4)));
+            *ps = s + MOE__MXFP4_BYTES;
+        }
+        return MOE__QK;
+    }
+    }
+}
+/* moe__ib_packk of the rows src[0..3] (es: their MXFP4 external scales, or NULL) into slots r..r+3 */
+static void moe__ib_packk4(moe_type t, const unsigned char *const *src, const unsigned char *const *esrc, int K, int r, unsigned char *dst)
+{
+    const int w16 = MOE__IB16(t), ng = w16 ? 4 : 2;   /* 16-byte groups of a row's block */
+    const size_t bsz = (size_t)(8 + (w16 ? 64 : 32)) * MOE__IR, st = 4 * MOE__IR;
+    unsigned char u[4][MOE__QK_K];
+    int16_t v[4][MOE__QK_K];
+    float dw[4][8], of[4][8];
+    const unsigned char *s[4], *es[4];
+    int c0, n = MOE__QK_K, b, i, q;
+    for (q = 0; q < 4; q++) { s[q] = src[q]; es[q] = esrc ? esrc[q] : NULL; }
+    for (c0 = 0; c0 < K; c0 += n) {
+        for (q = 0; q < 4; q++) n = moe__ib_deck(t, &s[q], &es[q], u[q], v[q], dw[q], of[q]);
+        for (b = 0; b < n / MOE__QK; b++) {
+            unsigned char *blk = dst + (size_t)(c0 / MOE__QK + b) * bsz, *qd = blk + 8 * MOE__IR + 4 * (size_t)r;
+            for (q = 0; q < 4; q++) { memcpy(blk + 4 * (r + q), &dw[q][b], 4); memcpy(blk + 4 * (MOE__IR + r + q), &of[q][b], 4); }
+            for (i = 0; i < ng; i++) {                 /* words 4i..4i+3 of the four rows: steps 4i..4i+3 */
+                const size_t o = 32 * (size_t)b * (w16 ? 2 : 1) + 16 * (size_t)i;
+                __m128i a0 = MOE__LDU128((w16 ? (const unsigned char *)v[0] : u[0]) + o), a1 = MOE__LDU128((w16 ? (const unsigned char *)v[1] : u[1]) + o);
+                __m128i a2 = MOE__LDU128((w16 ? (const unsigned char *)v[2] : u[2]) + o), a3 = MOE__LDU128((w16 ? (const unsigned char *)v[3] : u[3]) + o);
+                MOE__IT4(a0, a1, a2, a3)
+                MOE__IST(qd + (size_t)(4 * i) * st, a0); MOE__IST(qd + (size_t)(4 * i + 1) * st, a1);
+                MOE__IST(qd + (size_t)(4 * i + 2) * st, a2); MOE__IST(qd + (size_t)(4 * i + 3) * st, a3);
+            }
+        }
+    }
+}
+#endif
+/* Repack rows n0..n0+nr-1 of matrix M of expert e into ceil(nr/IR) tiles at dst (rows past nr zero) */
+static void moe__ib_pack(const moe__matrix *M, int e, int n0, int nr, unsigned char *dst)
+{
+    const unsigned char *base = moe__base(M, e) + (size_t)n0 * M->row_stride;
+    size_t tb = moe__ib_tilebytes(M->type, (size_t)M->cols);
+    const int xs = M->type == MOE_TYPE_MXFP4 && M->scale_kind == MOE__XS_E8M0_32;
+    int r;
+    if (M->type == MOE_TYPE_Q8_0 || M->type == MOE_TYPE_Q4_0) { moe__ib_pack0(M->type, base, M->row_stride, nr, M->cols, dst); return; }
+    if (nr % MOE__IR) memset(dst + (size_t)(nr / MOE__IR) * tb, 0, tb);
+    for (r = 0; r < nr; r++) {
+#if defined(MOE__IB) && (defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2))
+        if (r % 4 == 0 && r + 4 <= nr) {            /* four rows of one tile */
+            const unsigned char *sp[4], *ep[4];
+            int q;
+            for (q = 0; q < 4; q++) { sp[q] = base + (size_t)(r + q) * M->row_stride; ep[q] = xs ? moe__row_scale(M, e, n0 + r + q) : NULL; }
+            moe__ib_packk4(M->type, sp, ep, M->cols, r % MOE__IR, dst + (size_t)(r / MOE__IR) * tb);
+            r += 3;
+            continue;
+        }
+#endif
+        moe__ib_packk(M->type, base + (size_t)r * M->row_stride, xs ? moe__row_scale(M, e, n0 + r) : NULL,
+                      M->cols, r % MOE__IR, dst + (size_t)(r / MOE__IR) * tb);
+    }
 }
 /* ---- one token against FP8 E4M3 rows, decoded in registers --------------------------------
    E4M3 s.eeee.mmm becomes the f16 s.0eeee.mmm0000000 (the f16 of value / 2^8, subnormals
@@ -5390,9 +5696,9 @@ typedef struct moe__plan {
     size_t QX, QH, qxb, qhb;        /* integer batches: quantised input / hidden panels, bytes per token */
 } moe__plan;
 /* the routed (sh = 0) or shared experts run batches as integer GEMMs (moe__ib_tile): the mode
-   asks for it, this path has the kernel, and all of their matrices are Q8_0/Q4_0. n8, n16: some
-   such matrix is Q4_0 / Q8_0 (the planes the quantised panels hold). */
-static int moe__ib_kind(const moe_layer *L, int sh, int *n8, int *n16)
+   asks for it, this path has the kernel, and all of their matrices are integer-batch types
+   (MOE__IBQP: MOE__IBQ less Q6_K and Q3_K on AVX2). *pl gets the activation planes their types read (MOE__IBPL) or'ed in. */
+static int moe__ib_kind(const moe_layer *L, int sh, int *pl)
 {
     const moe__matrix *m[3];
     int g = moe__gated(L->cfg.act), i, ok = 1;
@@ -5401,8 +5707,8 @@ static int moe__ib_kind(const moe_layer *L, int sh, int *n8, int *n16)
     ok = 0;
 #endif
     if (L->cfg.batch_quant != MOE_BATCH_INT || (sh && L->cfg.n_shared < 1)) ok = 0;
-    for (i = g ? 0 : 1; i < 3; i++) ok = ok && MOE__IBQ(m[i]->type);
-    if (ok && n8) for (i = g ? 0 : 1; i < 3; i++) { *n8 |= m[i]->type == MOE_TYPE_Q4_0; *n16 |= m[i]->type == MOE_TYPE_Q8_0; }
+    for (i = g ? 0 : 1; i < 3; i++) ok = ok && MOE__IBQP(m[i]->type);
+    if (ok && pl) for (i = g ? 0 : 1; i < 3; i++) *pl |= MOE__IBPL(m[i]->type);
     return ok;
 }
 
@@ -5436,7 +5742,7 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
        G-1 rows each, and at most as many rows as they have tokens. */
     /* integer batches move the layer's threshold to QM + 1 tokens on every path (moe__omin): an
        expert of QM + 1 tokens pads to G, up to ceil(G / (QM + 1)) times its tokens */
-    ib = T > MOE__QM && (moe__ib_kind(L, 0, NULL, NULL) || moe__ib_kind(L, 1, NULL, NULL));
+    ib = T > MOE__QM && (moe__ib_kind(L, 0, NULL) || moe__ib_kind(L, 1, NULL));
     pfac = ib && (G + MOE__QM) / (MOE__QM + 1) > 2 ? (G + MOE__QM) / (MOE__QM + 1) : 2;
     ok = moe__mul(moe__capf((size_t)T * k + E * G, pfac, (size_t)T * k), ff, &hr)
       && moe__mul(S * moe__capf((size_t)T + G, pfac, (size_t)T), ffs, &hs) && moe__add(hr, hs, &hr)
@@ -5459,13 +5765,13 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
     if (ib) {
         /* (no expert gets more than T tokens) repacked tiles of NI rows (gate + up, or down) fit the panel; quantised panels for
            every padded token (as XY's count), of d_model and of the widest hidden row */
-        int n8 = 0, n16 = 0;
+        int pl = 0;
         size_t kh = ff > ffs ? ff : ffs, np = moe__capf(tslots + (E + S) * G, pfac, tslots), pi;
-        moe__ib_kind(L, 0, &n8, &n16); moe__ib_kind(L, 1, &n8, &n16);
+        moe__ib_kind(L, 0, &pl); moe__ib_kind(L, 1, &pl);
         ok = moe__mul(2 * (size_t)MOE__NI / MOE__IR, moe__ib_tilebytes(MOE_TYPE_Q8_0, D > kh ? D : kh), &pi);
         pi = pi / sizeof(float) + 1;
         if (pi > pf) pf = pi;
-        p->qxb = moe__ib_tokbytes(D, n8, n16); p->qhb = moe__ib_tokbytes(kh, n8, n16);
+        p->qxb = moe__ib_tokbytes(D, pl); p->qhb = moe__ib_tokbytes(kh, pl);
         ok = ok && moe__mul(np, p->qxb, &p->QX) && moe__mul(np, p->qhb, &p->QH);
         if (!ok) return 0;
     }
@@ -5523,7 +5829,7 @@ static int moe__omin(const moe_layer *L)
 {
     /* with integer batches, experts of QM + 1 tokens or more are batched on every path, so all
        paths quantise the same experts */
-    int ib = moe__ib_kind(L, 0, NULL, NULL) || moe__ib_kind(L, 1, NULL, NULL);
+    int ib = moe__ib_kind(L, 0, NULL) || moe__ib_kind(L, 1, NULL);
     return moe__expert_q(L) && (MOE__OMIN <= MOE__QM || ib) ? MOE__QM + 1 : MOE__OMIN;
 }
 
@@ -5542,7 +5848,7 @@ typedef struct moe__ctx {
     unsigned char *scratch;
     size_t per_worker, panel_floats, tmp_floats, qx_at;
     int nbr;
-    int ib[2], ib8, ib16;           /* integer batches: routed / shared experts; a8, a16 planes there */
+    int ib[2], ibp;                 /* integer batches: routed / shared experts; the panels' planes */
     unsigned char *QX, *QH;         /* their quantised panels, qxb / qhb bytes per token          */
     size_t qxb, qhb;
 } moe__ctx;
@@ -5818,7 +6124,7 @@ static void moe__ph_pack(moe__ctx *c, int unit)
             for (p = p1 - p0; p < MOE__G; p++) o[(size_t)d * MOE__G + (size_t)p] = 0.0f;
     }
     if (moe__ib_e(c, e))                /* integer batch: the group quantised once, for gate and up */
-        moe__ib_qpanel(D, 0, D / MOE__QK, dst + (size_t)p0 * (size_t)D, c->QX + (c->xoff[e] / (size_t)D + (size_t)p0) * c->qxb, c->ib8, c->ib16);
+        moe__ib_qpanel(D, 0, D / MOE__QK, dst + (size_t)p0 * (size_t)D, c->QX + (c->xoff[e] / (size_t)D + (size_t)p0) * c->qxb, c->ibp);
 }
 
 typedef struct moe__unit {          /* what a gate/up or down work unit needs to know */
@@ -5882,23 +6188,23 @@ static void moe__ib_gateup(moe__ctx *c, const moe__unit *u, float *scr, const mo
     size_t tok = c->xoff[u->e] / (size_t)D, tbg = moe__ib_tilebytes(G->type, (size_t)D), tbu = moe__ib_tilebytes(U->type, (size_t)D);
     unsigned char *pg = (unsigned char *)scr, *pu = (unsigned char *)(scr + c->panel_floats / 2);
     float *tg = scr + c->panel_floats, *tu = tg + c->tmp_floats, *H = c->H + c->hoff[u->e];
-    if (gated) moe__ib_pack(G->type, moe__base(G, u->ee) + (size_t)u->n0 * G->row_stride, G->row_stride, u->nb, D, pg);
-    moe__ib_pack(U->type, moe__base(U, u->ee) + (size_t)u->n0 * U->row_stride, U->row_stride, u->nb, D, pu);
+    if (gated) moe__ib_pack(G, u->ee, u->n0, u->nb, pg);
+    moe__ib_pack(U, u->ee, u->n0, u->nb, pu);
     for (t0 = 0; t0 < u->m; t0 += MOE__G) {
         const unsigned char *xq = c->QX + (tok + (size_t)t0) * c->qxb;
         unsigned char *hq = c->QH + (tok + (size_t)t0) * c->qhb;
         float *hp = H + (size_t)t0 * (size_t)u->ff;
         for (r = 0; r < u->nb; r += MOE__IR) {
             int nr = u->nb - r < MOE__IR ? u->nb - r : MOE__IR;
-            if (gated) moe__ib_tile(G->type, D, pg + (size_t)(r / MOE__IR) * tbg, xq, c->ib8, tg);
-            moe__ib_tile(U->type, D, pu + (size_t)(r / MOE__IR) * tbu, xq, c->ib8, tu);
+            if (gated) moe__ib_tile(G->type, D, pg + (size_t)(r / MOE__IR) * tbg, xq, c->ibp, tg);
+            moe__ib_tile(U->type, D, pu + (size_t)(r / MOE__IR) * tbu, xq, c->ibp, tu);
             for (i = 0; i < nr; i++) {
                 int row = u->n0 + r + i;
                 float gb = bg ? MOE__LDF(bg + (size_t)row * bgs) : 0.0f, ub = bu ? MOE__LDF(bu + (size_t)row * bus) : 0.0f;
                 moe__act_row(cf, tg + i * MOE__G, tu + i * MOE__G, gb, ub, hp + (size_t)row * MOE__G);
             }
         }
-        moe__ib_qpanel(u->ff, u->n0 / MOE__QK, (u->n0 + u->nb) / MOE__QK, hp + (size_t)u->n0 * MOE__G, hq, c->ib8, c->ib16);
+        moe__ib_qpanel(u->ff, u->n0 / MOE__QK, (u->n0 + u->nb) / MOE__QK, hp + (size_t)u->n0 * MOE__G, hq, c->ibp);
     }
 }
 /* Integer batch, down: the unit's NI rows repacked, then per group and tile the integer kernel */
@@ -5908,13 +6214,13 @@ static void moe__ib_down(moe__ctx *c, const moe__unit *u, float *scr, const moe_
     size_t tok = c->xoff[u->e] / (size_t)D, tb = moe__ib_tilebytes(M->type, (size_t)u->ff);
     unsigned char *pk = (unsigned char *)scr;
     float *tc = scr + c->panel_floats;
-    moe__ib_pack(M->type, moe__base(M, u->ee) + (size_t)u->n0 * M->row_stride, M->row_stride, u->nb, u->ff, pk);
+    moe__ib_pack(M, u->ee, u->n0, u->nb, pk);
     for (t0 = 0; t0 < u->m; t0 += MOE__G) {
         const unsigned char *hq = c->QH + (tok + (size_t)t0) * c->qhb;
         int gt = u->m - t0 < MOE__G ? u->m - t0 : MOE__G;
         for (r = 0; r < u->nb; r += MOE__IR) {
             int nr = u->nb - r < MOE__IR ? u->nb - r : MOE__IR;
-            moe__ib_tile(M->type, u->ff, pk + (size_t)(r / MOE__IR) * tb, hq, c->ib8, tc);
+            moe__ib_tile(M->type, u->ff, pk + (size_t)(r / MOE__IR) * tb, hq, c->ibp, tc);
             for (n = 0; n < gt; n++) {
                 float *o = c->XY + (size_t)u->lst[t0 + n] * (size_t)D + (size_t)(u->n0 + r);
                 for (i = 0; i < nr; i++) o[i] = tc[i * MOE__G + n] + (bd ? MOE__LDF(bd + u->n0 + r + i) : 0.0f);
@@ -6208,8 +6514,8 @@ static moe_status moe__run(const moe_layer *L, const float *x, int T, float *y, 
     c.qx_at = p.qx ? p.panel + 2 * p.tmp + p.score : 0;
     c.omin = moe__omin(L);
     {
-        c.ib8 = c.ib16 = 0;
-        c.ib[0] = moe__ib_kind(L, 0, &c.ib8, &c.ib16); c.ib[1] = moe__ib_kind(L, 1, &c.ib8, &c.ib16);
+        c.ibp = 0;
+        c.ib[0] = moe__ib_kind(L, 0, &c.ibp); c.ib[1] = moe__ib_kind(L, 1, &c.ibp);
         c.QX = base + p.QX; c.QH = base + p.QH; c.qxb = p.qxb; c.qhb = p.qhb;
     }
     if (p.qx) {                                   /* no worker holds a quantised row yet */
@@ -6435,6 +6741,9 @@ MOE__API moe_status moe_route(const moe_layer *layer, const float *x, int n_toke
 #undef MOE__NI
 #undef MOE__IR
 #undef MOE__IBQ
+#undef MOE__IBQP
+#undef MOE__IB16
+#undef MOE__IBPL
 #undef MOE__IT4
 #undef MOE__IST
 #undef MOE__ILDW
@@ -6449,6 +6758,9 @@ MOE__API moe_status moe_route(const moe_layer *layer, const float *x, int n_toke
 #undef MOE__IFST
 #undef MOE__IFMUL
 #undef MOE__IFSET
+#undef MOE__IFMAF
+#undef MOE__ICVT
+#undef MOE__IC12
 #undef MOE__IDPB
 #undef MOE__IDPW
 #undef MOE__IROWS
@@ -6456,6 +6768,9 @@ MOE__API moe_status moe_route(const moe_layer *layer, const float *x, int n_toke
 #undef MOE__ISTEP4
 #undef MOE__ISTEP8
 #undef MOE__IEPI
+#undef MOE__IEPO
+#undef MOE__ITAIL
+#undef MOE__ITAILO
 #undef MOE__ISTEP
 #undef MOE__IS8
 #undef MOE__IS16
