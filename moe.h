@@ -100,6 +100,15 @@ QUANTISED WEIGHTS (Q8_0, Q4_0, Q2_K..Q6_K, MXFP4)
    -mavx512bw -mavx512vl, or -mavxvnni) and the AArch64 dotprod extension are used when the
    compiler enables them.
 
+BF16 BATCHES
+   BF16 matrices are exact by default (f32 activations, rows widened to f32). With
+   cfg.batch_bf16 = MOE_BF16_DOT an expert with more than 8 tokens rounds its input and hidden
+   rows to bf16 once (nearest-even) and runs vdpbf16ps on the rows in place, as ggml does for
+   bf16: tests measure 2.9e-3 of the output's magnitude against float64 (bound 1e-2). Only a
+   static AVX-512 build with AVX512-BF16 enabled has the kernel (-march=native on Zen 4,
+   Sapphire Rapids, Cooper Lake, or -mavx512bf16); elsewhere (MOE_DISPATCH builds too) the
+   flag runs EXACT. Rows must be whole blocks of 32 values (d_model, d_ff), or EXACT.
+
 MODEL FILES
    moe_gguf_open / moe_st_open parse a GGUF (v2, v3) file or a safetensors checkpoint from
    memory (an mmap: moe.h does no I/O), checking every offset, size and count; moe_gguf_layer /
@@ -117,7 +126,8 @@ VERSION HISTORY
                        MOE_DISPATCH (every path in one binary, chosen per layer), moe_config.path,
                        moe_layer_path(), moe_path_name(), moe_path_supported()
                        integer GEMMs for Q8_0/Q4_0 batches (moe_config.batch_quant, MOE_BATCH_INT
-                       by default; MOE_BATCH_EXACT keeps f32 activations)
+                       by default; MOE_BATCH_EXACT keeps f32 activations), for Q3_K..Q6_K and
+                       MXFP4 on x86 and scalar; vdpbf16ps for BF16 batches (moe_config.batch_bf16)
    0.1.0 (2026-11-23)  first release: f32/f16/bf16/q8_0/q4_0 weights, scalar/AVX2/AVX-512/NEON
                        kernels, softmax/sigmoid routing, groups, biases, shared experts
 */
@@ -223,6 +233,18 @@ typedef enum moe_batch_quant {
     MOE_BATCH_EXACT   /* weights decoded to f32, f32 activations: exact to the dequantised weights */
 } moe_batch_quant;
 
+/* How an expert with more than 8 tokens runs its BF16 matrices. */
+typedef enum moe_batch_bf16 {
+    MOE_BF16_EXACT,   /* (default) f32 activations, the rows widened to f32: exact to the weights */
+    MOE_BF16_DOT      /* activations rounded to bf16 (nearest-even) once per expert, vdpbf16ps on
+                         the rows in place (pairs of bf16 products summed in f32; the instruction
+                         treats subnormal inputs and results as zero). See BF16 BATCHES.
+                         Used where the kernel path has it: a static AVX-512 build with
+                         AVX512-BF16 enabled (-march=native on Zen 4, Sapphire Rapids, Cooper
+                         Lake; MOE_DISPATCH builds do not) and rows of a multiple of 32 values;
+                         elsewhere EXACT. Mixes with MOE_BATCH_INT matrices in one expert. */
+} moe_batch_bf16;
+
 typedef struct moe_config {
     int d_model, d_ff, n_experts, top_k;
     moe_act act;            /* expert FFN form                                         */
@@ -245,6 +267,8 @@ typedef struct moe_config {
                                Q3_K..Q6_K or MXFP4:
                                MOE_BATCH_INT (default) integer GEMM on quantised activations,
                                MOE_BATCH_EXACT f32 activations on dequantised weights */
+    moe_batch_bf16 batch_bf16;    /* experts with more than 8 tokens, BF16 matrices: MOE_BF16_EXACT
+                               (default) or MOE_BF16_DOT (bf16 activations, vdpbf16ps) */
 } moe_config;
 MOEDEF moe_config moe_config_default(void);   /* every field set: Mixtral (softmax, top-2, renorm) */
 
@@ -701,6 +725,7 @@ MOEDEF moe_config moe_config_default(void)
     c.n_shared = 0; c.d_ff_shared = 0;
     c.n_threads = 0;
     c.batch_quant = MOE_BATCH_INT;
+    c.batch_bf16 = MOE_BF16_EXACT;
     return c;
 }
 
@@ -1542,6 +1567,8 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #define moe__act_row MOE__PN(moe__act_row)
 #define moe__axpy MOE__PN(moe__axpy)
 #define moe__base MOE__PN(moe__base)
+#define moe__bf_panel MOE__PN(moe__bf_panel)
+#define moe__bf_tile MOE__PN(moe__bf_tile)
 #define moe__cap MOE__PN(moe__cap)
 #define moe__capf MOE__PN(moe__capf)
 #define moe__ceil_div MOE__PN(moe__ceil_div)
@@ -1578,11 +1605,14 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #define moe__ib_gateup MOE__PN(moe__ib_gateup)
 #define moe__ib_kind MOE__PN(moe__ib_kind)
 #define moe__ib_lanes MOE__PN(moe__ib_lanes)
+#define moe__ib_mpack MOE__PN(moe__ib_mpack)
+#define moe__ib_mtile MOE__PN(moe__ib_mtile)
 #define moe__ib_pack MOE__PN(moe__ib_pack)
 #define moe__ib_pack0 MOE__PN(moe__ib_pack0)
 #define moe__ib_pack4 MOE__PN(moe__ib_pack4)
 #define moe__ib_packk MOE__PN(moe__ib_packk)
 #define moe__ib_packk4 MOE__PN(moe__ib_packk4)
+#define moe__ib_panel MOE__PN(moe__ib_panel)
 #define moe__ib_qpanel MOE__PN(moe__ib_qpanel)
 #define moe__ib_qtok MOE__PN(moe__ib_qtok)
 #define moe__ib_tile MOE__PN(moe__ib_tile)
@@ -1715,6 +1745,8 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #undef moe__act_row
 #undef moe__axpy
 #undef moe__base
+#undef moe__bf_panel
+#undef moe__bf_tile
 #undef moe__cap
 #undef moe__capf
 #undef moe__ceil_div
@@ -1751,11 +1783,14 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #undef moe__ib_gateup
 #undef moe__ib_kind
 #undef moe__ib_lanes
+#undef moe__ib_mpack
+#undef moe__ib_mtile
 #undef moe__ib_pack
 #undef moe__ib_pack0
 #undef moe__ib_pack4
 #undef moe__ib_packk
 #undef moe__ib_packk4
+#undef moe__ib_panel
 #undef moe__ib_qpanel
 #undef moe__ib_qtok
 #undef moe__ib_tile
@@ -1963,6 +1998,9 @@ MOE__TARGET_PUSH(MOE__TARGET)
 #if defined(__GFNI__) && defined(__AVX__)
 #define MOE__X_GFNI 1
 #endif
+#if defined(__AVX512BF16__) && defined(__AVX512BW__)
+#define MOE__X_BF16 1                      /* vdpbf16ps (static builds only: no dispatch pass has it) */
+#endif
 #if defined(__ARM_FEATURE_DOTPROD)
 #define MOE__X_DOTPROD 1
 #endif
@@ -2000,6 +2038,9 @@ MOE__TARGET_PUSH(MOE__TARGET)
 #endif
 #ifndef MOE__X_GFNI
 #define MOE__X_GFNI 0
+#endif
+#ifndef MOE__X_BF16
+#define MOE__X_BF16 0
 #endif
 #ifndef MOE__X_DOTPROD
 #define MOE__X_DOTPROD 0
@@ -4233,17 +4274,19 @@ static void moe__qgemm(moe_type t, int K, const unsigned char *qx, int mt, const
 /* the types whose tiles hold int16 codes (vpdpwssd): Q8_0 against 256 q1 + q2, Q6_K / Q3_K against q1 */
 #define MOE__IB16(t) ((t) == MOE_TYPE_Q8_0 || (t) == MOE_TYPE_Q6_K || (t) == MOE_TYPE_Q3_K)
 /* the activation planes a type reads: 1 a8 (q1 bytes), 2 a16 (256 q1 + q2; MOE__IB8: a8 and the
-   q2 byte plane), 4 w16 (q1 as int16) */
+   q2 byte plane), 4 w16 (q1 as int16); 8 is BF16's (cfg.batch_bf16 = MOE_BF16_DOT): bf16 pairs
+   ab[K/2][G] (32 bits: value 2j low, 2j+1 high), after the others (G moe__ib_tokbytes(K, pl & 7)
+   bytes on; without them the panel is that plane alone) */
 #define MOE__IBPL(t) ((t) == MOE_TYPE_Q8_0 ? 2 : (t) == MOE_TYPE_Q6_K || (t) == MOE_TYPE_Q3_K ? 4 : 1)
 #ifdef MOE__IB8
 /* bytes per token of a quantised panel of K values with the planes pl (the q1 plane is there
    for either type, the q2 plane for Q8_0) */
-static size_t moe__ib_tokbytes(size_t K, int pl) { return K / 4 * 2 + ((pl & 3) ? K : 0) + ((pl & 2) ? K : 0); }
+static size_t moe__ib_tokbytes(size_t K, int pl) { return ((pl & 7) ? K / 4 * 2 : 0) + ((pl & 3) ? K : 0) + ((pl & 2) ? K : 0) + ((pl & 8) ? 2 * K : 0); }
 /* bytes of one repacked tile of IR rows of K values */
 static size_t moe__ib_tilebytes(moe_type t, size_t K) { (void)t; return K / MOE__QK * (8 + 32) * MOE__IR; }
 #else
 /* bytes per token of a quantised panel of K values with the planes pl */
-static size_t moe__ib_tokbytes(size_t K, int pl) { return K / 4 * 2 + ((pl & 1) ? K : 0) + ((pl & 2) ? 2 * K : 0) + ((pl & 4) ? 2 * K : 0); }
+static size_t moe__ib_tokbytes(size_t K, int pl) { return ((pl & 7) ? K / 4 * 2 : 0) + ((pl & 1) ? K : 0) + ((pl & 2) ? 2 * K : 0) + ((pl & 4) ? 2 * K : 0) + ((pl & 8) ? 2 * K : 0); }
 /* bytes of one repacked tile of IR rows of K values */
 static size_t moe__ib_tilebytes(moe_type t, size_t K) { return K / MOE__QK * (8 + (MOE__IB16(t) ? 64 : 32)) * MOE__IR; }
 #endif
@@ -4825,6 +4868,56 @@ static void moe__ib_qpanel(int K, int b0, int b1, const float *x, unsigned char 
     for (n = 0; n < MOE__IG; n++) moe__ib_qtok(K, b0, b1, x + n, MOE__IG, n, g, pl);
 }
 #endif
+
+/* ---- batches against BF16 rows: vdpbf16ps (cfg.batch_bf16 = MOE_BF16_DOT) --------------------
+   The expert's tokens go through the integer-batch machinery (units of NI rows, panels per group
+   of G tokens made once per expert, the hidden rows once per unit), with a bf16 plane in the
+   panel: token n's values 2j and 2j+1, rounded to bf16 (vcvtneps2bf16: nearest-even, NaN stays
+   NaN), as one 32-bit word at ab[j][n]. A tile of IR rows broadcasts each row's pair (the row's
+   own bytes, read in place: no repack, no decoding) against the G tokens' pairs: vdpbf16ps adds
+   both products (exact in f32: 8-bit significands) to the f32 sums. */
+#if defined(MOE_SIMD_AVX512) && MOE__X_BF16 && defined(MOE__IB)
+#define MOE__BFDOT 1
+static void moe__bf_panel(int K, int k0, int k1, const float *x, unsigned char *g, int pl)
+{
+    uint32_t *ab = (uint32_t *)(void *)(g + moe__ib_tokbytes((size_t)K, pl & 7) * MOE__IG);
+    int k, v;
+    for (k = k0; k < k1; k += 2, x += 2 * MOE__IG)
+        for (v = 0; v < MOE__IG; v += 16) {
+            __m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x + v)));
+            __m512i hi = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x + MOE__IG + v)));
+            _mm512_storeu_si512((void *)(ab + (size_t)(k / 2) * MOE__IG + (size_t)v), _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+        }
+}
+#define MOE__BFDECL(r) __m512 f##r##a = _mm512_setzero_ps(), f##r##b = _mm512_setzero_ps();
+#define MOE__BFSTEP(r) { uint32_t wv; __m512bh bw; memcpy(&wv, w[r] + 4 * (size_t)j, 4); bw = (__m512bh)_mm512_set1_epi32((int)wv); \
+        f##r##a = _mm512_dpbf16_ps(f##r##a, bw, xa); f##r##b = _mm512_dpbf16_ps(f##r##b, bw, xb); }
+#define MOE__BFST(r) _mm512_storeu_ps(c + (r) * MOE__IG, f##r##a); _mm512_storeu_ps(c + (r) * MOE__IG + 16, f##r##b);
+/* c[r*G + n] = sum_k w[r][k] * x[k][n] for the IR rows w (bf16, K values, K even) and the bf16
+   plane of panel g */
+static void moe__bf_tile(int K, const unsigned char *const *w, const unsigned char *g, int pl, float *c)
+{
+    const uint32_t *ab = (const uint32_t *)(const void *)(g + moe__ib_tokbytes((size_t)K, pl & 7) * MOE__IG);
+    int j;
+    MOE__BFDECL(0) MOE__BFDECL(1) MOE__BFDECL(2) MOE__BFDECL(3) MOE__BFDECL(4) MOE__BFDECL(5) MOE__BFDECL(6) MOE__BFDECL(7)
+    for (j = 0; j < K / 2; j++, ab += MOE__IG) {
+        __m512bh xa = (__m512bh)_mm512_loadu_si512((const void *)ab), xb = (__m512bh)_mm512_loadu_si512((const void *)(ab + 16));
+        MOE__BFSTEP(0) MOE__BFSTEP(1) MOE__BFSTEP(2) MOE__BFSTEP(3) MOE__BFSTEP(4) MOE__BFSTEP(5) MOE__BFSTEP(6) MOE__BFSTEP(7)
+    }
+    MOE__BFST(0) MOE__BFST(1) MOE__BFST(2) MOE__BFST(3) MOE__BFST(4) MOE__BFST(5) MOE__BFST(6) MOE__BFST(7)
+}
+#if MOE__IR != 8
+#error "moe.h: moe__bf_tile is written for tiles of 8 rows"
+#endif
+#endif
+/* the panel of blocks b0..b1-1 (32 values each) of a group: the planes pl */
+static void moe__ib_panel(int K, int b0, int b1, const float *x, unsigned char *g, int pl)
+{
+    if (pl & 7) moe__ib_qpanel(K, b0, b1, x, g, pl);
+#ifdef MOE__BFDOT
+    if (pl & 8) moe__bf_panel(K, b0 * MOE__QK, b1 * MOE__QK, x, g, pl);
+#endif
+}
 
 static const unsigned char *moe__base(const moe__matrix *m, int e);
 /* the external scales of row n of matrix m of expert e (its scale row) */
@@ -5547,6 +5640,7 @@ static moe_status moe__config_check(moe_layer *L, moe_config *c)
     if (!moe__enum_ok((int)c->act, MOE_ACT_SWIGLU_OAI)) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.act", "unknown moe_act", (int)c->act);
     if (!moe__enum_ok((int)c->score, MOE_SCORE_SOFTMAX_TOPK)) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.score", "unknown moe_score", (int)c->score);
     if (!moe__enum_ok((int)c->batch_quant, MOE_BATCH_EXACT)) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.batch_quant", "unknown moe_batch_quant", (int)c->batch_quant);
+    if (!moe__enum_ok((int)c->batch_bf16, MOE_BF16_DOT)) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.batch_bf16", "unknown moe_batch_bf16", (int)c->batch_bf16);
     if (!moe__finite(c->routed_scale)) return MOE__FAIL(MOE_ERR_CONFIG, "cfg.routed_scale", "is NaN or Inf");
     if (c->routed_scale == 0.0f)
         return MOE__FAIL(MOE_ERR_CONFIG, "cfg.routed_scale", "is 0, so every routed output is 0 (start from moe_config_default())");
@@ -5701,14 +5795,21 @@ typedef struct moe__plan {
 static int moe__ib_kind(const moe_layer *L, int sh, int *pl)
 {
     const moe__matrix *m[3];
-    int g = moe__gated(L->cfg.act), i, ok = 1;
+    int g = moe__gated(L->cfg.act), i, ok = 1, p = 0;
     m[0] = sh ? &L->sgate : &L->gate; m[1] = sh ? &L->sup : &L->up; m[2] = sh ? &L->sdown : &L->down;
 #ifndef MOE__IB
     ok = 0;
 #endif
-    if (L->cfg.batch_quant != MOE_BATCH_INT || (sh && L->cfg.n_shared < 1)) ok = 0;
-    for (i = g ? 0 : 1; i < 3; i++) ok = ok && MOE__IBQP(m[i]->type);
-    if (ok && pl) for (i = g ? 0 : 1; i < 3; i++) *pl |= MOE__IBPL(m[i]->type);
+    if (sh && L->cfg.n_shared < 1) ok = 0;
+    for (i = g ? 0 : 1; i < 3 && ok; i++) {
+        moe_type t = m[i]->type;
+#ifdef MOE__BFDOT               /* BF16 rows on vdpbf16ps: whole blocks of 32 (the panels' unit) */
+        if (t == MOE_TYPE_BF16 && L->cfg.batch_bf16 == MOE_BF16_DOT && m[i]->cols % MOE__QK == 0) { p |= 8; continue; }
+#endif
+        ok = L->cfg.batch_quant == MOE_BATCH_INT && MOE__IBQP(t);
+        p |= MOE__IBPL(t);
+    }
+    if (ok && pl) *pl |= p;
     return ok;
 }
 
@@ -6124,7 +6225,7 @@ static void moe__ph_pack(moe__ctx *c, int unit)
             for (p = p1 - p0; p < MOE__G; p++) o[(size_t)d * MOE__G + (size_t)p] = 0.0f;
     }
     if (moe__ib_e(c, e))                /* integer batch: the group quantised once, for gate and up */
-        moe__ib_qpanel(D, 0, D / MOE__QK, dst + (size_t)p0 * (size_t)D, c->QX + (c->xoff[e] / (size_t)D + (size_t)p0) * c->qxb, c->ibp);
+        moe__ib_panel(D, 0, D / MOE__QK, dst + (size_t)p0 * (size_t)D, c->QX + (c->xoff[e] / (size_t)D + (size_t)p0) * c->qxb, c->ibp);
 }
 
 typedef struct moe__unit {          /* what a gate/up or down work unit needs to know */
@@ -6177,6 +6278,28 @@ static void moe__tile_rows(const float *const *rows, int nr, const float **p)
     for (; i < MOE__NRO; i++) p[i] = rows[nr - 1];
 }
 
+/* a unit's rows repacked for moe__ib_tile (BF16: read in place, nothing to do) */
+static void moe__ib_mpack(const moe__matrix *M, int e, int n0, int nr, unsigned char *dst)
+{
+    if (M->type != MOE_TYPE_BF16) moe__ib_pack(M, e, n0, nr, dst);
+}
+/* one tile of IR rows (nr of them live, from row n0) against a group's panel g: the repacked
+   tile pk, or BF16 rows in place */
+static void moe__ib_mtile(const moe__matrix *M, int e, int n0, int nr, int K, const unsigned char *pk, const unsigned char *g, int pl, float *c)
+{
+#ifdef MOE__BFDOT
+    if (M->type == MOE_TYPE_BF16) {
+        const unsigned char *w[MOE__IR], *base = moe__base(M, e);
+        int i;
+        for (i = 0; i < MOE__IR; i++) w[i] = base + (size_t)(n0 + (i < nr ? i : nr - 1)) * M->row_stride;
+        moe__bf_tile(K, w, g, pl, c);
+        return;
+    }
+#else
+    (void)e; (void)n0; (void)nr;
+#endif
+    moe__ib_tile(M->type, K, pk, g, pl, c);
+}
 /* Integer batch, gate/up: the unit's NI rows of gate and up repacked into the panel, then per
    group of G tokens and tile of IR rows the integer kernel and the activation; the group's hidden
    rows n0..n0+nb (whole blocks of 32: nb is NI or reaches ff) are then quantised for down. */
@@ -6188,23 +6311,23 @@ static void moe__ib_gateup(moe__ctx *c, const moe__unit *u, float *scr, const mo
     size_t tok = c->xoff[u->e] / (size_t)D, tbg = moe__ib_tilebytes(G->type, (size_t)D), tbu = moe__ib_tilebytes(U->type, (size_t)D);
     unsigned char *pg = (unsigned char *)scr, *pu = (unsigned char *)(scr + c->panel_floats / 2);
     float *tg = scr + c->panel_floats, *tu = tg + c->tmp_floats, *H = c->H + c->hoff[u->e];
-    if (gated) moe__ib_pack(G, u->ee, u->n0, u->nb, pg);
-    moe__ib_pack(U, u->ee, u->n0, u->nb, pu);
+    if (gated) moe__ib_mpack(G, u->ee, u->n0, u->nb, pg);
+    moe__ib_mpack(U, u->ee, u->n0, u->nb, pu);
     for (t0 = 0; t0 < u->m; t0 += MOE__G) {
         const unsigned char *xq = c->QX + (tok + (size_t)t0) * c->qxb;
         unsigned char *hq = c->QH + (tok + (size_t)t0) * c->qhb;
         float *hp = H + (size_t)t0 * (size_t)u->ff;
         for (r = 0; r < u->nb; r += MOE__IR) {
             int nr = u->nb - r < MOE__IR ? u->nb - r : MOE__IR;
-            if (gated) moe__ib_tile(G->type, D, pg + (size_t)(r / MOE__IR) * tbg, xq, c->ibp, tg);
-            moe__ib_tile(U->type, D, pu + (size_t)(r / MOE__IR) * tbu, xq, c->ibp, tu);
+            if (gated) moe__ib_mtile(G, u->ee, u->n0 + r, nr, D, pg + (size_t)(r / MOE__IR) * tbg, xq, c->ibp, tg);
+            moe__ib_mtile(U, u->ee, u->n0 + r, nr, D, pu + (size_t)(r / MOE__IR) * tbu, xq, c->ibp, tu);
             for (i = 0; i < nr; i++) {
                 int row = u->n0 + r + i;
                 float gb = bg ? MOE__LDF(bg + (size_t)row * bgs) : 0.0f, ub = bu ? MOE__LDF(bu + (size_t)row * bus) : 0.0f;
                 moe__act_row(cf, tg + i * MOE__G, tu + i * MOE__G, gb, ub, hp + (size_t)row * MOE__G);
             }
         }
-        moe__ib_qpanel(u->ff, u->n0 / MOE__QK, (u->n0 + u->nb) / MOE__QK, hp + (size_t)u->n0 * MOE__G, hq, c->ibp);
+        moe__ib_panel(u->ff, u->n0 / MOE__QK, (u->n0 + u->nb) / MOE__QK, hp + (size_t)u->n0 * MOE__G, hq, c->ibp);
     }
 }
 /* Integer batch, down: the unit's NI rows repacked, then per group and tile the integer kernel */
@@ -6214,13 +6337,13 @@ static void moe__ib_down(moe__ctx *c, const moe__unit *u, float *scr, const moe_
     size_t tok = c->xoff[u->e] / (size_t)D, tb = moe__ib_tilebytes(M->type, (size_t)u->ff);
     unsigned char *pk = (unsigned char *)scr;
     float *tc = scr + c->panel_floats;
-    moe__ib_pack(M, u->ee, u->n0, u->nb, pk);
+    moe__ib_mpack(M, u->ee, u->n0, u->nb, pk);
     for (t0 = 0; t0 < u->m; t0 += MOE__G) {
         const unsigned char *hq = c->QH + (tok + (size_t)t0) * c->qhb;
         int gt = u->m - t0 < MOE__G ? u->m - t0 : MOE__G;
         for (r = 0; r < u->nb; r += MOE__IR) {
             int nr = u->nb - r < MOE__IR ? u->nb - r : MOE__IR;
-            moe__ib_tile(M->type, u->ff, pk + (size_t)(r / MOE__IR) * tb, hq, c->ibp, tc);
+            moe__ib_mtile(M, u->ee, u->n0 + r, nr, u->ff, pk + (size_t)(r / MOE__IR) * tb, hq, c->ibp, tc);
             for (n = 0; n < gt; n++) {
                 float *o = c->XY + (size_t)u->lst[t0 + n] * (size_t)D + (size_t)(u->n0 + r);
                 for (i = 0; i < nr; i++) o[i] = tc[i * MOE__G + n] + (bd ? MOE__LDF(bd + u->n0 + r + i) : 0.0f);
@@ -6601,6 +6724,7 @@ MOE__API moe_status moe_route(const moe_layer *layer, const float *x, int n_toke
 #pragma GCC pop_options
 #endif
 #endif
+#undef MOE__X_BF16
 #undef MOE__FMA256
 #undef MOE__PREFETCH
 #undef MOE__PREFETCH2
@@ -6808,6 +6932,10 @@ MOE__API moe_status moe_route(const moe_layer *layer, const float *x, int n_toke
 #undef MOE__QSETF
 #undef MOE__QISUB
 #undef MOE__NB4
+#undef MOE__BFDOT
+#undef MOE__BFDECL
+#undef MOE__BFSTEP
+#undef MOE__BFST
 #undef MOE__F8W
 #undef MOE__F8STEP
 #undef MOE__F8ZERO

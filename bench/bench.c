@@ -241,6 +241,21 @@ int main(int argc, char **argv)
                        e->flops / e->t.sec * 1e-9, f->t.sec / e->t.sec);
             }
     }
+    printf("\nBF16 batches by cfg.batch_bf16, GFLOP/s (time ratio to moe.h's f32 at the same T, same run; DOT is EXACT where the path lacks vdpbf16ps):\n");
+    for (i = 0; i < nl; i++) {
+        static const int Tq[2] = { 64, 512 };
+        int a;
+        for (a = 0; a < 2; a++) {
+            int T = g_opt.quick && Tq[a] == 512 ? 256 : Tq[a];
+            const result *f = find_result(specs[i].name, MOE_TYPE_F32, T, "moe.h", g_opt.nthreads);
+            const result *e = find_result(specs[i].name, MOE_TYPE_BF16, T, "moe.h", g_opt.nthreads);
+            const result *d = find_result(specs[i].name, MOE_TYPE_BF16, T, "moe.h-bf16dot", g_opt.nthreads);
+            if (!f || !e || !d) continue;
+            printf("  %-8s bf16  T=%-4d f32 %6.1f   exact %6.1f (%.2fx)   dot %6.1f (%.2fx)\n", specs[i].name, T,
+                   f->flops / f->t.sec * 1e-9, e->flops / e->t.sec * 1e-9, f->t.sec / e->t.sec,
+                   d->flops / d->t.sec * 1e-9, f->t.sec / d->t.sec);
+        }
+    }
     printf("\nthread scaling, f32, T=%d (%d threads vs 1):", g_opt.quick ? 256 : 512, g_opt.nthreads);
     for (i = 0; i < nl; i++) {
         int T = g_opt.quick ? 256 : 512;

@@ -81,6 +81,7 @@ const char *type_label(moe_type t);
 struct bench_machine {
     double peak_ymm[3], peak_zmm[3];   /* [1]: 1 thread, [2]: the bench's thread count */
     double peak_dpbusd[3], peak_dpwssd[3];   /* AVX-512 VNNI integer dot products (MOE_BATCH_INT) */
+    double peak_dpbf16[3];                   /* AVX512-BF16 vdpbf16ps (MOE_BF16_DOT) */
     double bw[3];
     float *bwbuf;
     size_t bw_bytes;
@@ -174,7 +175,7 @@ typedef struct result {
     const char *layer;
     moe_type type;
     int T;
-    const char *impl;       /* "moe.h", "moe.h-exact" (Q8_0/Q4_0, MOE_BATCH_EXACT), "moe.h-scalar", "naive", "openblas" */
+    const char *impl;       /* "moe.h", "moe.h-exact" (Q8_0/Q4_0, MOE_BATCH_EXACT), "moe.h-bf16dot" (BF16, MOE_BF16_DOT), "moe.h-scalar", "naive", "openblas" */
     int threads;
     timing t;
     double flops, bytes;    /* per call: routed-expert flops, expert weight bytes streamed */

@@ -372,7 +372,7 @@ void run_layer(const layer_spec *sp)
     size_t ws = 0;
     naive_ctx nv;
     blas_ctx bl;
-    moe_layer lib, lib_sc;
+    moe_layer lib, lib_sc, lib_bd;   /* lib_bd: BF16 with cfg.batch_bf16 = MOE_BF16_DOT */
 
     for (i = 0; i < nTs; i++) {
         if (Ts[i] > Tmax) Tmax = Ts[i];
@@ -407,6 +407,7 @@ void run_layer(const layer_spec *sp)
         moe_weights w;
         moe_status s;
         size_t ws_n, ws_s = 0;
+        int have_bd;
         double eb;
         if (!(g_opt.type_mask & (1u << tt))) continue;
         fprintf(stderr, "bench: %s %s: preparing weights...\n", sp->name, type_label(type));
@@ -427,6 +428,14 @@ void run_layer(const layer_spec *sp)
             if (s != MOE_OK) die("scalar moe_layer_init failed where the native one succeeded");
         }
         ws_n = moe_workspace_size(&lib, Tmax);
+        have_bd = 0;
+        if (type == MOE_TYPE_BF16) {      /* the vdpbf16ps mode (EXACT where the path lacks it) */
+            moe_config cd = cfg;
+            cd.batch_bf16 = MOE_BF16_DOT;
+            if (moe_layer_init(&lib_bd, &cd, &w) != MOE_OK) die("bf16 dot-mode layer");
+            if (moe_workspace_size(&lib_bd, Tmax) > ws_n) ws_n = moe_workspace_size(&lib_bd, Tmax);
+            have_bd = 1;
+        }
         if (!g_opt.no_scalar) ws_s = bench_scalar_workspace_size(&lib_sc, Tmax);
         if (ws_n == 0) die("moe_workspace_size returned 0");
         ws = ws_n > ws_s ? ws_n : ws_s;
@@ -510,6 +519,12 @@ void run_layer(const layer_spec *sp)
                 lc.layer = &lex; lc.scalar = 0;
                 tm = measure(run_lib, &lc, xs, nx, xstride, T, y);
                 add_result(sp->name, type, T, "moe.h-exact", NT, tm, flops, bytes);
+                lc.layer = &lib;
+            }
+            if (T > 1 && have_bd) {
+                lc.layer = &lib_bd; lc.scalar = 0;
+                tm = measure(run_lib, &lc, xs, nx, xstride, T, y);
+                print_row(stderr, add_result(sp->name, type, T, "moe.h-bf16dot", NT, tm, flops, bytes));
                 lc.layer = &lib;
             }
             if (T == big_T && type == MOE_TYPE_F32 && NT > 1) {

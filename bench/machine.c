@@ -80,18 +80,43 @@ static int dot_loop_zmm(long iters, int seed, int words)
 }
 #endif
 
+/* vdpbf16ps (cfg.batch_bf16 = MOE_BF16_DOT): 2 bf16 products added to each f32 lane, 4 flops */
+#if defined(BENCH_AVX512) && defined(__AVX512BF16__)
+#define BENCH_BF16DOT 1
+static float bf16_loop_zmm(long iters, float seed)
+{
+    __m512 a0 = _mm512_set1_ps(seed), a1 = _mm512_set1_ps(seed + 1), a2 = _mm512_set1_ps(seed + 2);
+    __m512 a3 = _mm512_set1_ps(seed + 3), a4 = _mm512_set1_ps(seed + 4), a5 = _mm512_set1_ps(seed + 5);
+    __m512 a6 = _mm512_set1_ps(seed + 6), a7 = _mm512_set1_ps(seed + 7), a8 = _mm512_set1_ps(seed + 8);
+    __m512 a9 = _mm512_set1_ps(seed + 9), a10 = _mm512_set1_ps(seed + 10), a11 = _mm512_set1_ps(seed + 11);
+    const __m512bh m = (__m512bh)_mm512_set1_epi32(0x3f803f80), c = (__m512bh)_mm512_set1_epi32(0x33d633d6);   /* 1, 1e-7 */
+    long i;
+    for (i = 0; i < iters; i++) { FMA12(_mm512_dpbf16_ps, m, c) }
+    a0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
+                       _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
+    a0 = _mm512_add_ps(a0, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
+    return _mm512_reduce_add_ps(a0);
+}
+#endif
+
 static volatile float g_sink;
 
 /* GFLOP/s of `width` lanes x 12 FMA chains on nthreads threads; best of `reps`. 0 if the
    compiler could not build that width. `op` 0: FMA (2 flops per lane); 1, 2 (width 16 only):
-   vpdpbusd (8 operations per 32-bit lane), vpdpwssd (4), in G operations per second. */
+   vpdpbusd (8 operations per 32-bit lane), vpdpwssd (4), in G operations per second; 3:
+   vdpbf16ps (4 flops per lane). */
 static double fma_peak(int width, int op, int nthreads, double seconds, int reps)
 {
     long iters = 1 << 20;
     double best = 0;
     int r, retries = 0;
-    const double ops = op == 1 ? 8.0 : op == 2 ? 4.0 : 2.0;
-    if (op != 0) {
+    const double ops = op == 1 ? 8.0 : op == 2 || op == 3 ? 4.0 : 2.0;
+    if (op == 3) {
+#ifndef BENCH_BF16DOT
+        return 0;
+#endif
+        if (width != 16) return 0;
+    } else if (op != 0) {
 #ifndef BENCH_VNNI512
         return 0;
 #endif
@@ -121,7 +146,10 @@ static double fma_peak(int width, int op, int nthreads, double seconds, int reps
             if (width == 16 && op == 0) v = fma_loop_zmm(iters, (float)thread_id());
 #endif
 #ifdef BENCH_VNNI512
-            if (op != 0) v = (float)dot_loop_zmm(iters, thread_id(), op == 2);
+            if (op == 1 || op == 2) v = (float)dot_loop_zmm(iters, thread_id(), op == 2);
+#endif
+#ifdef BENCH_BF16DOT
+            if (op == 3) v = bf16_loop_zmm(iters, (float)thread_id());
 #endif
 #pragma omp critical
             g_sink = g_sink + v;
@@ -267,6 +295,9 @@ void measure_machine(void)
     g_m.peak_dpbusd[2] = dmax(g_m.peak_dpbusd[2], fma_peak(16, 1, nt2, fs, reps));
     g_m.peak_dpwssd[1] = dmax(g_m.peak_dpwssd[1], fma_peak(16, 2, 1, fs, reps));
     g_m.peak_dpwssd[2] = dmax(g_m.peak_dpwssd[2], fma_peak(16, 2, nt2, fs, reps));
+    /* the BF16 dot mode's (MOE_BF16_DOT: vdpbf16ps) */
+    g_m.peak_dpbf16[1] = dmax(g_m.peak_dpbf16[1], fma_peak(16, 3, 1, fs, reps));
+    g_m.peak_dpbf16[2] = dmax(g_m.peak_dpbf16[2], fma_peak(16, 3, nt2, fs, reps));
     g_m.reps = reps;
     sample_bandwidth(g_opt.quick ? 2 : 5);
 }
@@ -283,6 +314,10 @@ void print_machine(void)
                "vpdpbusd %.1f on 1 thread, %.1f on %d; vpdpwssd %.1f on 1 thread, %.1f on %d\n", g_m.peak_dpbusd[1],
                g_m.peak_dpbusd[2], nt2, g_m.peak_dpwssd[1], g_m.peak_dpwssd[2], nt2);
     else printf("integer dot-product peak: not built (no AVX-512 VNNI)\n");
+    if (g_m.peak_dpbf16[1] > 0)
+        printf("bf16 dot-product peak (vdpbf16ps, the same chains; 2 products and 2 adds per lane): %.1f GFLOP/s on 1 thread, "
+               "%.1f on %d\n", g_m.peak_dpbf16[1], g_m.peak_dpbf16[2], nt2);
+    else printf("bf16 dot-product peak: not built (no AVX512-BF16)\n");
     printf("read bandwidth (sum of a %.2g GiB buffer with vector loads, best of %d samples spread over the run): "
            "%.1f GB/s on 1 thread, %.1f on %d\n", (double)g_m.bw_bytes / (1 << 30), g_m.bw_samples, g_m.bw[1], g_m.bw[2], nt2);
     printf("%%peak = GFLOP/s / the FMA peak of the library's \"%s\" path at the row's thread count; "

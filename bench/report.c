@@ -108,6 +108,8 @@ void write_csv(const char *path)
     fprintf(f, "machine,,,,vnni_dpbusd_zmm,2,,,%.3f,,,,,,,,,,,,,,,,\n", g_m.peak_dpbusd[2]);
     fprintf(f, "machine,,,,vnni_dpwssd_zmm,1,,,%.3f,,,,,,,,,,,,,,,,\n", g_m.peak_dpwssd[1]);
     fprintf(f, "machine,,,,vnni_dpwssd_zmm,2,,,%.3f,,,,,,,,,,,,,,,,\n", g_m.peak_dpwssd[2]);
+    fprintf(f, "machine,,,,bf16_dpbf16ps_zmm,1,,,%.3f,,,,,,,,,,,,,,,,\n", g_m.peak_dpbf16[1]);
+    fprintf(f, "machine,,,,bf16_dpbf16ps_zmm,2,,,%.3f,,,,,,,,,,,,,,,,\n", g_m.peak_dpbf16[2]);
     fprintf(f, "machine,,,,read_bw,1,,,,%.3f,,,,,,,,,,,,,,,\n", g_m.bw[1]);
     fprintf(f, "machine,,,,read_bw,2,,,,%.3f,,,,,,,,,,,,,,,\n", g_m.bw[2]);
     for (i = 0; i < g_nres; i++) {

@@ -25,22 +25,23 @@ void write_svg(const char *path, const char *const *layer_names, int n_layers)
     double xmin = 1e30, xmax = 0, ymin = 1e30, ymax = 0, lx0, lx1, ly0, ly1, bw = g_m.bw[2];
     /* ceilings: the FMA peaks (f32 arithmetic: f32/f16/bf16, the K-quants, FP8, and Q8_0/Q4_0 with
        MOE_BATCH_EXACT), then the integer modes' (Q4_0 / Q8_0 with MOE_BATCH_INT on AVX-512 VNNI) */
-    double peaks[4];
-    const char *peak_names[4] = { "AVX-512 zmm FMA peak", "AVX2 ymm FMA peak", "q4_0 int: vpdpbusd peak",
-                                  "q8_0 int: vpdpwssd peak" };
-    const char *peak_colors[4];
+    double peaks[5];
+    const char *peak_names[5] = { "AVX-512 zmm FMA peak", "AVX2 ymm FMA peak", "q4_0 int: vpdpbusd peak",
+                                  "q8_0 int: vpdpwssd peak", "bf16 dot: vdpbf16ps peak" };
+    const char *peak_colors[5];
     int i, d, np = 0;
     FILE *f = fopen(path, "w");
     if (!f) { fprintf(stderr, "bench: cannot write %s\n", path); return; }
     peaks[0] = g_m.peak_zmm[2]; peaks[1] = g_m.peak_ymm[2];
-    peaks[2] = peaks[3] = 0;
-    if (strcmp(g_m.lib_path, "avx512") == 0) { peaks[2] = g_m.peak_dpbusd[2]; peaks[3] = g_m.peak_dpwssd[2]; }
+    peaks[2] = peaks[3] = peaks[4] = 0;
+    if (strcmp(g_m.lib_path, "avx512") == 0) { peaks[2] = g_m.peak_dpbusd[2]; peaks[3] = g_m.peak_dpwssd[2]; peaks[4] = g_m.peak_dpbf16[2]; }
     peak_colors[0] = "#000"; peak_colors[1] = "#888";
-    peak_colors[2] = type_color(MOE_TYPE_Q4_0); peak_colors[3] = type_color(MOE_TYPE_Q8_0);
+    peak_colors[2] = type_color(MOE_TYPE_Q4_0); peak_colors[3] = type_color(MOE_TYPE_Q8_0); peak_colors[4] = type_color(MOE_TYPE_BF16);
     for (i = 0; i < g_nres; i++) {
         const result *r = &g_res[i];
         double ai = r->flops / r->bytes, gf = r->flops / r->t.sec * 1e-9;
-        if ((strcmp(r->impl, "moe.h") != 0 && strcmp(r->impl, "moe.h-exact") != 0) || r->threads != g_m.nthreads)
+        if ((strcmp(r->impl, "moe.h") != 0 && strcmp(r->impl, "moe.h-exact") != 0 && strcmp(r->impl, "moe.h-bf16dot") != 0) ||
+            r->threads != g_m.nthreads)
             continue;
         if (ai < xmin) xmin = ai;
         if (ai > xmax) xmax = ai;
@@ -49,12 +50,12 @@ void write_svg(const char *path, const char *const *layer_names, int n_layers)
         np++;
     }
     if (np == 0) { xmin = 0.1; xmax = 100; ymin = 1; ymax = 100; }
-    for (i = 0; i < 4; i++) if (peaks[i] > ymax) ymax = peaks[i];
+    for (i = 0; i < 5; i++) if (peaks[i] > ymax) ymax = peaks[i];
     if (bw > 0 && peaks[0] + peaks[1] > 0) {
         double ridge = (peaks[0] > peaks[1] ? peaks[0] : peaks[1]) / bw;
         if (ridge * 4 > xmax) xmax = ridge * 4;
     }
-    for (i = 2; i < 4; i++) if (bw > 0 && peaks[i] / bw * 2 > xmax) xmax = peaks[i] / bw * 2;
+    for (i = 2; i < 5; i++) if (bw > 0 && peaks[i] / bw * 2 > xmax) xmax = peaks[i] / bw * 2;
     lx0 = floor(log10(xmin)) ; lx1 = ceil(log10(xmax));
     ly0 = floor(log10(ymin)); ly1 = ceil(log10(ymax * 1.5));
     if (lx1 <= lx0) lx1 = lx0 + 1;
@@ -106,7 +107,7 @@ void write_svg(const char *path, const char *const *layer_names, int n_layers)
             fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\" transform=\"rotate(-%.1f %.1f %.1f)\">"
                        "read bandwidth %.1f GB/s</text>\n", tx, ty, ang, tx, ty, bw);
         }
-        for (i = 0; i < 4; i++) {
+        for (i = 0; i < 5; i++) {
             double pk = peaks[i], ridge;
             if (pk <= 0) continue;
             ridge = pk / bw;
@@ -114,16 +115,16 @@ void write_svg(const char *path, const char *const *layer_names, int n_layers)
                     peak_colors[i], i >= 2 ? " stroke-dasharray=\"2,3\"" : "", SX(s0), SY(bw * s0), SX(ridge), SY(pk),
                     SX(a1), SY(pk));
             fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"%s\">%s %.0f %s</text>\n",
-                    SX(a1) - 4, SY(pk) + (i == 1 ? 14 : -6), peak_colors[i], peak_names[i], pk, i >= 2 ? "Gop/s" : "GFLOP/s");
+                    SX(a1) - 4, SY(pk) + (i == 1 || i == 4 ? 14 : -6), peak_colors[i], peak_names[i], pk, i == 2 || i == 3 ? "Gop/s" : "GFLOP/s");
         }
     }
     /* points */
     for (i = 0; i < g_nres; i++) {
         const result *r = &g_res[i];
         double ai = r->flops / r->bytes, gf = r->flops / r->t.sec * 1e-9, px = SX(ai), py = SY(gf);
-        int li, lidx = 0, exact = strcmp(r->impl, "moe.h-exact") == 0;
+        int li, lidx = 0, exact = strcmp(r->impl, "moe.h-exact") == 0, bdot = strcmp(r->impl, "moe.h-bf16dot") == 0;
         char paint[96];
-        if ((strcmp(r->impl, "moe.h") != 0 && !exact) || r->threads != g_m.nthreads) continue;
+        if ((strcmp(r->impl, "moe.h") != 0 && !exact && !bdot) || r->threads != g_m.nthreads) continue;
         for (li = 0; li < n_layers; li++) if (strcmp(layer_names[li], r->layer) == 0) lidx = li;
         /* hollow: measured while other processes competed for the CPUs */
         snprintf(paint, sizeof paint, r->t.other > g_time.busy_cores ? "fill=\"white\" stroke=\"%s\" stroke-width=\"2\""
@@ -135,7 +136,7 @@ void write_svg(const char *path, const char *const *layer_names, int n_layers)
         /* the mode of Q8_0/Q4_0 rows: cfg.batch_quant = MOE_BATCH_INT (the default; one token and
            experts with up to 8 tokens always quantise) or MOE_BATCH_EXACT */
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" fill=\"%s\">T=%d%s</text>\n", px + 7,
-                py + (lidx == 0 ? -3 : 10), type_color(r->type), r->T, exact ? " exact" : is_q8act(r->type) ? " int" : "");
+                py + (lidx == 0 ? -3 : 10), type_color(r->type), r->T, exact ? " exact" : bdot ? " dot" : is_q8act(r->type) ? " int" : "");
     }
     /* legend */
     {

@@ -357,6 +357,9 @@ paths() { # name-prefix compiler-with-std
         if [ "$pre" = gcc-c99 ]; then   # the integer kernels' VNNI forms: AVX-VNNI on the AVX2 path
             if cpu_has avx2 fma f16c avx_vnni; then add "$pre-avx2-vnni" "$cc -O2 $WARN $AVX2_FLAGS -mavxvnni $SRC $VS $LIBS" "" ""
             else skip "$pre-avx2-vnni" "this CPU lacks avx_vnni"; fi
+            # BF16 batches on vdpbf16ps (cfg.batch_bf16 = MOE_BF16_DOT): the AVX-512 path with AVX512-BF16
+            if [ $HAVE_AVX512 = 1 ] && cpu_has avx512_bf16; then add "$pre-avx512-bf16" "$cc -O2 $WARN $AVX512_FLAGS -mavx512bf16 $SRC $VS $LIBS" "" ""
+            else skip "$pre-avx512-bf16" "this CPU lacks avx512_bf16"; fi
         fi
     fi
     add "$pre-native" "$cc -O2 $WARN -march=native $SRC $VS $LIBS" "" ""

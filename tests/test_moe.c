@@ -452,6 +452,7 @@ typedef struct spec {
     int xscale, xs_rows, xs_cols;
     unsigned long long seed;
     moe_batch_quant bq;     /* cfg.batch_quant (MOE_BATCH_INT, the default, is 0) */
+    moe_batch_bf16 bb;      /* cfg.batch_bf16 (MOE_BF16_EXACT, the default, is 0) */
 } spec;
 
 static spec spec_default(void)
@@ -531,10 +532,10 @@ static int is_gated(moe_act a) { return a == MOE_ACT_SWIGLU || a == MOE_ACT_GEGL
    (identical on all of them to a few ulp), so their bound is ~2x the measured maximum.
    The measured maxima per class are printed at the end of a run. */
 enum { EC_F32, EC_F16, EC_BF16, EC_Q8_0, EC_Q4_0, EC_Q8_0_INT, EC_Q4_0_INT,
-       EC_Q4_K, EC_Q5_K, EC_Q6_K, EC_Q2_K, EC_Q3_K, EC_MXFP4, EC_F8_E4M3, EC_Q8K_INT, EC_KB_INT, EC_COUNT };
+       EC_Q4_K, EC_Q5_K, EC_Q6_K, EC_Q2_K, EC_Q3_K, EC_MXFP4, EC_F8_E4M3, EC_Q8K_INT, EC_KB_INT, EC_BF16_DOT, EC_COUNT };
 static const char *const ec_name[EC_COUNT] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q8_0/int", "q4_0/int",
                                               "q4_K", "q5_K", "q6_K", "q2_K", "q3_K", "mxfp4", "f8_e4m3", "q8_K/int",
-                                              "k/mxfp4 batch int"};
+                                              "k/mxfp4 batch int", "bf16 batch dot"};
 /* the K-quants and MXFP4: with 1..8 tokens, integer dots on 8-bit activations in blocks of 256 */
 static int is_q8k_family(moe_type t)
 {
@@ -556,7 +557,10 @@ static int type_class(moe_type t)
     default: return (int)t;   /* F32 .. Q4_0: the class has the type's number */
     }
 }
-static int class_rank(int cls) { return cls == EC_Q8_0_INT ? 100 : cls == EC_KB_INT ? 101 : cls == EC_Q4_0_INT ? 102 : cls == EC_Q8K_INT ? 103 : cls; }
+static int class_rank(int cls)
+{
+    return cls == EC_Q8_0_INT ? 100 : cls == EC_BF16_DOT ? 101 : cls == EC_KB_INT ? 102 : cls == EC_Q4_0_INT ? 103 : cls == EC_Q8K_INT ? 104 : cls;
+}
 static int class_worse(int a, int b) { return class_rank(b) > class_rank(a) ? b : a; }
 static double class_bound(int cls)
 {
@@ -589,6 +593,9 @@ static double class_bound(int cls)
        in blocks of 32 as Q4_0's, on weights the tiles hold exactly. Measured 1.1e-2 (q4_K, q5_K, q3_K), 1.3e-2 (q6_K, mxfp4)
        on AVX-512, AVX2 and scalar: the quantiser is shared, so ~2x, as EC_Q4_0_INT */
     case EC_KB_INT: return 3e-2;
+    /* BF16 batches on vdpbf16ps (MOE_BF16_DOT): inputs and hidden rows rounded to bf16 (2^-9
+       relative each). Measured 2.9e-3 (AVX-512 BF16, gcc 12 -march=native, full run); ~3x */
+    case EC_BF16_DOT: return 1e-2;
     default: return 9e-6;   /* EC_F8_E4M3 */
     }
 }
@@ -862,6 +869,7 @@ static void model_build(model *m, const spec *sp)
     m->cfg.n_shared = ns; m->cfg.d_ff_shared = dffs;
     m->cfg.n_threads = s->n_threads;
     m->cfg.batch_quant = s->bq;
+    m->cfg.batch_bf16 = s->bb;
 
     m->worst_int = m->worst_ib = -1;    /* the worst int class any expert of the layer may take */
     {
@@ -875,7 +883,7 @@ static void model_build(model *m, const spec *sp)
             int c = q[i] == MOE_TYPE_Q4_0 ? EC_Q4_0_INT : q[i] == MOE_TYPE_Q8_0 ? EC_Q8_0_INT
                   : is_q8k_family(q[i]) ? EC_Q8K_INT : -1;
             if (c >= 0) m->worst_int = m->worst_int < 0 ? c : class_worse(m->worst_int, c);
-            c = is_q8k_family(q[i]) ? EC_KB_INT : c;
+            c = is_q8k_family(q[i]) ? EC_KB_INT : q[i] == MOE_TYPE_BF16 && s->bb == MOE_BF16_DOT ? EC_BF16_DOT : c;
             if (c >= 0) m->worst_ib = m->worst_ib < 0 ? c : class_worse(m->worst_ib, c);
         }
     }
@@ -1133,6 +1141,16 @@ static int path_is_avx2(void)
     if (g_force_path >= 0) return g_force_path == MOE_PATH_AVX2 || g_force_path == MOE_PATH_AVX2_VNNI;
     return strcmp(moe_simd_name(), "avx2") == 0;
 }
+/* this build's kernel path runs BF16 batches on vdpbf16ps when asked (moe.h's MOE__BFDOT: static
+   AVX-512 builds with AVX512-BF16; the white box only) */
+static int path_has_bfdot(void)
+{
+#if defined(MOE__BFDOT) && !defined(MOE_TEST_EXTERN_IMPL) && !defined(MOE_DISPATCH)
+    return 1;
+#else
+    return 0;
+#endif
+}
 /* the NEON paths (neon, neon-dotprod) run Q8_0 and Q4_0 only as integer batches (MOE__IBQP) */
 static int path_is_neon(void)
 {
@@ -1149,10 +1167,13 @@ static int ib_kind_of(const model *m, int sh, int all)
     ts[0] = sh ? s->t_sgate : s->fused ? s->t_gate_up : s->t_gate;
     ts[1] = sh ? s->t_sup : s->fused ? s->t_gate_up : s->t_up;
     ts[2] = sh ? s->t_sdown : s->t_down;
-    if (s->bq != MOE_BATCH_INT || (sh && !(s->n_shared > 0 && s->dff_sh > 0))) return 0;
-    for (i = g ? 0 : 1; i < 3; i++)
-        if (!is_ibq(ts[i]) || (!all && path_is_avx2() && (ts[i] == MOE_TYPE_Q6_K || ts[i] == MOE_TYPE_Q3_K)) ||
+    if (sh && !(s->n_shared > 0 && s->dff_sh > 0)) return 0;
+    for (i = g ? 0 : 1; i < 3; i++) {
+        int K = i < 2 ? s->dm : sh ? s->dff_sh : s->dff;
+        if (ts[i] == MOE_TYPE_BF16 && !all && s->bb == MOE_BF16_DOT && path_has_bfdot() && K % 32 == 0) continue;
+        if (s->bq != MOE_BATCH_INT || !is_ibq(ts[i]) || (!all && path_is_avx2() && (ts[i] == MOE_TYPE_Q6_K || ts[i] == MOE_TYPE_Q3_K)) ||
             (!all && path_is_neon() && ts[i] != MOE_TYPE_Q8_0 && ts[i] != MOE_TYPE_Q4_0)) return 0;
+    }
     return 1;
 }
 static int ib_kind(const model *m, int sh) { return path_has_ib() && ib_kind_of(m, sh, 0); }
@@ -1160,7 +1181,7 @@ static int run_class(const model *m, const int *rids, int T, int capacity)
 {
     const spec *s = &m->s;
     int cnt[TMAXE], t, j, e, cls = m->worst, few = 0, ibb = 0;
-    if (m->worst_int < 0) return cls;
+    if (m->worst_int < 0 && m->worst_ib < 0) return cls;
     memset(cnt, 0, sizeof cnt);
     for (t = 0; t < T; t++)
         for (j = 0; j < s->k; j++) {
@@ -3004,6 +3025,9 @@ static void test_errors(void)
     c = m->cfg; SET_INT_FIELD(c.act, -1); expect_init(&c, &w, MOE_ERR_CONFIG, "act -1");
     c = m->cfg; SET_INT_FIELD(c.score, 3); expect_init(&c, &w, MOE_ERR_CONFIG, "score 3");
     c = m->cfg; SET_INT_FIELD(c.score, 1000); expect_init(&c, &w, MOE_ERR_CONFIG, "score 1000");
+    c = m->cfg; SET_INT_FIELD(c.batch_quant, 2); expect_init(&c, &w, MOE_ERR_CONFIG, "batch_quant 2");
+    c = m->cfg; SET_INT_FIELD(c.batch_bf16, 2); expect_init(&c, &w, MOE_ERR_CONFIG, "batch_bf16 2");
+    c = m->cfg; SET_INT_FIELD(c.batch_bf16, -1); expect_init(&c, &w, MOE_ERR_CONFIG, "batch_bf16 -1");
     c = m->cfg; c.n_group = 2; c.topk_group = 1; SET_INT_FIELD(c.group_score, 7); expect_init(&c, &w, MOE_ERR_CONFIG, "group_score 7");
     c = m->cfg; c.n_group = 2; c.topk_group = 0; expect_init(&c, &w, MOE_ERR_CONFIG, "n_group 2 topk_group 0");
     c = m->cfg; c.n_group = 2; c.topk_group = 3; expect_init(&c, &w, MOE_ERR_CONFIG, "n_group 2 topk_group 3");
@@ -4864,6 +4888,141 @@ static void test_ibatch(void)
     group_end();
 }
 
+/* BF16 batches on vdpbf16ps (cfg.batch_bf16 = MOE_BF16_DOT). Layers (shared experts, fused
+   gate_up, GELU, biases, a mix with Q8_0/Q4_0/Q4_K matrices in one expert, 3 threads, dims that
+   are not multiples of 32: EXACT there) against the float64 reference within EC_BF16_DOT where
+   the path has the kernel, EC_BF16 (exact) where not. Then: with the kernel, DOT's output differs
+   from EXACT's (it ran) and equals itself on 1 and 3 threads; without it, DOT is EXACT bit for
+   bit. White box where the path has it: the bf16 plane holds nearest-even bf16 of every value
+   (moe__enc_bf16's) and a NaN stays NaN; the tile's sums equal the float64 sums of the bf16
+   products within 1e-6 of the sum of |terms| (K = 32, 96, 2048, IR rows). */
+static void test_bf16dot(void)
+{
+    double mx = 0.0;
+    int var;
+    if (!group_begin("bf16dot")) return;
+    for (var = 0; var < (g_quick ? 4 : 8); var++) {
+        spec s = spec_default();
+        char label[96];
+        double rel;
+        s.dm = var == 6 ? 100 : 128; s.dff = var == 6 ? 72 : var == 2 ? 224 : 160; s.E = 4; s.k = 2;
+        s.t_gate = s.t_up = s.t_down = s.t_gate_up = MOE_TYPE_BF16;
+        s.bb = MOE_BF16_DOT;
+        if (var == 1) { s.n_shared = 1; s.dff_sh = 96; s.t_sgate = s.t_sup = s.t_sdown = MOE_TYPE_BF16; s.has_sgw = 1; }
+        if (var == 2) { s.fused = 1; s.has_db = 1; s.has_gb = 1; }
+        if (var == 3) { s.act = MOE_ACT_GELU; s.per_expert = 1; s.n_threads = 3; }
+        if (var == 4) { s.t_gate = MOE_TYPE_Q8_0; s.t_down = MOE_TYPE_Q4_0; }      /* planes 1|2|8 */
+        if (var == 5) { s.dm = 256; s.dff = 256; s.t_up = MOE_TYPE_Q4_K; s.act = MOE_ACT_SWIGLU_OAI; s.has_ub = 1; }
+        if (var == 7) { s.dm = 2048; s.dff = 96; s.E = 2; s.k = 1; }
+        s.seed = 91 + (unsigned long long)var;
+        snprintf(label, sizeof label, "bf16dot var %d", var);
+        rel = run_spec(&s, var == 7 ? 40 : 64, 0, label);
+        if (var != 4 && var != 5 && var != 6 && rel > mx) mx = rel;
+    }
+    {   /* DOT ran (or, without the kernel, is EXACT), and 1 and 3 threads agree */
+        spec s = spec_default();
+        model *m = (model *)xmalloc(sizeof(model));
+        moe_layer L1, L2;
+        int T = 64, i;
+        s.dm = 128; s.dff = 160; s.E = 4; s.k = 2; s.n_threads = 3;
+        s.t_gate = s.t_up = s.t_down = MOE_TYPE_BF16;
+        s.bb = MOE_BF16_DOT;
+        model_build(m, &s);
+        if (require(m->ok && moe_layer_init(&L1, &m->cfg, &m->w) == MOE_OK, "bf16dot: layer")) {
+            moe_config ce = m->cfg;
+            size_t n = (size_t)T * (size_t)s.dm, ws;
+            float *x = (float *)xmalloc(n * sizeof(float)), *yd = (float *)xmalloc(n * sizeof(float));
+            float *yd1 = (float *)xmalloc(n * sizeof(float)), *ye = (float *)xmalloc(n * sizeof(float));
+            void *work;
+            moe_run_opts o;
+            rng_t r = {0x5bf1ull};
+            ce.batch_bf16 = MOE_BF16_EXACT;
+            if (!require(moe_layer_init(&L2, &ce, &m->w) == MOE_OK, "bf16dot: exact layer")) { free(x); free(yd); free(yd1); free(ye); model_free(m); free(m); group_end(); return; }
+            ws = moe_workspace_size(&L1, T);
+            if (moe_workspace_size(&L2, T) > ws) ws = moe_workspace_size(&L2, T);
+            work = xmalloc(ws);
+            for (i = 0; i < (int)n; i++) x[i] = rng_sym(&r);
+            memset(&o, 0, sizeof o);
+            o.n_threads = 1;
+            check(moe_forward(&L1, x, T, yd, work, ws) == MOE_OK && moe_forward_ex(&L1, x, T, yd1, work, ws, &o) == MOE_OK &&
+                  moe_forward(&L2, x, T, ye, work, ws) == MOE_OK, "bf16dot: forward");
+            check(memcmp(yd, yd1, n * sizeof(float)) == 0, "bf16dot: 1 and 3 threads differ");
+            if (path_has_bfdot())
+                check(memcmp(yd, ye, n * sizeof(float)) != 0, "bf16dot (%s path): MOE_BF16_DOT gave EXACT's output bit for bit: the vdpbf16ps kernel did not run", moe_simd_name());
+            else
+                check(memcmp(yd, ye, n * sizeof(float)) == 0, "bf16dot (%s path, no vdpbf16ps): MOE_BF16_DOT differs from EXACT", moe_simd_name());
+            free(x); free(yd); free(yd1); free(ye); free(work);
+        }
+        model_free(m); free(m);
+    }
+#if defined(MOE__BFDOT) && !defined(MOE_TEST_EXTERN_IMPL) && !defined(MOE_DISPATCH)
+    {
+        static const int Ks[3] = {32, 96, 2048};
+        rng_t r = {0xbf16ull};
+        int ki, n, k, row, G = MOE__IG, pl;
+        double worst = 0.0;
+        for (ki = 0; ki < 3; ki++)
+            for (pl = 8; pl <= 15; pl += 7) {          /* the bf16 plane alone, after all three */
+                int K = Ks[ki], badr = 0, nanbad = 0;
+                size_t tb = moe__ib_tokbytes((size_t)K, pl) * (size_t)G;
+                float *x = (float *)xmalloc((size_t)K * (size_t)G * sizeof(float)), c[MOE__IR * MOE__IG];
+                unsigned char *g = (unsigned char *)xmalloc(tb), *wb = (unsigned char *)xmalloc((size_t)K * 2 * MOE__IR);
+                const unsigned char *wr[MOE__IR];
+                const uint32_t *ab;
+                float *wf = (float *)xmalloc((size_t)K * MOE__IR * sizeof(float));
+                for (row = 0; row < MOE__IR; row++) {
+                    for (k = 0; k < K; k++) wf[(size_t)row * (size_t)K + (size_t)k] = rng_sym(&r) * (row == 2 ? 1e-3f : 1.0f);
+                    moe__enc_bf16(wf + (size_t)row * (size_t)K, (size_t)K, wb + (size_t)row * (size_t)K * 2);
+                    moe__dec_bf16(wb + (size_t)row * (size_t)K * 2, (size_t)K, wf + (size_t)row * (size_t)K);
+                    wr[row] = wb + (size_t)row * (size_t)K * 2;
+                }
+                for (n = 0; n < G; n++)
+                    for (k = 0; k < K; k++)
+                        x[(size_t)k * (size_t)G + (size_t)n] = n == 1 ? 0.0f : rng_sym(&r) * (k % 5 == 0 ? 7.0f : 1.0f) * (n == 2 ? 1e-20f : 1.0f);
+                x[(size_t)(K / 2) * (size_t)G + 3] = (float)NAN;
+                memset(g, 0xa5, tb);
+                moe__ib_panel(K, 0, K / 32, x, g, pl);
+                ab = (const uint32_t *)(const void *)(g + moe__ib_tokbytes((size_t)K, pl & 7) * (size_t)G);
+                for (n = 0; n < G; n++)              /* the plane: moe__enc_bf16 of each value */
+                    for (k = 0; k < K; k++) {
+                        float v = x[(size_t)k * (size_t)G + (size_t)n];
+                        unsigned char e[2];
+                        unsigned h = (unsigned)(ab[(size_t)(k / 2) * (size_t)G + (size_t)n] >> (16 * (k % 2))) & 0xffffu;
+                        moe__enc_bf16(&v, 1, e);
+                        if (v != v ? (h & 0x7f80u) != 0x7f80u || (h & 0x7fu) == 0 : h != ((unsigned)e[0] | (unsigned)e[1] << 8)) badr++;
+                    }
+                check(badr == 0, "bf16dot plane K=%d planes %d: %d values are not their nearest-even bf16", K, pl, badr);
+                moe__bf_tile(K, wr, g, pl, c);
+                for (row = 0; row < MOE__IR; row++)
+                    for (n = 0; n < G; n++) {
+                        double ref = 0.0, mag = 0.0, out = c[row * G + n];
+                        if (n == 3) { if (out == out) nanbad = 1; continue; }
+                        for (k = 0; k < K; k++) {
+                            unsigned char e[2];
+                            float xb, v = x[(size_t)k * (size_t)G + (size_t)n];
+                            double t;
+                            moe__enc_bf16(&v, 1, e);
+                            moe__dec_bf16(e, 1, &xb);
+                            if (n == 2) xb = 0.0f;           /* subnormal bf16: vdpbf16ps reads 0 */
+                            t = (double)wf[(size_t)row * (size_t)K + (size_t)k] * (double)xb;
+                            ref += t; mag += fabs(t);
+                        }
+                        if (fabs(out - ref) > 1e-6 * (mag > 0.0 ? mag : 1.0)) badr++;
+                        if (mag > 0.0 && fabs(out - ref) / mag > worst) worst = fabs(out - ref) / mag;
+                    }
+                check(badr == 0 && !nanbad, "bf16dot tile K=%d planes %d: %d sums off the float64 sum of the bf16 products by more than 1e-6 of sum|terms|%s",
+                      K, pl, badr, nanbad ? ", or a NaN token gave a number" : "");
+                free(x); free(g); free(wb); free(wf);
+            }
+        if (g_verbose) printf("bf16dot tile: worst |sum - ref| / sum|terms| = %.3g\n", worst);
+    }
+#else
+    if (g_verbose) printf("bf16dot: the %s path has no vdpbf16ps kernel here: MOE_BF16_DOT runs EXACT (checked above)\n", moe_simd_name());
+#endif
+    if (g_verbose) printf("bf16dot: max rel error vs float64 %.3g (%s)\n", mx, path_has_bfdot() ? "vdpbf16ps" : "exact");
+    group_end();
+}
+
 /* ======================================================================================== */
 int main(int argc, char **argv)
 {
@@ -4883,7 +5042,7 @@ int main(int argc, char **argv)
                 return 2;
             }
         } else {
-            fprintf(stderr, "usage: %s [--quick] [--verbose] [--group formats|random|routing|variants|types|ibatch|kernels|scales|errors|hardening|nonfinite|memory|threads] [--path NAME]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--verbose] [--group formats|random|routing|variants|types|ibatch|bf16dot|kernels|scales|errors|hardening|nonfinite|memory|threads] [--path NAME]\n", argv[0]);
             return 2;
         }
     }
@@ -4912,6 +5071,7 @@ int main(int argc, char **argv)
     test_variants();
     test_types();
     test_ibatch();
+    test_bf16dot();
 #if !defined(MOE_TEST_EXTERN_IMPL) && !defined(MOE_DISPATCH)
     test_kernels();
 #endif
