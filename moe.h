@@ -1568,7 +1568,10 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #define moe__axpy MOE__PN(moe__axpy)
 #define moe__base MOE__PN(moe__base)
 #define moe__bf_panel MOE__PN(moe__bf_panel)
+#define moe__bf_round MOE__PN(moe__bf_round)
+#define moe__bf_split MOE__PN(moe__bf_split)
 #define moe__bf_tile MOE__PN(moe__bf_tile)
+#define moe__bvi MOE__PN(moe__bvi)
 #define moe__cap MOE__PN(moe__cap)
 #define moe__capf MOE__PN(moe__capf)
 #define moe__ceil_div MOE__PN(moe__ceil_div)
@@ -1587,14 +1590,19 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #define moe__f8_row MOE__PN(moe__f8_row)
 #define moe__f8_vec MOE__PN(moe__f8_vec)
 #define moe__f8acc MOE__PN(moe__f8acc)
+#define moe__few4 MOE__PN(moe__few4)
+#define moe__few4d MOE__PN(moe__few4d)
 #define moe__fp4_dot MOE__PN(moe__fp4_dot)
 #define moe__fp4_vecs MOE__PN(moe__fp4_vecs)
 #define moe__gated MOE__PN(moe__gated)
 #define moe__gelu MOE__PN(moe__gelu)
 #define moe__gemm MOE__PN(moe__gemm)
 #define moe__gemv MOE__PN(moe__gemv)
+#define moe__gemv_bf16s MOE__PN(moe__gemv_bf16s)
 #define moe__gemv_ok MOE__PN(moe__gemv_ok)
 #define moe__gemv_row MOE__PN(moe__gemv_row)
+#define moe__gemvm MOE__PN(moe__gemvm)
+#define moe__gemvm_down MOE__PN(moe__gemvm_down)
 #define moe__has MOE__PN(moe__has)
 #define moe__hsum256 MOE__PN(moe__hsum256)
 #define moe__hsum_neon MOE__PN(moe__hsum_neon)
@@ -1746,7 +1754,10 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #undef moe__axpy
 #undef moe__base
 #undef moe__bf_panel
+#undef moe__bf_round
+#undef moe__bf_split
 #undef moe__bf_tile
+#undef moe__bvi
 #undef moe__cap
 #undef moe__capf
 #undef moe__ceil_div
@@ -1765,14 +1776,19 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #undef moe__f8_row
 #undef moe__f8_vec
 #undef moe__f8acc
+#undef moe__few4
+#undef moe__few4d
 #undef moe__fp4_dot
 #undef moe__fp4_vecs
 #undef moe__gated
 #undef moe__gelu
 #undef moe__gemm
 #undef moe__gemv
+#undef moe__gemv_bf16s
 #undef moe__gemv_ok
 #undef moe__gemv_row
+#undef moe__gemvm
+#undef moe__gemvm_down
 #undef moe__has
 #undef moe__hsum256
 #undef moe__hsum_neon
@@ -1998,7 +2014,7 @@ MOE__TARGET_PUSH(MOE__TARGET)
 #if defined(__GFNI__) && defined(__AVX__)
 #define MOE__X_GFNI 1
 #endif
-#if defined(__AVX512BF16__) && defined(__AVX512BW__)
+#if defined(__AVX512BF16__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 #define MOE__X_BF16 1                      /* vdpbf16ps (static builds only: no dispatch pass has it) */
 #endif
 #if defined(__ARM_FEATURE_DOTPROD)
@@ -4281,12 +4297,12 @@ static void moe__qgemm(moe_type t, int K, const unsigned char *qx, int mt, const
 #ifdef MOE__IB8
 /* bytes per token of a quantised panel of K values with the planes pl (the q1 plane is there
    for either type, the q2 plane for Q8_0) */
-static size_t moe__ib_tokbytes(size_t K, int pl) { return ((pl & 7) ? K / 4 * 2 : 0) + ((pl & 3) ? K : 0) + ((pl & 2) ? K : 0) + ((pl & 8) ? 2 * K : 0); }
+static size_t moe__ib_tokbytes(size_t K, int pl) { return ((pl & 7) ? K / 4 : 0) + ((pl & 3) ? K : 0) + ((pl & 2) ? K : 0) + ((pl & 8) ? 2 * K : 0); }
 /* bytes of one repacked tile of IR rows of K values */
 static size_t moe__ib_tilebytes(moe_type t, size_t K) { (void)t; return K / MOE__QK * (8 + 32) * MOE__IR; }
 #else
 /* bytes per token of a quantised panel of K values with the planes pl */
-static size_t moe__ib_tokbytes(size_t K, int pl) { return ((pl & 7) ? K / 4 * 2 : 0) + ((pl & 1) ? K : 0) + ((pl & 2) ? 2 * K : 0) + ((pl & 4) ? 2 * K : 0) + ((pl & 8) ? 2 * K : 0); }
+static size_t moe__ib_tokbytes(size_t K, int pl) { return ((pl & 7) ? K / 4 : 0) + ((pl & 1) ? K : 0) + ((pl & 2) ? 2 * K : 0) + ((pl & 4) ? 2 * K : 0) + ((pl & 8) ? 2 * K : 0); }
 /* bytes of one repacked tile of IR rows of K values */
 static size_t moe__ib_tilebytes(moe_type t, size_t K) { return K / MOE__QK * (8 + (MOE__IB16(t) ? 64 : 32)) * MOE__IR; }
 #endif
@@ -5305,8 +5321,199 @@ static float moe__gemv_row(moe_type ty, int K, const float *x, const unsigned ch
     return MOE__VSUM(MOE__VADD(MOE__VADD(a0, a1), MOE__VADD(a2, a3))) + s;
 }
 #endif
-/* rows n0..n0+nb of matrix M of expert e . one token x */
-static void moe__gemv(const moe__matrix *M, int e, int n0, int nb, const float *x, float *c)
+#if defined(MOE_SIMD_AVX512) || (defined(MOE_SIMD_AVX2) && MOE__X_FMA)
+/* BF16 rows without widening: a 32-bit lane of the row holds values 2j (low half) and 2j+1
+   (high half); the high half masked is that value as an f32, the low half shifted left by 16
+   is the other. So a row's vector of 2 VL values costs one load, a shift, an and and two FMAs
+   against x split once per call into blocks of 2 VL values, the VL even ones then the VL odd
+   ones (xs; moe__bf_split). The products are the widened ones: exact, as before. */
+#define MOE__BFSPLIT 1
+static void moe__bf_split(int K, const float *x, float *xs)
+{
+    int k, i;
+    for (k = 0; k + 2 * MOE__VL <= K; k += 2 * MOE__VL)
+        for (i = 0; i < MOE__VL; i++) { xs[k + i] = x[k + 2 * i]; xs[k + MOE__VL + i] = x[k + 2 * i + 1]; }
+}
+#if defined(MOE_SIMD_AVX512)
+#define MOE__BSL(v) _mm512_castsi512_ps(_mm512_slli_epi32(v, 16))
+#define MOE__BHI(v) _mm512_castsi512_ps(_mm512_and_si512(v, hm))
+#define MOE__BLD(p) _mm512_loadu_si512((const void *)(p))
+typedef __m512i moe__bvi;
+#define MOE__BHM _mm512_set1_epi32((int)0xffff0000u)
+#else
+#define MOE__BSL(v) _mm256_castsi256_ps(_mm256_slli_epi32(v, 16))
+#define MOE__BHI(v) _mm256_castsi256_ps(_mm256_and_si256(v, hm))
+#define MOE__BLD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+typedef __m256i moe__bvi;
+#define MOE__BHM _mm256_set1_epi32((int)0xffff0000u)
+#endif
+static float moe__gemv_bf16s(int K, const float *x, const float *xs, const unsigned char *w)
+{
+    const moe__bvi hm = MOE__BHM;
+    moe__vec a0 = MOE__VZERO(), a1 = MOE__VZERO(), a2 = MOE__VZERO(), a3 = MOE__VZERO();
+    float s = 0.0f;
+    int k = 0, j;
+    for (; k + 4 * MOE__VL <= K; k += 4 * MOE__VL) {
+        moe__bvi v0 = MOE__BLD(w + 2 * (size_t)k), v1 = MOE__BLD(w + 2 * (size_t)k + 4 * MOE__VL);
+        a0 = MOE__VFMA(MOE__BSL(v0), MOE__VLOAD(xs + k), a0);
+        a1 = MOE__VFMA(MOE__BHI(v0), MOE__VLOAD(xs + k + MOE__VL), a1);
+        a2 = MOE__VFMA(MOE__BSL(v1), MOE__VLOAD(xs + k + 2 * MOE__VL), a2);
+        a3 = MOE__VFMA(MOE__BHI(v1), MOE__VLOAD(xs + k + 3 * MOE__VL), a3);
+    }
+    for (; k + 2 * MOE__VL <= K; k += 2 * MOE__VL) {
+        moe__bvi v0 = MOE__BLD(w + 2 * (size_t)k);
+        a0 = MOE__VFMA(MOE__BSL(v0), MOE__VLOAD(xs + k), a0);
+        a1 = MOE__VFMA(MOE__BHI(v0), MOE__VLOAD(xs + k + MOE__VL), a1);
+    }
+    for (j = k; j < K; j++) s += moe__bf2f(moe__rd16(w + 2 * (size_t)j)) * x[j];
+    return MOE__VSUM(MOE__VADD(MOE__VADD(a0, a1), MOE__VADD(a2, a3))) + s;
+}
+#endif
+/* A few tokens (2..16) against f16 / bf16 rows read in place: each row's vector of 2 VL values
+   is widened once (bf16: the shift and mask above, against the split x; f16: two vcvtph2ps,
+   against x as it is) and multiplied into 4 tokens at a time (a second group of 4 re-reads
+   the row from L1), so no decoded panel is written and read back. Returns 0 for a type or
+   path without it (the caller then decodes a panel). */
+#if defined(MOE__BFSPLIT)
+#define MOE__FTD(t) moe__vec p##t##a = MOE__VZERO(), p##t##b = MOE__VZERO(), r##t##a = MOE__VZERO(), r##t##b = MOE__VZERO();
+#define MOE__FTF(t) { moe__vec xa = MOE__VLOAD(x##t + k), xb = MOE__VLOAD(x##t + k + MOE__VL); \
+        p##t##a = MOE__VFMA(wa, xa, p##t##a); p##t##b = MOE__VFMA(wb, xb, p##t##b); \
+        r##t##a = MOE__VFMA(va, xa, r##t##a); r##t##b = MOE__VFMA(vb, xb, r##t##b); }
+#define MOE__FTS(t) c[t] = MOE__VSUM(MOE__VADD(p##t##a, p##t##b)); c[4 + t] = MOE__VSUM(MOE__VADD(r##t##a, r##t##b));
+/* two rows w, v (K values) . 4 tokens xv: c[0..3] row w, c[4..7] row v (the vector part) */
+static void moe__few4(moe_type ty, int K, const unsigned char *w, const unsigned char *v, const float *const *xv, float *c)
+{
+    const float *x0 = xv[0], *x1 = xv[1], *x2 = xv[2], *x3 = xv[3];
+    int k = 0;
+    MOE__FTD(0) MOE__FTD(1) MOE__FTD(2) MOE__FTD(3)
+    if (ty == MOE_TYPE_BF16) {
+        const moe__bvi hm = MOE__BHM;
+        for (; k + 2 * MOE__VL <= K; k += 2 * MOE__VL) {
+            moe__bvi q = MOE__BLD(w + 2 * (size_t)k), e = MOE__BLD(v + 2 * (size_t)k);
+            moe__vec wa = MOE__BSL(q), wb = MOE__BHI(q), va = MOE__BSL(e), vb = MOE__BHI(e);
+            MOE__FTF(0) MOE__FTF(1) MOE__FTF(2) MOE__FTF(3)
+        }
+    }
+#ifdef MOE__WF16
+    else
+        for (; k + 2 * MOE__VL <= K; k += 2 * MOE__VL) {
+            moe__vec wa = MOE__WF16(w + 2 * (size_t)k), wb = MOE__WF16(w + 2 * (size_t)k + 2 * MOE__VL);
+            moe__vec va = MOE__WF16(v + 2 * (size_t)k), vb = MOE__WF16(v + 2 * (size_t)k + 2 * MOE__VL);
+            MOE__FTF(0) MOE__FTF(1) MOE__FTF(2) MOE__FTF(3)
+        }
+#endif
+    MOE__FTS(0) MOE__FTS(1) MOE__FTS(2) MOE__FTS(3)
+}
+#endif
+#ifdef MOE__BFDOT
+/* cfg.batch_bf16 = MOE_BF16_DOT for 2..16 tokens (one token keeps the exact moe__gemv_bf16s, as
+   fast where it is memory-bound, and padding 1 token to 4 would waste 3/4 of the work): x rounded to bf16 (nearest-even) in its natural
+   order, whose 32-bit pairs line up with the row's; vdpbf16ps on 32 values of two rows and 4
+   tokens: c[0..3] row w, c[4..7] row v (the vector part; the caller adds the rest) */
+static void moe__bf_round(int K, const float *x, uint16_t *xb)
+{
+    int k = 0;
+    for (; k + 16 <= K; k += 16) _mm256_storeu_si256((__m256i *)(void *)(xb + k), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x + k)));
+    if (k < K) {
+        const __mmask16 m = (__mmask16)((1u << (K - k)) - 1u);
+        _mm256_mask_storeu_epi16((void *)(xb + k), m, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, x + k)));
+    }
+}
+#define MOE__FDD(t) __m512 p##t = _mm512_setzero_ps(), r##t = _mm512_setzero_ps();
+#define MOE__FDF(t) { __m512bh xq = (__m512bh)_mm512_loadu_si512((const void *)(x##t + k)); \
+        p##t = _mm512_dpbf16_ps(p##t, wq, xq); r##t = _mm512_dpbf16_ps(r##t, vq, xq); }
+#define MOE__FDS(t) c[t] = _mm512_reduce_add_ps(p##t); c[4 + t] = _mm512_reduce_add_ps(r##t);
+static void moe__few4d(int K, const unsigned char *w, const unsigned char *v, const uint16_t *const *xv, float *c)
+{
+    const uint16_t *x0 = xv[0], *x1 = xv[1], *x2 = xv[2], *x3 = xv[3];
+    int k;
+    MOE__FDD(0) MOE__FDD(1) MOE__FDD(2) MOE__FDD(3)
+    for (k = 0; k + 32 <= K; k += 32) {
+        __m512bh wq = (__m512bh)_mm512_loadu_si512((const void *)(w + 2 * (size_t)k)), vq = (__m512bh)_mm512_loadu_si512((const void *)(v + 2 * (size_t)k));
+        MOE__FDF(0) MOE__FDF(1) MOE__FDF(2) MOE__FDF(3)
+    }
+    MOE__FDS(0) MOE__FDS(1) MOE__FDS(2) MOE__FDS(3)
+}
+#endif
+/* rows n0..n0+nb of matrix M of expert e . mt tokens (x + i K), row n of token i to out[i][n];
+   xs: room for nxs floats (bf16: the split copies, mt K) */
+static int moe__gemvm(const moe__matrix *M, int e, int n0, int nb, const float *x, int mt, float *const *out, float *xs, size_t nxs, int dot)
+{
+#ifdef MOE__BFDOT
+    if (dot && M->type == MOE_TYPE_BF16 && mt >= 2 && mt <= 16 && (size_t)mt * (size_t)M->cols <= 2 * nxs) {
+        const unsigned char *w = moe__base(M, e) + (size_t)n0 * M->row_stride;
+        const int K = M->cols, kv = K - K % 32;
+        const uint16_t *xv[16];
+        uint16_t *xb = (uint16_t *)(void *)xs;
+        float c[8];
+        int n, i, t0, j, r;
+        for (i = 0; i < mt; i++) { moe__bf_round(K, x + (size_t)i * (size_t)K, xb + (size_t)i * (size_t)K); xv[i] = xb + (size_t)i * (size_t)K; }
+        for (n = 0; n < nb; n += 2, w += 2 * M->row_stride) {
+            const int two = n + 1 < nb;
+            const unsigned char *v = two ? w + M->row_stride : w;
+            for (t0 = 0; t0 < mt; t0 += 4) {
+                const uint16_t *q[4];
+                for (i = 0; i < 4; i++) q[i] = xv[t0 + i < mt ? t0 + i : mt - 1];
+                moe__few4d(K, w, v, q, c);
+                for (i = 0; i < 4 && t0 + i < mt; i++)
+                    for (r = 0; r <= two; r++) {
+                        const unsigned char *wr = r ? v : w;
+                        float s = 0.0f;
+                        for (j = kv; j < K; j++) s += moe__bf2f(moe__rd16(wr + 2 * (size_t)j)) * moe__bf2f(q[i][j]);
+                        out[t0 + i][n + r] = c[4 * r + i] + s;
+                    }
+            }
+        }
+        return 1;
+    }
+#else
+    (void)dot;
+#endif
+#if defined(MOE__BFSPLIT)
+    const unsigned char *w = moe__base(M, e) + (size_t)n0 * M->row_stride;
+    const moe_type t = M->type;
+    const int K = M->cols;
+    const float *xv[16], *xt[16];
+    float c[8];
+    int n, i, t0, j;
+#ifdef MOE__WF16
+    if (t != MOE_TYPE_BF16 && t != MOE_TYPE_F16) return 0;
+#else
+    if (t != MOE_TYPE_BF16) return 0;
+#endif
+    if (mt < 2 || mt > 16 || (t == MOE_TYPE_BF16 && (size_t)mt * (size_t)K > nxs)) return 0;
+    for (i = 0; i < mt; i++) {
+        xt[i] = x + (size_t)i * (size_t)K;
+        if (t == MOE_TYPE_BF16) { moe__bf_split(K, xt[i], xs + (size_t)i * (size_t)K); xv[i] = xs + (size_t)i * (size_t)K; }
+        else xv[i] = xt[i];
+    }
+    for (n = 0; n < nb; n += 2, w += 2 * M->row_stride) {   /* two rows at a time: each x load serves both */
+        const int kv = K - K % (2 * MOE__VL), two = n + 1 < nb;   /* the vector part; the rest in C */
+        const unsigned char *v = two ? w + M->row_stride : w;
+        for (t0 = 0; t0 < mt; t0 += 4) {
+            const float *q[4];
+            for (i = 0; i < 4; i++) q[i] = xv[t0 + i < mt ? t0 + i : mt - 1];
+            moe__few4(t, K, w, v, q, c);
+            for (i = 0; i < 4 && t0 + i < mt; i++) {
+                int r;
+                for (r = 0; r <= two; r++) {
+                    const unsigned char *wr = r ? v : w;
+                    float s = 0.0f;
+                    for (j = kv; j < K; j++)
+                        s += (t == MOE_TYPE_BF16 ? moe__bf2f(moe__rd16(wr + 2 * (size_t)j)) : moe__h2f(moe__rd16(wr + 2 * (size_t)j))) * xt[t0 + i][j];
+                    out[t0 + i][n + r] = c[4 * r + i] + s;
+                }
+            }
+        }
+    }
+    return 1;
+#else
+    (void)M; (void)e; (void)n0; (void)nb; (void)x; (void)mt; (void)out; (void)xs; (void)nxs;
+    return 0;
+#endif
+}
+/* rows n0..n0+nb of matrix M of expert e . one token x; xs: room for K floats (BF16's split x) */
+static void moe__gemv(const moe__matrix *M, int e, int n0, int nb, const float *x, float *c, float *xs)
 {
     const unsigned char *w = moe__base(M, e) + (size_t)n0 * M->row_stride;
     size_t stride = M->row_stride;
@@ -5316,6 +5523,14 @@ static void moe__gemv(const moe__matrix *M, int e, int n0, int nb, const float *
 #ifdef MOE__HAVE_F8ROW
     if (t == MOE_TYPE_F8_E4M3) { moe__f8_gemv(M, e, n0, nb, x, c); return; }
 #endif
+#ifdef MOE__BFSPLIT
+    if (t == MOE_TYPE_BF16) {
+        moe__bf_split(K, x, xs);
+        for (n = 0; n < nb; n++) c[n] = moe__gemv_bf16s(K, x, xs, w + (size_t)n * stride);
+        return;
+    }
+#endif
+    (void)xs;
 #if !defined(MOE_SIMD_SCALAR)
     for (n = 0; n < nb; n++) c[n] = moe__gemv_row(t, K, x, w + (size_t)n * stride);
 #else
@@ -6408,8 +6623,11 @@ static void moe__ph_gateup(moe__ctx *c, int unit, float *scr)
                 moe__qmat(M, u.ee, u.n0, u.nb, qx, mt, orow);
                 continue;
             }
+            for (i = 0; i < mt; i++) orow[i] = tm + (size_t)i * MOE__NBMAX;
+            if (moe__gemvm(M, u.ee, u.n0, u.nb, X, mt, orow, panel, c->panel_floats / 2, cf->batch_bf16 == MOE_BF16_DOT))
+                continue;                                                   /* f16/bf16 in place */
             if (mt == 1 && moe__gemv_ok(M->type)) {                          /* one token */
-                moe__gemv(M, u.ee, u.n0, u.nb, X, tm);
+                moe__gemv(M, u.ee, u.n0, u.nb, X, tm, scr);
                 continue;
             }
             for (r = 0; r < u.nb; r += MOE__NRD) {
@@ -6431,6 +6649,17 @@ static void moe__ph_gateup(moe__ctx *c, int unit, float *scr)
     }
 }
 
+/* the down rows of a few-token unit by moe__gemvm, bias added; 0: not for this type/path */
+static int moe__gemvm_down(const moe__ctx *c, const moe__unit *u, const moe__matrix *M, const float *H, float *Y, float *scr, const float *bd)
+{
+    float *out[16];
+    int i, n, D = c->L->cfg.d_model;
+    if (u->m > 16) return 0;
+    for (i = 0; i < u->m; i++) out[i] = Y + (size_t)u->lst[i] * (size_t)D + (size_t)u->n0;
+    if (!moe__gemvm(M, u->ee, u->n0, u->nb, H, u->m, out, scr, c->panel_floats, c->L->cfg.batch_bf16 == MOE_BF16_DOT)) return 0;
+    if (bd) for (i = 0; i < u->m; i++) for (n = 0; n < u->nb; n++) out[i][n] += MOE__LDF(bd + u->n0 + n);
+    return 1;
+}
 /* One block of output features of one expert for all its tokens: Y[slot] = H D^T + bd. */
 static void moe__ph_down(moe__ctx *c, int unit, float *scr)
 {
@@ -6475,9 +6704,10 @@ static void moe__ph_down(moe__ctx *c, int unit, float *scr)
             for (i = 0; i < mt; i++) out[i] = Y + (size_t)u.lst[i] * (size_t)D + (size_t)u.n0;
             moe__qmat(M, u.ee, u.n0, u.nb, qx, mt, out);
             if (bd) for (i = 0; i < mt; i++) for (n = 0; n < u.nb; n++) out[i][n] += MOE__LDF(bd + u.n0 + n);
+        } else if (moe__gemvm_down(c, &u, M, H, Y, scr, bd)) {          /* f16/bf16 in place */
         } else if (mt == 1 && moe__gemv_ok(M->type)) {                   /* one token */
             float *o = Y + (size_t)u.lst[0] * (size_t)D + (size_t)u.n0;
-            moe__gemv(M, u.ee, u.n0, u.nb, H, o);
+            moe__gemv(M, u.ee, u.n0, u.nb, H, o, scr);
             if (bd) for (n = 0; n < u.nb; n++) o[n] += MOE__LDF(bd + u.n0 + n);
         } else
         for (r = 0; r < u.nb; r += MOE__NRD) {
@@ -6948,6 +7178,17 @@ MOE__API moe_status moe_route(const moe_layer *layer, const float *x, int n_toke
 #undef MOE__LF16
 #undef MOE__LBF16
 #undef MOE__GROW
+#undef MOE__BFSPLIT
+#undef MOE__BSL
+#undef MOE__BHI
+#undef MOE__BLD
+#undef MOE__BHM
+#undef MOE__FTD
+#undef MOE__FTF
+#undef MOE__FTS
+#undef MOE__FDD
+#undef MOE__FDF
+#undef MOE__FDS
 #undef MOE__G
 #undef MOE__ODECL
 #undef MOE__OFMA
