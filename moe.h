@@ -102,9 +102,11 @@ QUANTISED WEIGHTS (Q8_0, Q4_0, Q2_K..Q6_K, MXFP4)
 
 BF16 BATCHES
    BF16 matrices are exact by default (f32 activations, rows widened to f32). With
-   cfg.batch_bf16 = MOE_BF16_DOT an expert with more than 8 tokens rounds its input and hidden
-   rows to bf16 once (nearest-even) and runs vdpbf16ps on the rows in place, as ggml does for
-   bf16: tests measure 2.9e-3 of the output's magnitude against float64 (bound 1e-2). Only a
+   cfg.batch_bf16 = MOE_BF16_DOT an expert with 2 tokens or more rounds its input and hidden
+   rows to bf16 (nearest-even) and runs vdpbf16ps on the rows in place, as ggml does for bf16
+   (more than 8 tokens: once per expert, in the batched tiles; 2..16: per unit, two rows x four
+   tokens a pass; one token stays exact): tests measure 3.5e-3 of the output's magnitude
+   against float64 (bound 1e-2). Only a
    static AVX-512 build with AVX512-BF16 enabled has the kernel (-march=native on Zen 4,
    Sapphire Rapids, Cooper Lake, or -mavx512bf16); elsewhere (MOE_DISPATCH builds too) the
    flag runs EXACT. Rows must be whole blocks of 32 values (d_model, d_ff), or EXACT.
@@ -233,7 +235,7 @@ typedef enum moe_batch_quant {
     MOE_BATCH_EXACT   /* weights decoded to f32, f32 activations: exact to the dequantised weights */
 } moe_batch_quant;
 
-/* How an expert with more than 8 tokens runs its BF16 matrices. */
+/* How an expert with 2 tokens or more runs its BF16 matrices (see BF16 BATCHES). */
 typedef enum moe_batch_bf16 {
     MOE_BF16_EXACT,   /* (default) f32 activations, the rows widened to f32: exact to the weights */
     MOE_BF16_DOT      /* activations rounded to bf16 (nearest-even) once per expert, vdpbf16ps on
@@ -267,7 +269,7 @@ typedef struct moe_config {
                                Q3_K..Q6_K or MXFP4:
                                MOE_BATCH_INT (default) integer GEMM on quantised activations,
                                MOE_BATCH_EXACT f32 activations on dequantised weights */
-    moe_batch_bf16 batch_bf16;    /* experts with more than 8 tokens, BF16 matrices: MOE_BF16_EXACT
+    moe_batch_bf16 batch_bf16;    /* experts with 2 tokens or more, BF16 matrices: MOE_BF16_EXACT
                                (default) or MOE_BF16_DOT (bf16 activations, vdpbf16ps) */
 } moe_config;
 MOEDEF moe_config moe_config_default(void);   /* every field set: Mixtral (softmax, top-2, renorm) */
