@@ -1143,9 +1143,51 @@ static int path_is_avx2(void)
 }
 /* this build's kernel path runs BF16 batches on vdpbf16ps when asked (moe.h's MOE__BFDOT: static
    AVX-512 builds with AVX512-BF16; the white box only) */
+#if defined(MOE_TEST_EXTERN_IMPL)
+/* the implementation is another translation unit (its flags may enable AVX512-BF16): ask it by
+   behaviour, once: a BF16 layer of 32 tokens on one expert, DOT against EXACT */
+static int bfdot_probe(void)
+{
+    enum { PD = 64, PT = 32 };
+    static int known = -1;
+    float *w, *x, *y1, *y2, rz[PD];
+    unsigned char *wb;
+    moe_config c = moe_config_default();
+    moe_weights mw = moe_weights_default();
+    moe_layer L1, L2;
+    rng_t r = {0xb0b0ull};
+    size_t ws, i;
+    void *work;
+    if (known >= 0) return known;
+    known = 0;
+    w = (float *)xmalloc(sizeof(float) * PD * PD); x = (float *)xmalloc(sizeof(float) * PD * PT);
+    y1 = (float *)xmalloc(sizeof(float) * PD * PT); y2 = (float *)xmalloc(sizeof(float) * PD * PT);
+    wb = (unsigned char *)xmalloc(2 * PD * PD);
+    for (i = 0; i < PD * PD; i++) w[i] = rng_sym(&r);
+    for (i = 0; i < PD * PT; i++) x[i] = rng_sym(&r);
+    memset(rz, 0, sizeof rz);
+    c.d_model = PD; c.d_ff = PD; c.n_experts = 1; c.top_k = 1; c.n_threads = 1;
+    mw.router.type = MOE_TYPE_F32; mw.router.data = rz;
+    mw.gate.type = mw.up.type = mw.down.type = MOE_TYPE_BF16; mw.gate.data = mw.up.data = mw.down.data = wb;
+    if (moe_quantize(MOE_TYPE_BF16, w, wb, PD, PD) == MOE_OK && moe_layer_init(&L2, &c, &mw) == MOE_OK) {
+        c.batch_bf16 = MOE_BF16_DOT;
+        if (moe_layer_init(&L1, &c, &mw) == MOE_OK) {
+            ws = moe_workspace_size(&L1, PT) > moe_workspace_size(&L2, PT) ? moe_workspace_size(&L1, PT) : moe_workspace_size(&L2, PT);
+            work = xmalloc(ws);
+            if (moe_forward(&L1, x, PT, y1, work, ws) == MOE_OK && moe_forward(&L2, x, PT, y2, work, ws) == MOE_OK)
+                known = memcmp(y1, y2, sizeof(float) * PD * PT) != 0;
+            free(work);
+        }
+    }
+    free(w); free(x); free(y1); free(y2); free(wb);
+    return known;
+}
+#endif
 static int path_has_bfdot(void)
 {
-#if defined(MOE__BFDOT) && !defined(MOE_TEST_EXTERN_IMPL) && !defined(MOE_DISPATCH)
+#if defined(MOE_TEST_EXTERN_IMPL)
+    return bfdot_probe();
+#elif defined(MOE__BFDOT) && !defined(MOE_DISPATCH)
     return 1;
 #else
     return 0;
