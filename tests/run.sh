@@ -20,7 +20,7 @@
 # then the whole matrix again in order and, as the very last line, the sum over every run:
 # "N passed, N failed, N skipped". Exit status 1 when any configuration failed.
 #
-#     bash tests/run.sh            the whole matrix (make test; about 18 minutes on 2 cores)
+#     bash tests/run.sh            the whole matrix (make test; about 27 minutes on 2 cores)
 #     bash tests/run.sh --check    the quick check (make check; about a minute): one -march=native
 #                                  build also compared with the scalar path, run with --quick,
 #                                  the dispatched build against the static ones (test_dispatch

@@ -4,7 +4,7 @@
 #                      (-DMOE_DISPATCH) against the static build of each path (tests/test_dispatch.c
 #                      --quick), and the README's usage snippet compiled as C99 and C++11; last
 #                      line "N passed, N failed"
-#   make test          the whole matrix (tests/run.sh, ~18 minutes on 2 cores): SIMD paths,
+#   make test          the whole matrix (tests/run.sh, ~27 minutes on 2 cores): SIMD paths,
 #                      gcc/clang/g++/clang++/tcc, C99/C11/C++11/C++17/C++20, -O3 (with compile
 #                      times), -O3 -flto, -ffast-math, OpenMP, ASan+UBSan, valgrind, qemu
 #                      AArch64/ARMv7/RISC-V 64/s390x (big-endian), i386 (-m32), MinGW-w64 under
