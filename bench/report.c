@@ -100,16 +100,13 @@ void write_csv(const char *path)
                "flops_per_call,weight_bytes_per_call,arith_intensity,pct_fma_peak,pct_read_bw,"
                "speedup_vs_scalar,speedup_vs_naive,speedup_vs_openblas,calls_per_rep,reps,best_sec_per_call,"
                "other_cores,retries,rel_err_vs_naive,read_bw_sampled_before\n");
-    fprintf(f, "machine,,,,fma_avx2_ymm,1,,,%.3f,,,,,,,,,,,,,,,,\n", g_m.peak_ymm[1]);
-    fprintf(f, "machine,,,,fma_avx2_ymm,2,,,%.3f,,,,,,,,,,,,,,,,\n", g_m.peak_ymm[2]);
-    fprintf(f, "machine,,,,fma_avx512_zmm,1,,,%.3f,,,,,,,,,,,,,,,,\n", g_m.peak_zmm[1]);
-    fprintf(f, "machine,,,,fma_avx512_zmm,2,,,%.3f,,,,,,,,,,,,,,,,\n", g_m.peak_zmm[2]);
-    fprintf(f, "machine,,,,vnni_dpbusd_zmm,1,,,%.3f,,,,,,,,,,,,,,,,\n", g_m.peak_dpbusd[1]);
-    fprintf(f, "machine,,,,vnni_dpbusd_zmm,2,,,%.3f,,,,,,,,,,,,,,,,\n", g_m.peak_dpbusd[2]);
-    fprintf(f, "machine,,,,vnni_dpwssd_zmm,1,,,%.3f,,,,,,,,,,,,,,,,\n", g_m.peak_dpwssd[1]);
-    fprintf(f, "machine,,,,vnni_dpwssd_zmm,2,,,%.3f,,,,,,,,,,,,,,,,\n", g_m.peak_dpwssd[2]);
-    fprintf(f, "machine,,,,bf16_dpbf16ps_zmm,1,,,%.3f,,,,,,,,,,,,,,,,\n", g_m.peak_dpbf16[1]);
-    fprintf(f, "machine,,,,bf16_dpbf16ps_zmm,2,,,%.3f,,,,,,,,,,,,,,,,\n", g_m.peak_dpbf16[2]);
+    {   /* the peaks, on 1 thread and on 2 */
+        static const char *const pname[5] = { "fma_avx2_ymm", "fma_avx512_zmm", "vnni_dpbusd_zmm", "vnni_dpwssd_zmm", "bf16_dpbf16ps_zmm" };
+        const double *pv[5] = { g_m.peak_ymm, g_m.peak_zmm, g_m.peak_dpbusd, g_m.peak_dpwssd, g_m.peak_dpbf16 };
+        int p, t;
+        for (p = 0; p < 5; p++)
+            for (t = 1; t <= 2; t++) fprintf(f, "machine,,,,%s,%d,,,%.3f,,,,,,,,,,,,,,,,\n", pname[p], t, pv[p][t]);
+    }
     fprintf(f, "machine,,,,read_bw,1,,,,%.3f,,,,,,,,,,,,,,,\n", g_m.bw[1]);
     fprintf(f, "machine,,,,read_bw,2,,,,%.3f,,,,,,,,,,,,,,,\n", g_m.bw[2]);
     for (i = 0; i < g_nres; i++) {
