@@ -5441,76 +5441,58 @@ static void moe__few4d(int K, const unsigned char *w, const unsigned char *v, co
    xs: room for nxs floats (bf16: the split copies, mt K) */
 static int moe__gemvm(const moe__matrix *M, int e, int n0, int nb, const float *x, int mt, float *const *out, float *xs, size_t nxs, int dot)
 {
-#ifdef MOE__BFDOT
-    if (dot && M->type == MOE_TYPE_BF16 && mt >= 2 && mt <= 16 && (size_t)mt * (size_t)M->cols <= 2 * nxs) {
-        const unsigned char *w = moe__base(M, e) + (size_t)n0 * M->row_stride;
-        const int K = M->cols, kv = K - K % 32;
-        const uint16_t *xv[16];
-        uint16_t *xb = (uint16_t *)(void *)xs;
-        float c[8];
-        int n, i, t0, j, r;
-        for (i = 0; i < mt; i++) { moe__bf_round(K, x + (size_t)i * (size_t)K, xb + (size_t)i * (size_t)K); xv[i] = xb + (size_t)i * (size_t)K; }
-        for (n = 0; n < nb; n += 2, w += 2 * M->row_stride) {
-            const int two = n + 1 < nb;
-            const unsigned char *v = two ? w + M->row_stride : w;
-            for (t0 = 0; t0 < mt; t0 += 4) {
-                const uint16_t *q[4];
-                for (i = 0; i < 4; i++) q[i] = xv[t0 + i < mt ? t0 + i : mt - 1];
-                moe__few4d(K, w, v, q, c);
-                for (i = 0; i < 4 && t0 + i < mt; i++)
-                    for (r = 0; r <= two; r++) {
-                        const unsigned char *wr = r ? v : w;
-                        float s = 0.0f;
-                        for (j = kv; j < K; j++) s += moe__bf2f(moe__rd16(wr + 2 * (size_t)j)) * moe__bf2f(q[i][j]);
-                        out[t0 + i][n + r] = c[4 * r + i] + s;
-                    }
-            }
-        }
-        return 1;
-    }
-#else
-    (void)dot;
-#endif
 #if defined(MOE__BFSPLIT)
     const unsigned char *w = moe__base(M, e) + (size_t)n0 * M->row_stride;
     const moe_type t = M->type;
-    const int K = M->cols;
+    const int K = M->cols, kv = K - K % (2 * MOE__VL);   /* the vector part; the rest in C */
     const float *xv[16], *xt[16];
+    const uint16_t *xd[16];          /* MOE_BF16_DOT: x rounded to bf16 (moe__few4d's 32 values a step = 2 VL) */
     float c[8];
-    int n, i, t0, j;
+    int n, i, t0, j, r, bd = 0;
+#ifdef MOE__BFDOT
+    bd = dot && t == MOE_TYPE_BF16;
+#endif
+    (void)dot;
 #ifdef MOE__WF16
     if (t != MOE_TYPE_BF16 && t != MOE_TYPE_F16) return 0;
 #else
     if (t != MOE_TYPE_BF16) return 0;
 #endif
-    if (mt < 2 || mt > 16 || (t == MOE_TYPE_BF16 && (size_t)mt * (size_t)K > nxs)) return 0;
+    if (mt < 2 || mt > 16 || (t == MOE_TYPE_BF16 && (size_t)mt * (size_t)K > (bd ? 2 * nxs : nxs))) return 0;
     for (i = 0; i < mt; i++) {
         xt[i] = x + (size_t)i * (size_t)K;
-        if (t == MOE_TYPE_BF16) { moe__bf_split(K, xt[i], xs + (size_t)i * (size_t)K); xv[i] = xs + (size_t)i * (size_t)K; }
-        else xv[i] = xt[i];
+        xv[i] = t == MOE_TYPE_BF16 ? xs + (size_t)i * (size_t)K : xt[i];
+        xd[i] = (const uint16_t *)(const void *)xs + (size_t)i * (size_t)K;
+#ifdef MOE__BFDOT
+        if (bd) { moe__bf_round(K, xt[i], (uint16_t *)(void *)xs + (size_t)i * (size_t)K); continue; }
+#endif
+        if (t == MOE_TYPE_BF16) moe__bf_split(K, xt[i], xs + (size_t)i * (size_t)K);
     }
     for (n = 0; n < nb; n += 2, w += 2 * M->row_stride) {   /* two rows at a time: each x load serves both */
-        const int kv = K - K % (2 * MOE__VL), two = n + 1 < nb;   /* the vector part; the rest in C */
+        const int two = n + 1 < nb;
         const unsigned char *v = two ? w + M->row_stride : w;
         for (t0 = 0; t0 < mt; t0 += 4) {
             const float *q[4];
-            for (i = 0; i < 4; i++) q[i] = xv[t0 + i < mt ? t0 + i : mt - 1];
+            const uint16_t *qd[4];
+            for (i = 0; i < 4; i++) { q[i] = xv[t0 + i < mt ? t0 + i : mt - 1]; qd[i] = xd[t0 + i < mt ? t0 + i : mt - 1]; }
+#ifdef MOE__BFDOT
+            if (bd) moe__few4d(K, w, v, qd, c); else
+#endif
             moe__few4(t, K, w, v, q, c);
-            for (i = 0; i < 4 && t0 + i < mt; i++) {
-                int r;
+            for (i = 0; i < 4 && t0 + i < mt; i++)
                 for (r = 0; r <= two; r++) {
                     const unsigned char *wr = r ? v : w;
                     float s = 0.0f;
                     for (j = kv; j < K; j++)
-                        s += (t == MOE_TYPE_BF16 ? moe__bf2f(moe__rd16(wr + 2 * (size_t)j)) : moe__h2f(moe__rd16(wr + 2 * (size_t)j))) * xt[t0 + i][j];
+                        s += (t == MOE_TYPE_BF16 ? moe__bf2f(moe__rd16(wr + 2 * (size_t)j)) : moe__h2f(moe__rd16(wr + 2 * (size_t)j))) *
+                             (bd ? moe__bf2f(qd[i][j]) : xt[t0 + i][j]);
                     out[t0 + i][n + r] = c[4 * r + i] + s;
                 }
-            }
         }
     }
     return 1;
 #else
-    (void)M; (void)e; (void)n0; (void)nb; (void)x; (void)mt; (void)out; (void)xs; (void)nxs;
+    (void)M; (void)e; (void)n0; (void)nb; (void)x; (void)mt; (void)out; (void)xs; (void)nxs; (void)dot;
     return 0;
 #endif
 }
