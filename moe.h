@@ -91,14 +91,15 @@ QUANTISED WEIGHTS (Q8_0, Q4_0, Q2_K..Q6_K, MXFP4)
    few-token Q8_K path), so every expert of such a layer quantises, whatever its token count
    (tests, max |y - ref| / max |ref| against float64: Q4_0 1.2e-2, Q8_0 4.3e-5, Q4_K/Q5_K/Q3_K
    1.1e-2, Q6_K/MXFP4 1.3e-2; bounds 3e-2, 5e-4, 3e-2), on AVX-512 (VNNI vpdpbusd/vpdpwssd, or
-   BW), AVX2 (AVX-VNNI where enabled; not Q6_K/Q3_K, EXACT there, faster), NEON (Q8_0 and Q4_0
-   only: sdot by lane with dotprod, else widening multiplies; Q8_0 as 256 (w . q1) + w . q2, the
-   same int32 sums) and the scalar path. With
-   MOE_BATCH_EXACT, or Q2_K/FP8 (or the K-quants/MXFP4 on NEON), they decode the weights to
-   f32 and stay exact to the
+   BW), AVX2 (AVX-VNNI where enabled; not Q6_K/Q3_K, EXACT there, faster), NEON (not Q6_K/Q3_K
+   either: byte tiles, sdot by lane with dotprod, else widening multiplies; Q8_0 as
+   256 (w . q1) + w . q2, the same int32 sums) and the scalar path. With MOE_BATCH_EXACT, or
+   Q2_K/FP8 (or Q6_K/Q3_K on AVX2 and NEON), they decode the weights to f32 and stay exact to the
    dequantised weights (5e-7). The same rule and quantiser run on every kernel path. VNNI (-mavx512vnni with
    -mavx512bw -mavx512vl, or -mavxvnni) and the AArch64 dotprod extension are used when the
-   compiler enables them.
+   compiler enables them, and so is i8mm (smmla, e.g. -march=armv8.6-a) for the AArch64
+   integer-batch tiles in builds without MOE_DISPATCH (no dispatch pass has it; moe_simd_name()
+   still says "neon-dotprod").
 
 BF16 BATCHES
    BF16 matrices are exact by default (f32 activations, rows widened to f32). With
@@ -2022,6 +2023,9 @@ MOE__TARGET_PUSH(MOE__TARGET)
 #if defined(__ARM_FEATURE_DOTPROD)
 #define MOE__X_DOTPROD 1
 #endif
+#if defined(__ARM_FEATURE_MATMUL_INT8) && (defined(__aarch64__) || defined(_M_ARM64))
+#define MOE__X_I8MM 1                      /* smmla (static builds only: no dispatch pass has it) */
+#endif
 #if defined(MOE_SIMD_AVX512)
 #define MOE__PATH_THIS (MOE__X_VNNI512 ? MOE_PATH_AVX512_VNNI : MOE_PATH_AVX512)
 #elif defined(MOE_SIMD_AVX2)
@@ -2062,6 +2066,9 @@ MOE__TARGET_PUSH(MOE__TARGET)
 #endif
 #ifndef MOE__X_DOTPROD
 #define MOE__X_DOTPROD 0
+#endif
+#ifndef MOE__X_I8MM
+#define MOE__X_I8MM 0
 #endif
 
 #if defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2)
@@ -4281,9 +4288,9 @@ static void moe__qgemm(moe_type t, int K, const unsigned char *qx, int mt, const
                      (t) == MOE_TYPE_Q6_K || (t) == MOE_TYPE_Q3_K || (t) == MOE_TYPE_MXFP4)
 /* the types this path runs as integer batches: the AVX2 paths leave Q6_K and Q3_K on EXACT (their
    int16 tiles, 16 tokens wide, make the integer GEMM slower than the f32 one there); NEON has
-   kernels for Q8_0 and Q4_0 only */
+   byte tiles only: Q8_0, Q4_0, Q4_K, Q5_K and MXFP4, not Q6_K and Q3_K either */
 #if defined(MOE__IB8)
-#define MOE__IBQP(t) ((t) == MOE_TYPE_Q8_0 || (t) == MOE_TYPE_Q4_0)
+#define MOE__IBQP(t) (MOE__IBQ(t) && (t) != MOE_TYPE_Q6_K && (t) != MOE_TYPE_Q3_K)
 #elif defined(MOE_SIMD_AVX2)
 #define MOE__IBQP(t) (MOE__IBQ(t) && (t) != MOE_TYPE_Q6_K && (t) != MOE_TYPE_Q3_K)
 #else
@@ -4561,8 +4568,17 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
      else:    the row's 4 bytes duplicated (vdup_lane_s32), vmull_s8 on each half of a token
               vector (2 tokens x 4 int16 products), pairwise adds to 2-product int16 sums
               (|sum| <= 2 * 128 * 127, no overflow) and vpadalq_s16 into the int32 sums.
-   Q4_0 starts from c8, Q8_0 from 0: its 8 steps over the q1 plane, the sums shifted left by 8,
-   then its 8 steps over the q2 plane: 256 s1 + s2, the other paths' integer (|.| < 2^28). */
+   Q4_0 starts from c8, MXFP4 from -12 sum(q1) = c8 + c8/2, Q4_K/Q5_K from 0 (their codes, 0..31,
+   are valid signed bytes; the offset is added in the float step, as on x86), Q8_0 from 0: its 8
+   steps over the q1 plane, the sums shifted left by 8, then its 8 steps over the q2 plane:
+   256 s1 + s2, the other paths' integer (|.| < 2^28). Q6_K and Q3_K (int16 codes) stay EXACT.
+   With i8mm (MOE__X_I8MM: AArch64 built with +i8mm, e.g. -march=armv8.6-a; static builds only)
+   the same sums come from smmla, a 2 x 8 by 8 x 2 byte product into 2 x 2 int32: two steps
+   (8 values) at a time, the token pairs (0,1) (2,3) (4,5) (6,7) and the row pairs zipped from
+   the two steps' vectors by 32-bit lanes (vzip1q/vzip2q: a token's or row's 4 + 4 bytes), 16
+   smmla into 16 accumulators m<rows><tokens> = [r t, r t+1, r+1 t, r+1 t+1] from 0; at the
+   block's end each row's two token quads are taken apart by 64-bit lanes (vzip1q_s64 /
+   vzip2q_s64) and the start added: the same int32 as sdot's, so the float step is unchanged. */
 #define MOE__NS32(w) vreinterpretq_s32_s8(w)
 #if MOE__IR == 8
 #define MOE__NROWS(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7)
@@ -4593,6 +4609,32 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
 #define MOE__NEPI(r) { float *cr = c + (r) * MOE__IG; \
         vst1q_f32(cr, MOE__VFMA(vcvtq_f32_s32(i##r##a), vmulq_n_f32(da, dw[r]), vld1q_f32(cr))); \
         vst1q_f32(cr + 4, MOE__VFMA(vcvtq_f32_s32(i##r##b), vmulq_n_f32(db, dw[r]), vld1q_f32(cr + 4))); }
+/* with the row's offset (Q4_K/Q5_K): + off * (dx * sum(q1)), ma / mb = dx * (c8 / -8) per token */
+#define MOE__NEPO(r) { float *cr = c + (r) * MOE__IG; const float32x4_t o = vdupq_n_f32(dw[MOE__IR + (r)]); \
+        vst1q_f32(cr, MOE__VFMA(ma, o, MOE__VFMA(vcvtq_f32_s32(i##r##a), vmulq_n_f32(da, dw[r]), vld1q_f32(cr)))); \
+        vst1q_f32(cr + 4, MOE__VFMA(mb, o, MOE__VFMA(vcvtq_f32_s32(i##r##b), vmulq_n_f32(db, dw[r]), vld1q_f32(cr + 4)))); }
+#if MOE__X_I8MM && MOE__IR == 8
+#define MOE__MZ(i) vreinterpretq_s8_s32(i)
+#define MOE__MZ1(a, b) MOE__MZ(vzip1q_s32(MOE__NS32(a), MOE__NS32(b)))
+#define MOE__MZ2(a, b) MOE__MZ(vzip2q_s32(MOE__NS32(a), MOE__NS32(b)))
+#define MOE__MROW(p) m##p##0 = vmmlaq_s32(m##p##0, r##p, t0); m##p##1 = vmmlaq_s32(m##p##1, r##p, t1); \
+        m##p##2 = vmmlaq_s32(m##p##2, r##p, t2); m##p##3 = vmmlaq_s32(m##p##3, r##p, t3);
+#define MOE__MSTEP { const int8x16_t xa = vld1q_s8(xq), xb = vld1q_s8(xq + 16), xc = vld1q_s8(xq + 4 * MOE__IG), xd = vld1q_s8(xq + 4 * MOE__IG + 16); \
+        const int8x16_t wa = vld1q_s8(wq), wb = vld1q_s8(wq + 16), wc = vld1q_s8(wq + 4 * MOE__IR), wd = vld1q_s8(wq + 4 * MOE__IR + 16); \
+        const int8x16_t t0 = MOE__MZ1(xa, xc), t1 = MOE__MZ2(xa, xc), t2 = MOE__MZ1(xb, xd), t3 = MOE__MZ2(xb, xd); \
+        const int8x16_t r0 = MOE__MZ1(wa, wc), r1 = MOE__MZ2(wa, wc), r2 = MOE__MZ1(wb, wd), r3 = MOE__MZ2(wb, wd); \
+        MOE__MROW(0) MOE__MROW(1) MOE__MROW(2) MOE__MROW(3) wq += 8 * MOE__IR; xq += 8 * MOE__IG; }
+#define MOE__MS8 { int s_; for (s_ = 0; s_ < 4; s_++) MOE__MSTEP }
+#define MOE__MDECL(p) int32x4_t m##p##0 = z, m##p##1 = z, m##p##2 = z, m##p##3 = z;
+#define MOE__MSHL(p) m##p##0 = vshlq_n_s32(m##p##0, 8); m##p##1 = vshlq_n_s32(m##p##1, 8); \
+        m##p##2 = vshlq_n_s32(m##p##2, 8); m##p##3 = vshlq_n_s32(m##p##3, 8);
+/* rows 2p, 2p+1 from their accumulators, plus the start */
+#define MOE__M64(a, b, f) vreinterpretq_s32_s64(f(vreinterpretq_s64_s32(a), vreinterpretq_s64_s32(b)))
+#define MOE__MOUT(p, r0, r1) int32x4_t i##r0##a = vaddq_s32(za, MOE__M64(m##p##0, m##p##1, vzip1q_s64)), \
+        i##r1##a = vaddq_s32(za, MOE__M64(m##p##0, m##p##1, vzip2q_s64)), \
+        i##r0##b = vaddq_s32(zb, MOE__M64(m##p##2, m##p##3, vzip1q_s64)), \
+        i##r1##b = vaddq_s32(zb, MOE__M64(m##p##2, m##p##3, vzip2q_s64));
+#endif
 static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsigned char *g, int pl, float *c)
 {
     const size_t G = MOE__IG, nb = (size_t)K / MOE__QK, bsz = (size_t)(8 + 32) * MOE__IR;
@@ -4600,16 +4642,29 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
     const int32_t *c8 = (const int32_t *)(const void *)(g + nb * G * 4);
     const int8_t *a8 = (const int8_t *)(g + nb * G * 8), *a2 = a8 + (size_t)K * G, *xq;
     const int8_t *wq;
-    const int q8 = t == MOE_TYPE_Q8_0;
+    const int q8 = t == MOE_TYPE_Q8_0, off = t == MOE_TYPE_Q4_K || t == MOE_TYPE_Q5_K, fp4 = t == MOE_TYPE_MXFP4;
     size_t b;
     int r;
     (void)pl;
     for (r = 0; r < MOE__IR * MOE__IG; r++) c[r] = 0.0f;
     for (b = 0; b < nb; b++) {
         const float *dw = (const float *)(const void *)(wt + b * bsz);
-        int32x4_t za = q8 ? vdupq_n_s32(0) : vld1q_s32(c8 + b * G), zb = q8 ? vdupq_n_s32(0) : vld1q_s32(c8 + b * G + 4);
-        MOE__NROWS(MOE__NDECL)
+        const int32x4_t ca = vld1q_s32(c8 + b * G), cb = vld1q_s32(c8 + b * G + 4), z = vdupq_n_s32(0);
+        const int32x4_t za = q8 || off ? z : fp4 ? vsraq_n_s32(ca, ca, 1) : ca, zb = q8 || off ? z : fp4 ? vsraq_n_s32(cb, cb, 1) : cb;
         float32x4_t da, db;
+#if MOE__X_I8MM && MOE__IR == 8
+        MOE__MDECL(0) MOE__MDECL(1) MOE__MDECL(2) MOE__MDECL(3)
+        wq = (const int8_t *)(wt + b * bsz + 8 * MOE__IR); xq = a8 + b * 32 * G;
+        MOE__MS8
+        if (q8) {
+            MOE__MSHL(0) MOE__MSHL(1) MOE__MSHL(2) MOE__MSHL(3)
+            wq = (const int8_t *)(wt + b * bsz + 8 * MOE__IR); xq = a2 + b * 32 * G;
+            MOE__MS8
+        }
+        {
+        MOE__MOUT(0, 0, 1) MOE__MOUT(1, 2, 3) MOE__MOUT(2, 4, 5) MOE__MOUT(3, 6, 7)
+#else
+        MOE__NROWS(MOE__NDECL)
         wq = (const int8_t *)(wt + b * bsz + 8 * MOE__IR); xq = a8 + b * 32 * G;
         MOE__NS8
         if (q8) {
@@ -4617,8 +4672,17 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
             wq = (const int8_t *)(wt + b * bsz + 8 * MOE__IR); xq = a2 + b * 32 * G;
             MOE__NS8
         }
+        {
+#endif
         da = vld1q_f32(dxp + b * G); db = vld1q_f32(dxp + b * G + 4);
-        MOE__NROWS(MOE__NEPI)
+        if (off) {
+            const float32x4_t ma = vmulq_f32(vcvtq_f32_s32(ca), vmulq_n_f32(da, -0.125f));
+            const float32x4_t mb = vmulq_f32(vcvtq_f32_s32(cb), vmulq_n_f32(db, -0.125f));
+            MOE__NROWS(MOE__NEPO)
+        } else {
+            MOE__NROWS(MOE__NEPI)
+        }
+        }
     }
     if (q8) for (r = 0; r < MOE__IR * MOE__IG; r++) c[r] *= 1.0f / 256.0f;
 }
@@ -6939,6 +7003,7 @@ MOE__API moe_status moe_route(const moe_layer *layer, const float *x, int n_toke
 #endif
 #endif
 #undef MOE__X_BF16
+#undef MOE__X_I8MM
 #undef MOE__FMA256
 #undef MOE__PREFETCH
 #undef MOE__PREFETCH2
@@ -7125,6 +7190,17 @@ MOE__API moe_status moe_route(const moe_layer *layer, const float *x, int n_toke
 #undef MOE__NDECL
 #undef MOE__NSHL
 #undef MOE__NEPI
+#undef MOE__NEPO
+#undef MOE__MZ
+#undef MOE__MZ1
+#undef MOE__MZ2
+#undef MOE__MROW
+#undef MOE__MSTEP
+#undef MOE__MS8
+#undef MOE__MDECL
+#undef MOE__MSHL
+#undef MOE__M64
+#undef MOE__MOUT
 #undef MOE__QVF
 #undef MOE__QVI
 #undef MOE__QLF

@@ -187,6 +187,12 @@ full_matrix() {
     cross aarch64-neon aarch64-linux-gnu-gcc qemu-aarch64 "" "$VS"
     cross aarch64-scalar aarch64-linux-gnu-gcc qemu-aarch64 "-DMOE_SIMD_SCALAR"
     cross aarch64-neon-dotprod aarch64-linux-gnu-gcc qemu-aarch64 "-march=armv8.2-a+dotprod" "$VS"
+    # i8mm (smmla) integer-batch tiles: -march=armv8.6-a; qemu's max CPU has i8mm. Only the groups
+    # that run those tiles (white-box and layers), to keep the matrix short; the rest is dotprod's
+    if ! have aarch64-linux-gnu-gcc; then skip aarch64-neon-i8mm "aarch64-linux-gnu-gcc not installed"
+    elif ! have qemu-aarch64; then skip aarch64-neon-i8mm "qemu-aarch64 not installed"
+    else add aarch64-neon-i8mm "aarch64-linux-gnu-gcc -static -O2 -std=c99 $WARN -march=armv8.6-a $SRC $VS $LIBS" \
+        "qemu-aarch64 -cpu max" "--quick --group kernels,ibatch,variants"; fi
     cross armv7-neon arm-linux-gnueabihf-gcc qemu-arm "-mfpu=neon-vfpv4 -mfloat-abi=hard" "$VS"
     cross armv7-scalar arm-linux-gnueabihf-gcc qemu-arm "-mfpu=neon-vfpv4 -mfloat-abi=hard -DMOE_SIMD_SCALAR"
     cross s390x-scalar s390x-linux-gnu-gcc qemu-s390x ""            # big-endian: moe.h builds the scalar path

@@ -10,7 +10,7 @@
    unit, e.g. with -ffast-math):
        cc -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror tests/test_moe.c -o test_moe -lm -pthread
    Run:
-       ./test_moe [--quick] [--verbose] [--group NAME] [--path NAME]
+       ./test_moe [--quick] [--verbose] [--group NAME[,NAME...]] [--path NAME]
    --path NAME (scalar, avx2, avx2-vnni, avx512, avx512-vnni, neon, neon-dotprod): every
    moe_layer_init of the test gets cfg.path = that path (a copy of the caller's config), and a
    check counts the layers that did not run it; meant for a -DMOE_DISPATCH build, which has
@@ -111,9 +111,24 @@ static int g_maxrel_seen[24];
 #define TEST_PRINTF(a, b)
 #endif
 
+/* --group NAME[,NAME...]: is name in the list? */
+static int group_listed(const char *name)
+{
+    const char *p = g_only;
+    size_t n = strlen(name);
+    while (p && *p) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == n && strncmp(p, name, n) == 0) return 1;
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
+}
+static long g_groups_run = 0;
 static int group_begin(const char *name)
 {
-    if (g_only && strcmp(g_only, name) != 0) return 0;
+    if (g_only && !group_listed(name)) return 0;
+    g_groups_run++;
     g_group = name;
     g_gpass = g_gfail = 0;
     return 1;
@@ -1193,7 +1208,8 @@ static int path_has_bfdot(void)
     return 0;
 #endif
 }
-/* the NEON paths (neon, neon-dotprod) run Q8_0 and Q4_0 only as integer batches (MOE__IBQP) */
+/* the NEON paths (neon, neon-dotprod) run Q8_0, Q4_0, Q4_K, Q5_K and MXFP4 as integer batches, not
+   Q6_K and Q3_K (MOE__IBQP) */
 static int path_is_neon(void)
 {
     if (g_force_path >= 0) return g_force_path == MOE_PATH_NEON || g_force_path == MOE_PATH_NEON_DOTPROD;
@@ -1213,8 +1229,8 @@ static int ib_kind_of(const model *m, int sh, int all)
     for (i = g ? 0 : 1; i < 3; i++) {
         int K = i < 2 ? s->dm : sh ? s->dff_sh : s->dff;
         if (ts[i] == MOE_TYPE_BF16 && !all && s->bb == MOE_BF16_DOT && path_has_bfdot() && K % 32 == 0) continue;
-        if (s->bq != MOE_BATCH_INT || !is_ibq(ts[i]) || (!all && path_is_avx2() && (ts[i] == MOE_TYPE_Q6_K || ts[i] == MOE_TYPE_Q3_K)) ||
-            (!all && path_is_neon() && ts[i] != MOE_TYPE_Q8_0 && ts[i] != MOE_TYPE_Q4_0)) return 0;
+        if (s->bq != MOE_BATCH_INT || !is_ibq(ts[i]) ||
+            (!all && (path_is_avx2() || path_is_neon()) && (ts[i] == MOE_TYPE_Q6_K || ts[i] == MOE_TYPE_Q3_K))) return 0;
     }
     return 1;
 }
@@ -4550,7 +4566,7 @@ static void kern_rand_row(rng_t *r, moe_type t, unsigned char *w, int K)
 #define IB_STEP_TOL 0.0
 #endif
 #ifdef MOE__IB8
-#define IB_HAS_TILE(t) MOE__IBQP(t)     /* NEON's byte-plane tiles: Q8_0 and Q4_0 only */
+#define IB_HAS_TILE(t) MOE__IBQP(t)     /* NEON's byte tiles: not Q6_K and Q3_K */
 #else
 #define IB_HAS_TILE(t) 1
 #endif
@@ -4561,6 +4577,10 @@ static void test_ib_kernels(void)
     rng_t r = {0x1b0a7ull};
     int ti, ki;
     double worst = 0.0;
+#if defined(MOE__IB8) && defined(__ARM_FEATURE_MATMUL_INT8) && defined(__aarch64__)
+    /* a build the compiler gives i8mm runs the smmla tiles below (the aarch64-neon-i8mm configuration) */
+    check(MOE__X_I8MM == 1 && MOE__IR == 8, "integer batch kernels: the compiler has i8mm but moe.h built the sdot tiles");
+#endif
     for (ti = 0; ti < 8; ti++)
         for (ki = 0; ki < 3 && IB_HAS_TILE(ts[ti]); ki++) {
             moe_type t = ts[ti];
@@ -4698,7 +4718,7 @@ static void test_ib_kernels(void)
    (whole tiles, partial tiles with and without a group of four, the missing rows zero), K one,
    three and eight super-blocks (MXFP4 13 blocks), random bytes (finite d). The output buffer
    starts as garbage, so a byte the repack misses shows too. On the scalar path both are the
-   plain C; NEON has no tiles for these types (IB_HAS_TILE). */
+   plain C, and so on NEON (its Q4_K/Q5_K/MXFP4 tiles: IB_HAS_TILE). */
 static void test_ib_pack_ref(void)
 {
     static const moe_type ts[6] = {MOE_TYPE_Q4_K, MOE_TYPE_Q5_K, MOE_TYPE_Q6_K, MOE_TYPE_Q3_K, MOE_TYPE_MXFP4, MOE_TYPE_MXFP4};
@@ -5109,7 +5129,7 @@ int main(int argc, char **argv)
                 return 2;
             }
         } else {
-            fprintf(stderr, "usage: %s [--quick] [--verbose] [--group formats|random|routing|variants|types|ibatch|bf16dot|kernels|scales|errors|hardening|nonfinite|memory|threads] [--path NAME]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--verbose] [--group formats|random|routing|variants|types|ibatch|bf16dot|kernels|scales|errors|hardening|nonfinite|memory|threads[,...]] [--path NAME]\n", argv[0]);
             return 2;
         }
     }
@@ -5158,6 +5178,13 @@ int main(int argc, char **argv)
         printf("\n");
     }
     printf("%ld checks compare a layer's output with the float64 reference; %ld setup errors\n", g_refcmp, g_errors);
+    if (g_only) {                         /* a misspelt or absent group must not pass as "0 failed" */
+        long named = 1;
+        const char *p;
+        for (p = g_only; *p; p++) named += *p == ',';
+        g_group = "args";
+        check(g_groups_run == named, "--group %s: %ld of the %ld named groups ran in this build", g_only, g_groups_run, named);
+    }
     if (g_force_path >= 0) {
         g_group = "path";
         check(g_path_inits > 0 && g_path_wrong == 0, "--path %s: %ld of %ld layers run another path", moe_path_name((moe_path)g_force_path),
