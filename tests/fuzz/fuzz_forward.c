@@ -216,7 +216,8 @@ FZ_NOCOV static float *fz_bias(fz_model *m, fz_rd *r, int which, size_t n)
     6 flags: 1 norm_topk, 2 weight_on_input, 4 gelu_tanh, 8 MOE_GROUP_TOP2_SUM, 16 fused gate_up,
       32 interleaved, 64 router_bias, 128 selection_bias
     7 flags: 1 gate/up biases, 2 (with 1) as one gate_up_bias, 4 down_bias, 8 shared_gate_w,
-      16 per-expert pointers, 32 non-f32 tensors at odd addresses
+      16 per-expert pointers, 32 non-f32 tensors at odd addresses, 64 cfg.batch_quant =
+      MOE_BATCH_EXACT (else INT), 128 cfg.batch_bf16 = MOE_BF16_DOT (else EXACT)
     8 routed_scale (< 240: {1, 1, 2.5, 16, 0.5, -1, 1e-3, 3}[b % 8], else {0, 1e30, -1e-30, 1}[b % 4])
     9 groups (b % 4 >= 2: the ((b / 4) % n)-th divisor > 1 of E), 10 topk_group 1 + b % n_group
    11 shared experts (b % 4: 0, 0, 1, 2), 12 d_ff_shared (fz_dim)
@@ -261,6 +262,8 @@ static void fz_decode(fz_model *m, fz_rd *r)
     m->il = (int)(fa >> 5 & 1);
     m->w.gate_up_layout = m->il ? MOE_GATE_UP_INTERLEAVED : MOE_GATE_UP_HALVES;
     m->per_expert = (int)(fb >> 4 & 1);
+    c->batch_quant = (fb & 64) ? MOE_BATCH_EXACT : MOE_BATCH_INT;
+    c->batch_bf16 = (fb & 128) ? MOE_BF16_DOT : MOE_BF16_EXACT;
     b = fz_u8(r);                                                      /* routed_scale */
     c->routed_scale = b < 240 ? tame_scale[b % 8] : wild_scale[b % 4];
     b = fz_u8(r);                                                      /* groups */
@@ -444,8 +447,9 @@ FZ_NOCOV static double fz_gelu(double v, int tanh_form)
 }
 
 /* r = w . v + bias; *err bounds |library - r| given |v_lib - v| <= ev, and qe (if not NULL):
-   the error of the library's 8-bit quantised copy of v (integer kernels) */
-FZ_NOCOV static double fz_dot(const float *w, const double *v, const double *ev, const double *qe, int n, double bias, double *err)
+   the error of the library's 8-bit quantised (or bf16-rounded) copy of v; ab: an absolute error
+   per term (MOE_BF16_DOT: vdpbf16ps flushes subnormal inputs, products and sums to zero) */
+FZ_NOCOV static double fz_dot(const float *w, const double *v, const double *ev, const double *qe, int n, double bias, double ab, double *err)
 {
     double s = bias, a = fabs(bias), e = 0.0;
     int j;
@@ -455,7 +459,7 @@ FZ_NOCOV static double fz_dot(const float *w, const double *v, const double *ev,
         a += aw * (fabs(v[j]) + ev[j] + (qe ? qe[j] : 0.0));
         e += aw * (ev[j] + (qe ? qe[j] : 0.0));
     }
-    *err = e + fz_gamma(n) * a;
+    *err = e + fz_gamma(n) * a + 2.0 * (double)n * ab;
     return s;
 }
 /* per element: what an 8-bit block quantisation of a vector within v +- ev can be off by */
@@ -542,23 +546,31 @@ FZ_NOCOV static void fz_ffn(const fz_model *m, int sh, int e, const double *v, c
         }
         db = m->w.down_bias ? m->w.down_bias + (size_t)e * (size_t)D : NULL;
     }
-    qin = (tg && fz_isq(tg->type)) || fz_isq(tu->type);
+    /* MOE_BF16_DOT may round a BF16 matrix's activations to bf16 (2 tokens or more, where the
+       path has vdpbf16ps): |error| <= |v| 2^-9, inside the 8-bit bound of a one-value block */
+#define FZ_BFD(t) (c->batch_bf16 == MOE_BF16_DOT && (t)->type == MOE_TYPE_BF16)
+#define FZ_Q(t) (fz_isq((t)->type) || FZ_BFD(t))
+#define FZ_AB(t) (FZ_BFD(t) ? 1.2e-38 : 0.0)
+    qin = (tg && FZ_Q(tg)) || FZ_Q(tu);
     if (qin) fz_qerr(v, ev, D, (tg && fz_qblock(tg->type) < 0) || fz_qblock(tu->type) < 0 ? -1 : 32, qe);
     for (rr = 0; rr < ff; rr++) {
         double g = 0.0, eg = 0.0, u, eu;
         const float *urow = tu->dec + (up_row0 + (size_t)rr * gstep) * (size_t)D;
-        u = fz_dot(urow, v, ev, fz_isq(tu->type) ? qe : NULL, D, ub ? (double)ub[(size_t)rr * gbs] : 0.0, &eu);
+        u = fz_dot(urow, v, ev, FZ_Q(tu) ? qe : NULL, D, ub ? (double)ub[(size_t)rr * gbs] : 0.0, FZ_AB(tu), &eu);
         if (tg) {
             const float *grow = tg->dec + (gate_row0 + (size_t)rr * gstep) * (size_t)D;
-            g = fz_dot(grow, v, ev, fz_isq(tg->type) ? qe : NULL, D, gb ? (double)gb[(size_t)rr * gbs] : 0.0, &eg);
+            g = fz_dot(grow, v, ev, FZ_Q(tg) ? qe : NULL, D, gb ? (double)gb[(size_t)rr * gbs] : 0.0, FZ_AB(tg), &eg);
         }
         h[rr] = fz_act(c, g, u, eg, eu, &eh[rr]);
     }
-    if (fz_isq(td->type)) fz_qerr(h, eh, ff, fz_qblock(td->type), qh);
+    if (FZ_Q(td)) fz_qerr(h, eh, ff, FZ_BFD(td) ? 1 : fz_qblock(td->type), qh);
     for (d = 0; d < D; d++) {
         const float *drow = td->dec + ((size_t)e * (size_t)D + (size_t)d) * (size_t)ff;
-        out[d] = fz_dot(drow, h, eh, fz_isq(td->type) ? qh : NULL, ff, db ? (double)db[d] : 0.0, &eout[d]);
+        out[d] = fz_dot(drow, h, eh, FZ_Q(td) ? qh : NULL, ff, db ? (double)db[d] : 0.0, FZ_AB(td), &eout[d]);
     }
+#undef FZ_BFD
+#undef FZ_Q
+#undef FZ_AB
 }
 
 /* Check routing weights (given the library's ids) and y against the reference for every token
@@ -593,7 +605,7 @@ FZ_NOCOV static void fz_reference_check(const fz_model *m, const int *ids, const
         /* router logits and scores */
         for (e = 0; e < E; e++) {
             double rb = m->w.router_bias ? (double)m->w.router_bias[e] : 0.0;
-            lg[e] = fz_dot(wr + (size_t)e * (size_t)D, v, ev, NULL, D, 0.0, &el[e]);
+            lg[e] = fz_dot(wr + (size_t)e * (size_t)D, v, ev, NULL, D, 0.0, 0.0, &el[e]);
             el[e] += fabs(lg[e] + rb) * 2.0 * FZ_U;
             lg[e] += rb;
             if (lg[e] > mx) mx = lg[e];
@@ -784,12 +796,14 @@ static void fz_odd_config(const fz_model *m, int clean_ok)
     case 0: {                                                           /* enums */
         static const int ev[] = { 5, MOE_TYPE_COUNT, 255, -1, INT_MAX, INT_MIN, 3 };
         int v = ev[b % 7];
-        switch (b / 7 % 5) {
+        switch (b / 7 % 7) {
         case 0: c.act = (moe_act)v; if (v >= 0 && v <= 4) return; break;
         case 1: c.score = (moe_score)v; if (v >= 0 && v <= 2) return; break;
         case 2: if (c.n_group < 2) return;
                 c.group_score = (moe_group_score)v; if (v >= 0 && v <= 1) return; break;
         case 3: w.gate_up_layout = (moe_gate_up_layout)v; if (v >= 0 && v <= 1) return; break;
+        case 4: c.batch_quant = (moe_batch_quant)v; if (v >= 0 && v <= 1) return; break;
+        case 5: c.batch_bf16 = (moe_batch_bf16)v; if (v >= 0 && v <= 1) return; break;
         default: w.router.type = (moe_type)v; if (v >= 0 && v < (int)MOE_TYPE_COUNT) return;
             fz_expect_fail(&c, &w, MOE_ERR_WEIGHTS, exact, "router type out of range"); return;
         }
