@@ -85,16 +85,16 @@ QUANTISED WEIGHTS (Q8_0, Q4_0, Q2_K..Q6_K, MXFP4)
    K-quant and MXFP4 matrices do the same on 8-bit activations in blocks of 256 with per-16
    sums (ggml's Q8_K; about 2 % of the output's magnitude). FP8 E4M3 keeps f32 activations:
    one token decodes its rows in registers. Experts with more tokens: with cfg.batch_quant =
-   MOE_BATCH_INT (the default) an expert whose matrices are all Q8_0, Q4_0, Q3_K..Q6_K or MXFP4
+   MOE_BATCH_INT (the default) an expert whose matrices are all Q8_0, Q4_0, Q2_K..Q6_K or MXFP4
    (mixed freely) runs them as integer GEMMs on the per-32 quantised activations (Q8_0 as
    16-bit, 256 q1 + q2; the K-quants and MXFP4 on 8-bit q1, so more accurately than their
    few-token Q8_K path), so every expert of such a layer quantises, whatever its token count
-   (tests, max |y - ref| / max |ref| against float64: Q4_0 1.2e-2, Q8_0 4.3e-5, Q4_K/Q5_K/Q3_K
-   1.1e-2, Q6_K/MXFP4 1.3e-2; bounds 3e-2, 5e-4, 3e-2), on AVX-512 (VNNI vpdpbusd/vpdpwssd, or
-   BW), AVX2 (AVX-VNNI where enabled; not Q6_K/Q3_K, EXACT there, faster), NEON (not Q6_K/Q3_K
-   either: byte tiles, sdot by lane with dotprod, else widening multiplies; Q8_0 as
+   (tests, max |y - ref| / max |ref| against float64: Q4_0 1.2e-2, Q8_0 4.3e-5, Q4_K/Q5_K/Q3_K/
+   Q2_K 1.1e-2, Q6_K/MXFP4 1.3e-2; bounds 3e-2, 5e-4, 3e-2), on AVX-512 (VNNI vpdpbusd/vpdpwssd,
+   or BW), AVX2 (AVX-VNNI where enabled; not Q6_K/Q3_K, EXACT there, faster), NEON (not
+   Q6_K/Q3_K/Q2_K: byte tiles, sdot by lane with dotprod, else widening multiplies; Q8_0 as
    256 (w . q1) + w . q2, the same int32 sums) and the scalar path. With MOE_BATCH_EXACT, or
-   Q2_K/FP8 (or Q6_K/Q3_K on AVX2 and NEON), they decode the weights to f32 and stay exact to the
+   FP8 (or Q6_K/Q3_K on AVX2 and NEON, Q2_K on NEON), they decode the weights to f32 and stay exact to the
    dequantised weights (5e-7). The same rule and quantiser run on every kernel path. VNNI (-mavx512vnni with
    -mavx512bw -mavx512vl, or -mavxvnni) and the AArch64 dotprod extension are used when the
    compiler enables them, and so is i8mm (smmla, e.g. -march=armv8.6-a) for the AArch64
@@ -129,8 +129,9 @@ VERSION HISTORY
                        MOE_DISPATCH (every path in one binary, chosen per layer), moe_config.path,
                        moe_layer_path(), moe_path_name(), moe_path_supported()
                        integer GEMMs for Q8_0/Q4_0 batches (moe_config.batch_quant, MOE_BATCH_INT
-                       by default; MOE_BATCH_EXACT keeps f32 activations), for Q3_K..Q6_K and
-                       MXFP4 on x86 and scalar; vdpbf16ps for BF16 batches (moe_config.batch_bf16)
+                       by default; MOE_BATCH_EXACT keeps f32 activations), for Q2_K..Q6_K and
+                       MXFP4 on x86 and scalar (NEON: Q4_K, Q5_K, MXFP4; AArch64 i8mm: smmla
+                       tiles); vdpbf16ps for BF16 batches (moe_config.batch_bf16)
    0.1.0 (2026-11-23)  first release: f32/f16/bf16/q8_0/q4_0 weights, scalar/AVX2/AVX-512/NEON
                        kernels, softmax/sigmoid routing, groups, biases, shared experts
 */
@@ -223,16 +224,16 @@ typedef enum moe_path {
     MOE_PATH_COUNT
 } moe_path;
 
-/* How an expert with more than 8 tokens in a call (a batch) runs its Q8_0, Q4_0, Q3_K..Q6_K and
+/* How an expert with more than 8 tokens in a call (a batch) runs its Q8_0, Q4_0, Q2_K..Q6_K and
    MXFP4 matrices. Experts with 1..8 tokens always quantise their activations (see QUANTISED WEIGHTS). */
 typedef enum moe_batch_quant {
     MOE_BATCH_INT,    /* integer GEMM: each token's input and hidden rows quantised once per expert
                          with the few-token quantiser (blocks of 32; Q8_0 keeps the residual byte,
                          as 16-bit activations, or on NEON a second byte plane), weights repacked a
                          tile at a time, int32 sums per block. Used when all of the expert's
-                         matrices are Q8_0, Q4_0, Q3_K, Q4_K, Q5_K, Q6_K or MXFP4 and the kernel
-                         path has an integer GEMM for them (AVX-512 with BW and scalar: all of
-                         them; AVX2: not Q6_K/Q3_K; NEON: Q8_0/Q4_0 only); else EXACT (Q2_K, FP8) */
+                         matrices are Q8_0, Q4_0, Q2_K..Q6_K or MXFP4 and the kernel path has an
+                         integer GEMM for them (AVX-512 with BW and scalar: all of them; AVX2: not
+                         Q6_K/Q3_K; NEON: not Q6_K/Q3_K/Q2_K); else EXACT (and FP8 always) */
     MOE_BATCH_EXACT   /* weights decoded to f32, f32 activations: exact to the dequantised weights */
 } moe_batch_quant;
 
@@ -267,7 +268,7 @@ typedef struct moe_config {
     moe_path path;          /* kernel path: AUTO (0), or one to force (MOE_ERR_UNSUPPORTED when
                                the build lacks it or the CPU cannot run it)                   */
     moe_batch_quant batch_quant;  /* experts with more than 8 tokens, all of their matrices Q8_0, Q4_0,
-                               Q3_K..Q6_K or MXFP4:
+                               Q2_K..Q6_K or MXFP4:
                                MOE_BATCH_INT (default) integer GEMM on quantised activations,
                                MOE_BATCH_EXACT f32 activations on dequantised weights */
     moe_batch_bf16 batch_bf16;    /* experts with 2 tokens or more, BF16 matrices: MOE_BF16_EXACT
@@ -4285,12 +4286,13 @@ static void moe__qgemm(moe_type t, int K, const unsigned char *qx, int mt, const
 #define MOE__IR 4
 #endif
 #define MOE__IBQ(t) ((t) == MOE_TYPE_Q8_0 || (t) == MOE_TYPE_Q4_0 || (t) == MOE_TYPE_Q4_K || (t) == MOE_TYPE_Q5_K || \
-                     (t) == MOE_TYPE_Q6_K || (t) == MOE_TYPE_Q3_K || (t) == MOE_TYPE_MXFP4)
+                     (t) == MOE_TYPE_Q6_K || (t) == MOE_TYPE_Q3_K || (t) == MOE_TYPE_MXFP4 || (t) == MOE_TYPE_Q2_K)
 /* the types this path runs as integer batches: the AVX2 paths leave Q6_K and Q3_K on EXACT (their
    int16 tiles, 16 tokens wide, make the integer GEMM slower than the f32 one there); NEON has
-   byte tiles only: Q8_0, Q4_0, Q4_K, Q5_K and MXFP4, not Q6_K and Q3_K either */
+   byte tiles only: Q8_0, Q4_0, Q4_K, Q5_K and MXFP4, not Q6_K and Q3_K either, nor Q2_K (whose
+   tiles hold a second offset per block, 4 IR bytes more than NEON's scratch is sized for) */
 #if defined(MOE__IB8)
-#define MOE__IBQP(t) (MOE__IBQ(t) && (t) != MOE_TYPE_Q6_K && (t) != MOE_TYPE_Q3_K)
+#define MOE__IBQP(t) (MOE__IBQ(t) && (t) != MOE_TYPE_Q6_K && (t) != MOE_TYPE_Q3_K && (t) != MOE_TYPE_Q2_K)
 #elif defined(MOE_SIMD_AVX2)
 #define MOE__IBQP(t) (MOE__IBQ(t) && (t) != MOE_TYPE_Q6_K && (t) != MOE_TYPE_Q3_K)
 #else
@@ -4313,7 +4315,7 @@ static size_t moe__ib_tilebytes(moe_type t, size_t K) { (void)t; return K / MOE_
 /* bytes per token of a quantised panel of K values with the planes pl */
 static size_t moe__ib_tokbytes(size_t K, int pl) { return ((pl & 7) ? K / 4 : 0) + ((pl & 1) ? K : 0) + ((pl & 2) ? 2 * K : 0) + ((pl & 4) ? 2 * K : 0) + ((pl & 8) ? 2 * K : 0); }
 /* bytes of one repacked tile of IR rows of K values */
-static size_t moe__ib_tilebytes(moe_type t, size_t K) { return K / MOE__QK * (8 + (MOE__IB16(t) ? 64 : 32)) * MOE__IR; }
+static size_t moe__ib_tilebytes(moe_type t, size_t K) { return K / MOE__QK * (8 + (MOE__IB16(t) ? 64 : 32) + (t == MOE_TYPE_Q2_K ? 4 : 0)) * MOE__IR; }
 #endif
 
 #if defined(MOE__IB) && (defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2))
@@ -4449,6 +4451,8 @@ static void moe__ib_pack0(moe_type t, const unsigned char *w, size_t stride, int
 #define MOE__IFMAF(a, b, acc) _mm512_fmadd_ps(a, b, acc)
 #define MOE__ICVT(i) _mm512_cvtepi32_ps(i)
 #define MOE__IC12(v) _mm512_add_epi32(v, _mm512_srai_epi32(v, 1))
+#define MOE__IONES() _mm512_set1_epi8(1)
+#define MOE__ISUM(c8v, s) _mm512_sub_epi32(_mm512_sub_epi32(_mm512_setzero_si512(), _mm512_srai_epi32(c8v, 3)), s)
 #if MOE__X_VNNI512BW
 #define MOE__IDPB(acc, u, s) _mm512_dpbusd_epi32(acc, u, s)
 #define MOE__IDPW(acc, a, b) _mm512_dpwssd_epi32(acc, a, b)
@@ -4471,6 +4475,8 @@ static void moe__ib_pack0(moe_type t, const unsigned char *w, size_t stride, int
 #define MOE__IFMAF(a, b, acc) MOE__FMA256(a, b, acc)
 #define MOE__ICVT(i) _mm256_cvtepi32_ps(i)
 #define MOE__IC12(v) _mm256_add_epi32(v, _mm256_srai_epi32(v, 1))
+#define MOE__IONES() _mm256_set1_epi8(1)
+#define MOE__ISUM(c8v, s) _mm256_sub_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), _mm256_srai_epi32(c8v, 3)), s)
 #if MOE__X_VNNI512
 #define MOE__IDPB(acc, u, s) _mm256_dpbusd_epi32(acc, u, s)
 #define MOE__IDPW(acc, a, b) _mm256_dpwssd_epi32(acc, a, b)
@@ -4500,6 +4506,19 @@ static int32_t moe__rdi32(const unsigned char *p) { int32_t v; memcpy(&v, p, 4);
         MOE__IFST(c + r * MOE__IG, MOE__IFMAF(ma, o, MOE__IFMA(i##r##a, MOE__IFMUL(da, s), MOE__IFLD(c + r * MOE__IG)))); \
         MOE__IFST(c + r * MOE__IG + MOE__IVL, MOE__IFMAF(mb, o, MOE__IFMA(i##r##b, MOE__IFMUL(db, s), MOE__IFLD(c + r * MOE__IG + MOE__IVL)))); }
 #define MOE__ITAIL MOE__IROWS(MOE__IEPI)
+/* Q2_K: an offset per 16 values, off (values 0..15) and off2 (16..31, at 40 IR bytes): + off *
+   (dx * s1) + off2 * (dx * s2), s1 the sum of the block's first 16 q1 (vpdpbusd of ones against
+   its first 4 steps, once for all IR rows), s2 = sum(q1) - s1 = -(c8 >> 3) - s1 (exact) */
+#define MOE__IEPO2(r) { MOE__IF s = MOE__IFSET(dw[r]), o = MOE__IFSET(dw[MOE__IR + r]), o2 = MOE__IFSET(dw[10 * MOE__IR + r]); \
+        MOE__IFST(c + r * MOE__IG, MOE__IFMAF(ga, o2, MOE__IFMAF(ma, o, MOE__IFMA(i##r##a, MOE__IFMUL(da, s), MOE__IFLD(c + r * MOE__IG))))); \
+        MOE__IFST(c + r * MOE__IG + MOE__IVL, MOE__IFMAF(gb, o2, MOE__IFMAF(mb, o, MOE__IFMA(i##r##b, MOE__IFMUL(db, s), MOE__IFLD(c + r * MOE__IG + MOE__IVL))))); }
+#define MOE__ITAIL2 { const MOE__IV one = MOE__IONES(); const unsigned char *x0 = xq - 32 * G; \
+        MOE__IV sa = MOE__IZERO(), sb = MOE__IZERO(); MOE__IF ma, mb, ga, gb; int s_; \
+        for (s_ = 0; s_ < 4; s_++) { sa = MOE__IDPB(sa, one, MOE__ILD(x0 + (size_t)s_ * 4 * G)); sb = MOE__IDPB(sb, one, MOE__ILD(x0 + (size_t)s_ * 4 * G + 4 * MOE__IVL)); } \
+        ma = MOE__IFMUL(MOE__ICVT(sa), da); mb = MOE__IFMUL(MOE__ICVT(sb), db); \
+        ga = MOE__IFMUL(MOE__ICVT(MOE__ISUM(MOE__ILD(c8 + b * G * 4), sa)), da); \
+        gb = MOE__IFMUL(MOE__ICVT(MOE__ISUM(MOE__ILD(c8 + b * G * 4 + 4 * MOE__IVL), sb)), db); \
+        MOE__IROWS(MOE__IEPO2) }
 /* dx * sum(q1) = dx * (c8 / -8), exact up to the one rounding of the product */
 #define MOE__ITAILO { const MOE__IF m8 = MOE__IFSET(-0.125f); \
         MOE__IF ma = MOE__IFMUL(MOE__ICVT(MOE__ILD(c8 + b * G * 4)), MOE__IFMUL(da, m8)); \
@@ -4522,7 +4541,7 @@ static int32_t moe__rdi32(const unsigned char *p) { int32_t v; memcpy(&v, p, 4);
 /* The int32 sums, per block of 32 and token (|q1| <= 127; vpmaddubsw's pairs and vpmaddwd's
    pairs must not saturate without VNNI, and the block's sum must fit an int32):
      Q4_0   u8 0..15  x q1 from c8 = -8 sum(q1): |pair| <= 2*15*127, |sum| <= 32*15*127 + 32512
-     Q4_K   u8 0..15, Q5_K u8 0..31, x q1 from 0: |pair| <= 2*31*127 = 7874
+     Q4_K   u8 0..15, Q5_K u8 0..31, Q2_K u8 0..45, x q1 from 0: |pair| <= 2*45*127 = 11430
      MXFP4  u8 0..24 x q1 from -12 sum(q1) = c8 + c8/2 (c8 is a multiple of 8: exact): |pair| <= 6096
      Q8_0   int16 |w| <= 128 x (256 q1 + q2) (|.| <= 32639): |sum| <= 32*128*32639 < 2^27
      Q6_K   int16 |w| <= 4096 x q1: |sum| <= 32*4096*127 < 2^24; Q3_K |w| <= 128 */
@@ -4548,6 +4567,10 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
     case MOE_TYPE_Q4_K: case MOE_TYPE_Q5_K:
         bsz = (size_t)(8 + 32) * MOE__IR;
         for (b = 0, xq = a8; b < nb; b++) MOE__IBLOCK(MOE__IS8, MOE__ISTEP4, MOE__IZERO(), MOE__IZERO(), MOE__ITAILO)
+        break;
+    case MOE_TYPE_Q2_K:
+        bsz = (size_t)(12 + 32) * MOE__IR;
+        for (b = 0, xq = a8; b < nb; b++) MOE__IBLOCK(MOE__IS8, MOE__ISTEP4, MOE__IZERO(), MOE__IZERO(), MOE__ITAIL2)
         break;
     case MOE_TYPE_MXFP4:
         bsz = (size_t)(8 + 32) * MOE__IR;
@@ -4691,7 +4714,7 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
 static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsigned char *g, int pl, float *c)
 {
     const size_t G = MOE__IG, nb = (size_t)K / MOE__QK;
-    const int w16 = MOE__IB16(t), off = t == MOE_TYPE_Q4_K || t == MOE_TYPE_Q5_K;
+    const int w16 = MOE__IB16(t), off = t == MOE_TYPE_Q4_K || t == MOE_TYPE_Q5_K, q2k = t == MOE_TYPE_Q2_K;
     const size_t bsz = moe__ib_tilebytes(t, MOE__QK);                  /* bytes per block */
     const float *dxp = (const float *)(const void *)g;
     const int32_t *c8 = (const int32_t *)(const void *)(g + nb * G * 4);
@@ -4736,6 +4759,14 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
                             sum += (int32_t)wq[((size_t)s * MOE__IR + r) * 4 + (size_t)j] * a8[((b * 8 + (size_t)s) * G + n) * 4 + (size_t)j];
                 acc += (float)sum * (dxp[b * G + n] * dw);
                 if (off) acc += (float)c0 * (dxp[b * G + n] * -0.125f) * ow;
+                if (q2k) {                      /* the two halves' offsets: sums of q1 over 16 values each */
+                    int32_t s1 = 0;
+                    float ow2;
+                    memcpy(&ow2, blk + 4 * (10 * MOE__IR + r), 4);
+                    for (s = 0; s < 4; s++)
+                        for (j = 0; j < 4; j++) s1 += a8[((b * 8 + (size_t)s) * G + n) * 4 + (size_t)j];
+                    acc += (float)s1 * dxp[b * G + n] * ow + (float)(-c0 / 8 - s1) * dxp[b * G + n] * ow2;
+                }
             }
             c[r * G + n] = t == MOE_TYPE_Q8_0 ? acc * (1.0f / 256.0f) : acc;
         }
@@ -5016,15 +5047,17 @@ static const unsigned char *moe__row_scale(const moe__matrix *m, int e, int n)
      MXFP4       u8 codes fp4x2 + 12 (0..24: the kernel starts from -12 * sum(q1)), dw = 2^(e-128)
      Q6_K        int16 codes sc*(q-32) (|.| <= 128*32 = 4096), dw = d
      Q3_K        int16 codes (sc-32)*(q-4) (|.| <= 32*4 = 128), dw = d
+     Q2_K        u8 codes sc*q (0..45), dw = d, off = -(dmin*m) of the block's first 16 values
+                 and, after the quants (40 IR bytes into the block), off2 = that of its last 16
    (d*sc and d*sc*(q-32) have at most 11 + 7 + 6 = 24 significant bits: exact in f32, so the tile
    holds the dequantised weights exactly, up to Q4_K/Q5_K's one rounding of d*sc*q - dmin*m). */
 static void moe__ib_packk(moe_type t, const unsigned char *s, const unsigned char *es, int K, int r, unsigned char *dst)
 {
     const int w16 = MOE__IB16(t);
-    const size_t bsz = (size_t)(8 + (w16 ? 64 : 32)) * MOE__IR;
+    const size_t bsz = moe__ib_tilebytes(t, MOE__QK);
     unsigned char u[MOE__QK_K];
     int16_t v[MOE__QK_K];
-    float dw[8], of[8];
+    float dw[8], of[8], of2[8];
     int c0, n, b, i, j, sc, m;
     for (c0 = 0; c0 < K; c0 += n) {
         n = MOE__QK_K;
@@ -5052,6 +5085,18 @@ static void moe__ib_packk(moe_type t, const unsigned char *s, const unsigned cha
             }
             for (j = 0; j < 8; j++) { dw[j] = d; of[j] = 0.0f; }
             s += MOE__Q6K_BYTES;
+            break;
+        }
+        case MOE_TYPE_Q2_K: {                           /* as moe__dec_q2_k */
+            const float d = moe__h2f(moe__rd16(s + 80)), dmin = moe__h2f(moe__rd16(s + 82));
+            for (j = 0; j < 16; j++) {
+                const unsigned char *q = s + 16 + 32 * (j / 8) + 16 * (j & 1);
+                const int sh = 2 * ((j % 8) / 2), scl = s[j] & 15;
+                float o = -(dmin * (float)(s[j] >> 4));
+                for (i = 0; i < 16; i++) u[16 * j + i] = (unsigned char)(scl * ((q[i] >> sh) & 3));
+                if (j & 1) of2[j / 2] = o; else { of[j / 2] = o; dw[j / 2] = d; }
+            }
+            s += MOE__Q2K_BYTES;
             break;
         }
         case MOE_TYPE_Q3_K: {
@@ -5084,6 +5129,7 @@ static void moe__ib_packk(moe_type t, const unsigned char *s, const unsigned cha
             unsigned char *blk = dst + (size_t)(c0 / MOE__QK + b) * bsz, *qd = blk + 8 * MOE__IR;
             memcpy(blk + 4 * r, &dw[b], 4);
             memcpy(blk + 4 * (MOE__IR + r), &of[b], 4);
+            if (t == MOE_TYPE_Q2_K) memcpy(blk + 4 * (10 * MOE__IR + r), &of2[b], 4);
             if (w16) for (i = 0; i < 16; i++) memcpy(qd + ((size_t)i * MOE__IR + (size_t)r) * 4, v + 32 * b + 2 * i, 4);
             else for (i = 0; i < 8; i++) memcpy(qd + ((size_t)i * MOE__IR + (size_t)r) * 4, u + 32 * b + 4 * i, 4);
         }
@@ -5218,7 +5264,7 @@ static void moe__ib_pack(const moe__matrix *M, int e, int n0, int nr, unsigned c
     if (nr % MOE__IR) memset(dst + (size_t)(nr / MOE__IR) * tb, 0, tb);
     for (r = 0; r < nr; r++) {
 #if defined(MOE__IB) && (defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2))
-        if (r % 4 == 0 && r + 4 <= nr) {            /* four rows of one tile */
+        if (r % 4 == 0 && r + 4 <= nr && M->type != MOE_TYPE_Q2_K) {   /* four rows of one tile (Q2_K: row by row) */
             const unsigned char *sp[4], *ep[4];
             int q;
             for (q = 0; q < 4; q++) { sp[q] = base + (size_t)(r + q) * M->row_stride; ep[q] = xs ? moe__row_scale(M, e, n0 + r + q) : NULL; }
@@ -7164,6 +7210,8 @@ MOE__API moe_status moe_route(const moe_layer *layer, const float *x, int n_toke
 #undef MOE__IFMAF
 #undef MOE__ICVT
 #undef MOE__IC12
+#undef MOE__IONES
+#undef MOE__ISUM
 #undef MOE__IDPB
 #undef MOE__IDPW
 #undef MOE__IROWS
@@ -7173,6 +7221,8 @@ MOE__API moe_status moe_route(const moe_layer *layer, const float *x, int n_toke
 #undef MOE__IEPI
 #undef MOE__IEPO
 #undef MOE__ITAIL
+#undef MOE__IEPO2
+#undef MOE__ITAIL2
 #undef MOE__ITAILO
 #undef MOE__ISTEP
 #undef MOE__IS8

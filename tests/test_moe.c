@@ -1138,7 +1138,7 @@ static void record_rel(int cls, double rel)
 static int is_ibq(moe_type t)
 {
     return t == MOE_TYPE_Q8_0 || t == MOE_TYPE_Q4_0 || t == MOE_TYPE_Q4_K || t == MOE_TYPE_Q5_K || t == MOE_TYPE_Q6_K ||
-           t == MOE_TYPE_Q3_K || t == MOE_TYPE_MXFP4;
+           t == MOE_TYPE_Q3_K || t == MOE_TYPE_MXFP4 || t == MOE_TYPE_Q2_K;
 }
 /* this build's kernel path has the integer batch kernels: every path but a plain AVX-512 build
    without BW (every path of a MOE_DISPATCH build has them) */
@@ -1209,7 +1209,7 @@ static int path_has_bfdot(void)
 #endif
 }
 /* the NEON paths (neon, neon-dotprod) run Q8_0, Q4_0, Q4_K, Q5_K and MXFP4 as integer batches, not
-   Q6_K and Q3_K (MOE__IBQP) */
+   Q6_K, Q3_K and Q2_K (MOE__IBQP) */
 static int path_is_neon(void)
 {
     if (g_force_path >= 0) return g_force_path == MOE_PATH_NEON || g_force_path == MOE_PATH_NEON_DOTPROD;
@@ -1230,7 +1230,8 @@ static int ib_kind_of(const model *m, int sh, int all)
         int K = i < 2 ? s->dm : sh ? s->dff_sh : s->dff;
         if (ts[i] == MOE_TYPE_BF16 && !all && s->bb == MOE_BF16_DOT && path_has_bfdot() && K % 32 == 0) continue;
         if (s->bq != MOE_BATCH_INT || !is_ibq(ts[i]) ||
-            (!all && (path_is_avx2() || path_is_neon()) && (ts[i] == MOE_TYPE_Q6_K || ts[i] == MOE_TYPE_Q3_K))) return 0;
+            (!all && (path_is_avx2() || path_is_neon()) && (ts[i] == MOE_TYPE_Q6_K || ts[i] == MOE_TYPE_Q3_K)) ||
+            (!all && path_is_neon() && ts[i] == MOE_TYPE_Q2_K)) return 0;
     }
     return 1;
 }
@@ -4572,8 +4573,8 @@ static void kern_rand_row(rng_t *r, moe_type t, unsigned char *w, int K)
 #endif
 static void test_ib_kernels(void)
 {
-    static const moe_type ts[8] = {MOE_TYPE_Q8_0, MOE_TYPE_Q4_0, MOE_TYPE_Q4_K, MOE_TYPE_Q5_K, MOE_TYPE_Q6_K, MOE_TYPE_Q3_K,
-                                   MOE_TYPE_MXFP4, MOE_TYPE_MXFP4};
+    static const moe_type ts[9] = {MOE_TYPE_Q8_0, MOE_TYPE_Q4_0, MOE_TYPE_Q4_K, MOE_TYPE_Q5_K, MOE_TYPE_Q6_K, MOE_TYPE_Q3_K,
+                                   MOE_TYPE_MXFP4, MOE_TYPE_MXFP4, MOE_TYPE_Q2_K};
     rng_t r = {0x1b0a7ull};
     int ti, ki;
     double worst = 0.0;
@@ -4581,7 +4582,7 @@ static void test_ib_kernels(void)
     /* a build the compiler gives i8mm runs the smmla tiles below (the aarch64-neon-i8mm configuration) */
     check(MOE__X_I8MM == 1 && MOE__IR == 8, "integer batch kernels: the compiler has i8mm but moe.h built the sdot tiles");
 #endif
-    for (ti = 0; ti < 8; ti++)
+    for (ti = 0; ti < 9; ti++)
         for (ki = 0; ki < 3 && IB_HAS_TILE(ts[ti]); ki++) {
             moe_type t = ts[ti];
             int split = ti == 7, blck = (int)moe__traits[t].blck, kq = t == MOE_TYPE_Q8_0 || t == MOE_TYPE_Q4_0;
@@ -4721,10 +4722,10 @@ static void test_ib_kernels(void)
    plain C, and so on NEON (its Q4_K/Q5_K/MXFP4 tiles: IB_HAS_TILE). */
 static void test_ib_pack_ref(void)
 {
-    static const moe_type ts[6] = {MOE_TYPE_Q4_K, MOE_TYPE_Q5_K, MOE_TYPE_Q6_K, MOE_TYPE_Q3_K, MOE_TYPE_MXFP4, MOE_TYPE_MXFP4};
+    static const moe_type ts[7] = {MOE_TYPE_Q4_K, MOE_TYPE_Q5_K, MOE_TYPE_Q6_K, MOE_TYPE_Q3_K, MOE_TYPE_MXFP4, MOE_TYPE_MXFP4, MOE_TYPE_Q2_K};
     rng_t r = {0x9ac4ull};
     int ti, ki, nr, row, bad = 0;
-    for (ti = 0; ti < 6; ti++)
+    for (ti = 0; ti < 7; ti++)
         for (ki = 0; ki < 3 && IB_HAS_TILE(ts[ti]); ki++) {
             moe_type t = ts[ti];
             int split = ti == 5, blck = (int)moe__traits[t].blck;
@@ -4884,8 +4885,8 @@ static void test_kernels(void)
    rows where the type allows it, each mode against the float64 reference within its class
    (MOE_BATCH_INT: the int classes; MOE_BATCH_EXACT: the int classes too, as experts with 1..8
    tokens still quantise), every thread count bit for bit (the threads group's rule), and a NaN
-   token's row NaN, the others finite. Q2_K has no integer batch kernel: it runs EXACT in both
-   modes. The errors per type and mode are printed with --verbose. */
+   token's row NaN, the others finite (Q2_K included; NEON runs Q2_K EXACT in both modes). The
+   errors per type and mode are printed with --verbose. */
 #define IB_NT 9
 static void test_ibatch(void)
 {
@@ -4923,7 +4924,7 @@ static void test_ibatch(void)
                 if (rel > mx[ti][mode]) mx[ti][mode] = rel;
             }
     /* a NaN token, bitwise the same on 1 and 3 threads */
-    for (ti = 0; ti < IB_NT - 2; ti++) {
+    for (ti = 0; ti < IB_NT - 1; ti++) {
         spec s = spec_default();
         model *m = (model *)xmalloc(sizeof(model));
         moe_layer L;
