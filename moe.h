@@ -92,9 +92,9 @@ QUANTISED WEIGHTS (Q8_0, Q4_0, Q2_K..Q6_K, MXFP4)
    (tests, max |y - ref| / max |ref| against float64: Q4_0 1.2e-2, Q8_0 4.3e-5, Q4_K/Q5_K/Q3_K/
    Q2_K 1.1e-2, Q6_K/MXFP4 1.3e-2; bounds 3e-2, 5e-4, 3e-2), on AVX-512 (VNNI vpdpbusd/vpdpwssd,
    or BW), AVX2 (AVX-VNNI where enabled; not Q6_K/Q3_K, EXACT there, faster), NEON (not
-   Q6_K/Q3_K/Q2_K: byte tiles, sdot by lane with dotprod, else widening multiplies; Q8_0 as
-   256 (w . q1) + w . q2, the same int32 sums) and the scalar path. With MOE_BATCH_EXACT, or
-   FP8 (or Q6_K/Q3_K on AVX2 and NEON, Q2_K on NEON), they decode the weights to f32 and stay exact to the
+   Q6_K/Q3_K either: byte tiles, sdot by lane with dotprod, smmla with i8mm, else widening
+   multiplies; Q8_0 as 256 (w . q1) + w . q2, the same int32 sums) and the scalar path. With
+   MOE_BATCH_EXACT, or FP8 (or Q6_K/Q3_K on AVX2 and NEON), they decode the weights to f32 and stay exact to the
    dequantised weights (5e-7). The same rule and quantiser run on every kernel path. VNNI (-mavx512vnni with
    -mavx512bw -mavx512vl, or -mavxvnni) and the AArch64 dotprod extension are used when the
    compiler enables them, and so is i8mm (smmla, e.g. -march=armv8.6-a) for the AArch64
@@ -130,7 +130,7 @@ VERSION HISTORY
                        moe_layer_path(), moe_path_name(), moe_path_supported()
                        integer GEMMs for Q8_0/Q4_0 batches (moe_config.batch_quant, MOE_BATCH_INT
                        by default; MOE_BATCH_EXACT keeps f32 activations), for Q2_K..Q6_K and
-                       MXFP4 on x86 and scalar (NEON: Q4_K, Q5_K, MXFP4; AArch64 i8mm: smmla
+                       MXFP4 on x86 and scalar (NEON: not Q6_K/Q3_K; AArch64 i8mm: smmla
                        tiles); vdpbf16ps for BF16 batches (moe_config.batch_bf16)
    0.1.0 (2026-11-23)  first release: f32/f16/bf16/q8_0/q4_0 weights, scalar/AVX2/AVX-512/NEON
                        kernels, softmax/sigmoid routing, groups, biases, shared experts
@@ -233,7 +233,7 @@ typedef enum moe_batch_quant {
                          tile at a time, int32 sums per block. Used when all of the expert's
                          matrices are Q8_0, Q4_0, Q2_K..Q6_K or MXFP4 and the kernel path has an
                          integer GEMM for them (AVX-512 with BW and scalar: all of them; AVX2: not
-                         Q6_K/Q3_K; NEON: not Q6_K/Q3_K/Q2_K); else EXACT (and FP8 always) */
+                         Q6_K/Q3_K; NEON: not Q6_K/Q3_K either); else EXACT (and FP8 always) */
     MOE_BATCH_EXACT   /* weights decoded to f32, f32 activations: exact to the dequantised weights */
 } moe_batch_quant;
 
@@ -4289,10 +4289,9 @@ static void moe__qgemm(moe_type t, int K, const unsigned char *qx, int mt, const
                      (t) == MOE_TYPE_Q6_K || (t) == MOE_TYPE_Q3_K || (t) == MOE_TYPE_MXFP4 || (t) == MOE_TYPE_Q2_K)
 /* the types this path runs as integer batches: the AVX2 paths leave Q6_K and Q3_K on EXACT (their
    int16 tiles, 16 tokens wide, make the integer GEMM slower than the f32 one there); NEON has
-   byte tiles only: Q8_0, Q4_0, Q4_K, Q5_K and MXFP4, not Q6_K and Q3_K either, nor Q2_K (whose
-   tiles hold a second offset per block, 4 IR bytes more than NEON's scratch is sized for) */
+   byte tiles only: not Q6_K and Q3_K either */
 #if defined(MOE__IB8)
-#define MOE__IBQP(t) (MOE__IBQ(t) && (t) != MOE_TYPE_Q6_K && (t) != MOE_TYPE_Q3_K && (t) != MOE_TYPE_Q2_K)
+#define MOE__IBQP(t) (MOE__IBQ(t) && (t) != MOE_TYPE_Q6_K && (t) != MOE_TYPE_Q3_K)
 #elif defined(MOE_SIMD_AVX2)
 #define MOE__IBQP(t) (MOE__IBQ(t) && (t) != MOE_TYPE_Q6_K && (t) != MOE_TYPE_Q3_K)
 #else
@@ -4310,7 +4309,7 @@ static void moe__qgemm(moe_type t, int K, const unsigned char *qx, int mt, const
    for either type, the q2 plane for Q8_0) */
 static size_t moe__ib_tokbytes(size_t K, int pl) { return ((pl & 7) ? K / 4 : 0) + ((pl & 3) ? K : 0) + ((pl & 2) ? K : 0) + ((pl & 8) ? 2 * K : 0); }
 /* bytes of one repacked tile of IR rows of K values */
-static size_t moe__ib_tilebytes(moe_type t, size_t K) { (void)t; return K / MOE__QK * (8 + 32) * MOE__IR; }
+static size_t moe__ib_tilebytes(moe_type t, size_t K) { return K / MOE__QK * (8 + 32 + (t == MOE_TYPE_Q2_K ? 4 : 0)) * MOE__IR; }
 #else
 /* bytes per token of a quantised panel of K values with the planes pl */
 static size_t moe__ib_tokbytes(size_t K, int pl) { return ((pl & 7) ? K / 4 : 0) + ((pl & 1) ? K : 0) + ((pl & 2) ? 2 * K : 0) + ((pl & 4) ? 2 * K : 0) + ((pl & 8) ? 2 * K : 0); }
@@ -4591,8 +4590,8 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
      else:    the row's 4 bytes duplicated (vdup_lane_s32), vmull_s8 on each half of a token
               vector (2 tokens x 4 int16 products), pairwise adds to 2-product int16 sums
               (|sum| <= 2 * 128 * 127, no overflow) and vpadalq_s16 into the int32 sums.
-   Q4_0 starts from c8, MXFP4 from -12 sum(q1) = c8 + c8/2, Q4_K/Q5_K from 0 (their codes, 0..31,
-   are valid signed bytes; the offset is added in the float step, as on x86), Q8_0 from 0: its 8
+   Q4_0 starts from c8, MXFP4 from -12 sum(q1) = c8 + c8/2, Q4_K/Q5_K/Q2_K from 0 (their codes,
+   0..45, are valid signed bytes; the offsets are added in the float step, as on x86), Q8_0 from 0: its 8
    steps over the q1 plane, the sums shifted left by 8, then its 8 steps over the q2 plane:
    256 s1 + s2, the other paths' integer (|.| < 2^28). Q6_K and Q3_K (int16 codes) stay EXACT.
    With i8mm (MOE__X_I8MM: AArch64 built with +i8mm, e.g. -march=armv8.6-a; static builds only)
@@ -4632,7 +4631,11 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
 #define MOE__NEPI(r) { float *cr = c + (r) * MOE__IG; \
         vst1q_f32(cr, MOE__VFMA(vcvtq_f32_s32(i##r##a), vmulq_n_f32(da, dw[r]), vld1q_f32(cr))); \
         vst1q_f32(cr + 4, MOE__VFMA(vcvtq_f32_s32(i##r##b), vmulq_n_f32(db, dw[r]), vld1q_f32(cr + 4))); }
-/* with the row's offset (Q4_K/Q5_K): + off * (dx * sum(q1)), ma / mb = dx * (c8 / -8) per token */
+/* with the row's offset (Q4_K/Q5_K): + off * (dx * sum(q1)), ma / mb = dx * (c8 / -8) per token;
+   Q2_K's two: + off * (dx * s1) + off2 * (dx * s2) (ma/mb, ga/gb) */
+#define MOE__NEPO2(r) { float *cr = c + (r) * MOE__IG; const float32x4_t o = vdupq_n_f32(dw[MOE__IR + (r)]), o2 = vdupq_n_f32(dw[10 * MOE__IR + (r)]); \
+        vst1q_f32(cr, MOE__VFMA(ga, o2, MOE__VFMA(ma, o, MOE__VFMA(vcvtq_f32_s32(i##r##a), vmulq_n_f32(da, dw[r]), vld1q_f32(cr))))); \
+        vst1q_f32(cr + 4, MOE__VFMA(gb, o2, MOE__VFMA(mb, o, MOE__VFMA(vcvtq_f32_s32(i##r##b), vmulq_n_f32(db, dw[r]), vld1q_f32(cr + 4))))); }
 #define MOE__NEPO(r) { float *cr = c + (r) * MOE__IG; const float32x4_t o = vdupq_n_f32(dw[MOE__IR + (r)]); \
         vst1q_f32(cr, MOE__VFMA(ma, o, MOE__VFMA(vcvtq_f32_s32(i##r##a), vmulq_n_f32(da, dw[r]), vld1q_f32(cr)))); \
         vst1q_f32(cr + 4, MOE__VFMA(mb, o, MOE__VFMA(vcvtq_f32_s32(i##r##b), vmulq_n_f32(db, dw[r]), vld1q_f32(cr + 4)))); }
@@ -4660,12 +4663,13 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
 #endif
 static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsigned char *g, int pl, float *c)
 {
-    const size_t G = MOE__IG, nb = (size_t)K / MOE__QK, bsz = (size_t)(8 + 32) * MOE__IR;
+    const size_t G = MOE__IG, nb = (size_t)K / MOE__QK, bsz = moe__ib_tilebytes(t, MOE__QK);
     const float *dxp = (const float *)(const void *)g;
     const int32_t *c8 = (const int32_t *)(const void *)(g + nb * G * 4);
     const int8_t *a8 = (const int8_t *)(g + nb * G * 8), *a2 = a8 + (size_t)K * G, *xq;
     const int8_t *wq;
-    const int q8 = t == MOE_TYPE_Q8_0, off = t == MOE_TYPE_Q4_K || t == MOE_TYPE_Q5_K, fp4 = t == MOE_TYPE_MXFP4;
+    const int q8 = t == MOE_TYPE_Q8_0, q2k = t == MOE_TYPE_Q2_K, off = t == MOE_TYPE_Q4_K || t == MOE_TYPE_Q5_K || q2k;
+    const int fp4 = t == MOE_TYPE_MXFP4;
     size_t b;
     int r;
     (void)pl;
@@ -4698,7 +4702,22 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
         {
 #endif
         da = vld1q_f32(dxp + b * G); db = vld1q_f32(dxp + b * G + 4);
-        if (off) {
+        if (q2k) {                      /* x86's MOE__ITAIL2: s1 over the first 16 values, s2 = sum - s1 */
+            const int8_t *x0 = a8 + b * 32 * G;
+            int16x8_t ha = vpaddlq_s8(vld1q_s8(x0)), hb = vpaddlq_s8(vld1q_s8(x0 + 16));
+            int32x4_t sa, sb;
+            float32x4_t ma, mb, ga, gb;
+            int s_;
+            for (s_ = 1; s_ < 4; s_++) {
+                ha = vaddq_s16(ha, vpaddlq_s8(vld1q_s8(x0 + (size_t)s_ * 4 * G)));
+                hb = vaddq_s16(hb, vpaddlq_s8(vld1q_s8(x0 + (size_t)s_ * 4 * G + 16)));
+            }
+            sa = vpaddlq_s16(ha); sb = vpaddlq_s16(hb);
+            ma = vmulq_f32(vcvtq_f32_s32(sa), da); mb = vmulq_f32(vcvtq_f32_s32(sb), db);
+            ga = vmulq_f32(vcvtq_f32_s32(vsubq_s32(vnegq_s32(vshrq_n_s32(ca, 3)), sa)), da);
+            gb = vmulq_f32(vcvtq_f32_s32(vsubq_s32(vnegq_s32(vshrq_n_s32(cb, 3)), sb)), db);
+            MOE__NROWS(MOE__NEPO2)
+        } else if (off) {
             const float32x4_t ma = vmulq_f32(vcvtq_f32_s32(ca), vmulq_n_f32(da, -0.125f));
             const float32x4_t mb = vmulq_f32(vcvtq_f32_s32(cb), vmulq_n_f32(db, -0.125f));
             MOE__NROWS(MOE__NEPO)
@@ -6178,7 +6197,8 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
         int pl = 0;
         size_t kh = ff > ffs ? ff : ffs, np = moe__capf(tslots + (E + S) * G, pfac, tslots), pi;
         moe__ib_kind(L, 0, &pl); moe__ib_kind(L, 1, &pl);
-        ok = moe__mul(2 * (size_t)MOE__NI / MOE__IR, moe__ib_tilebytes(MOE_TYPE_Q8_0, D > kh ? D : kh), &pi);
+        size_t tbm = moe__ib_tilebytes(MOE_TYPE_Q8_0, D > kh ? D : kh), tb2 = moe__ib_tilebytes(MOE_TYPE_Q2_K, D > kh ? D : kh);
+        ok = moe__mul(2 * (size_t)MOE__NI / MOE__IR, tbm > tb2 ? tbm : tb2, &pi);   /* the largest tiles: Q8_0's, or Q2_K's on NEON */
         pi = pi / sizeof(float) + 1;
         if (pi > pf) pf = pi;
         p->qxb = moe__ib_tokbytes(D, pl); p->qhb = moe__ib_tokbytes(kh, pl);
@@ -7240,6 +7260,7 @@ MOE__API moe_status moe_route(const moe_layer *layer, const float *x, int n_toke
 #undef MOE__NDECL
 #undef MOE__NSHL
 #undef MOE__NEPI
+#undef MOE__NEPO2
 #undef MOE__NEPO
 #undef MOE__MZ
 #undef MOE__MZ1

@@ -1208,8 +1208,8 @@ static int path_has_bfdot(void)
     return 0;
 #endif
 }
-/* the NEON paths (neon, neon-dotprod) run Q8_0, Q4_0, Q4_K, Q5_K and MXFP4 as integer batches, not
-   Q6_K, Q3_K and Q2_K (MOE__IBQP) */
+/* the NEON paths (neon, neon-dotprod) run Q8_0, Q4_0, Q4_K, Q5_K, Q2_K and MXFP4 as integer batches,
+   not Q6_K and Q3_K (MOE__IBQP) */
 static int path_is_neon(void)
 {
     if (g_force_path >= 0) return g_force_path == MOE_PATH_NEON || g_force_path == MOE_PATH_NEON_DOTPROD;
@@ -1230,8 +1230,7 @@ static int ib_kind_of(const model *m, int sh, int all)
         int K = i < 2 ? s->dm : sh ? s->dff_sh : s->dff;
         if (ts[i] == MOE_TYPE_BF16 && !all && s->bb == MOE_BF16_DOT && path_has_bfdot() && K % 32 == 0) continue;
         if (s->bq != MOE_BATCH_INT || !is_ibq(ts[i]) ||
-            (!all && (path_is_avx2() || path_is_neon()) && (ts[i] == MOE_TYPE_Q6_K || ts[i] == MOE_TYPE_Q3_K)) ||
-            (!all && path_is_neon() && ts[i] == MOE_TYPE_Q2_K)) return 0;
+            (!all && (path_is_avx2() || path_is_neon()) && (ts[i] == MOE_TYPE_Q6_K || ts[i] == MOE_TYPE_Q3_K))) return 0;
     }
     return 1;
 }
@@ -4719,7 +4718,7 @@ static void test_ib_kernels(void)
    (whole tiles, partial tiles with and without a group of four, the missing rows zero), K one,
    three and eight super-blocks (MXFP4 13 blocks), random bytes (finite d). The output buffer
    starts as garbage, so a byte the repack misses shows too. On the scalar path both are the
-   plain C, and so on NEON (its Q4_K/Q5_K/MXFP4 tiles: IB_HAS_TILE). */
+   plain C, and so on NEON (its Q4_K/Q5_K/Q2_K/MXFP4 tiles: IB_HAS_TILE). */
 static void test_ib_pack_ref(void)
 {
     static const moe_type ts[7] = {MOE_TYPE_Q4_K, MOE_TYPE_Q5_K, MOE_TYPE_Q6_K, MOE_TYPE_Q3_K, MOE_TYPE_MXFP4, MOE_TYPE_MXFP4, MOE_TYPE_Q2_K};
@@ -4885,8 +4884,8 @@ static void test_kernels(void)
    rows where the type allows it, each mode against the float64 reference within its class
    (MOE_BATCH_INT: the int classes; MOE_BATCH_EXACT: the int classes too, as experts with 1..8
    tokens still quantise), every thread count bit for bit (the threads group's rule), and a NaN
-   token's row NaN, the others finite (Q2_K included; NEON runs Q2_K EXACT in both modes). The
-   errors per type and mode are printed with --verbose. */
+   token's row NaN, the others finite (Q2_K included). The errors per type and mode are printed
+   with --verbose. */
 #define IB_NT 9
 static void test_ibatch(void)
 {
