@@ -6193,11 +6193,13 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
     }
     if (ib) {
         /* (no expert gets more than T tokens) repacked tiles of NI rows (gate + up, or down) fit the panel; quantised panels for
-           every padded token (as XY's count), of d_model and of the widest hidden row */
-        int pl = 0;
-        size_t kh = ff > ffs ? ff : ffs, np = moe__capf(tslots + (E + S) * G, pfac, tslots), pi;
-        moe__ib_kind(L, 0, &pl); moe__ib_kind(L, 1, &pl);
+           every padded token (as XY's count), of d_model and of the widest hidden row of the integer-batch experts only: their
+           widths are whole blocks of 32, so the panels' bytes per token stay a multiple of 8 (a shared expert that is not one
+           may be 36 wide: sizing by it made the token stride 117 bytes and the panels' floats misaligned) */
+        int pl = 0, kr = moe__ib_kind(L, 0, &pl), ks = moe__ib_kind(L, 1, &pl);
+        size_t kh = kr && ks ? (ff > ffs ? ff : ffs) : kr ? ff : ffs, np = moe__capf(tslots + (E + S) * G, pfac, tslots), pi;
         size_t tbm = moe__ib_tilebytes(MOE_TYPE_Q8_0, D > kh ? D : kh), tb2 = moe__ib_tilebytes(MOE_TYPE_Q2_K, D > kh ? D : kh);
+        MOE_ASSERT(D % MOE__QK == 0 && kh % MOE__QK == 0);
         ok = moe__mul(2 * (size_t)MOE__NI / MOE__IR, tbm > tb2 ? tbm : tb2, &pi);   /* the largest tiles: Q8_0's, or Q2_K's on NEON */
         pi = pi / sizeof(float) + 1;
         if (pi > pf) pf = pi;

@@ -4922,6 +4922,21 @@ static void test_ibatch(void)
                 rel = run_spec(&s, 64, 0, label);
                 if (rel > mx[ti][mode]) mx[ti][mode] = rel;
             }
+    /* integer-batch routed experts with a shared expert that is not one, 36 wide (not whole blocks
+       of 32): the quantised hidden panels are sized by the integer-batch experts' widths only, so
+       their token stride stays a multiple of 8 (sized by the shared 36 it was 45 or 117 bytes, and
+       the panels' floats misaligned: UBSan in the asan-ubsan configurations; found by fuzz_forward) */
+    for (var = 0; var < 16; var++) {
+        spec s = spec_default();
+        char label[96];
+        s.dm = 128; s.dff = 32; s.E = 8; s.k = 2;           /* the shared expert is the wider */
+        s.t_gate = s.t_up = s.t_down = var & 1 ? MOE_TYPE_BF16 : MOE_TYPE_Q4_0;
+        s.bb = MOE_BF16_DOT;
+        s.n_shared = 1; s.dff_sh = 36; s.t_sgate = s.t_sup = s.t_sdown = var & 1 ? MOE_TYPE_BF16 : MOE_TYPE_F32;
+        s.seed = 91 + (unsigned long long)var;
+        snprintf(label, sizeof label, "ibatch %s routed, shared expert 36 wide, seed %d", var & 1 ? "bf16 (DOT)" : "q4_0", var / 2);
+        run_spec(&s, 41, 0, label);       /* 5..15 tokens an expert: few-token experts take their count of slots, unpadded */
+    }
     /* a NaN token, bitwise the same on 1 and 3 threads */
     for (ti = 0; ti < IB_NT - 1; ti++) {
         spec s = spec_default();
