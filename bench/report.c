@@ -136,7 +136,7 @@ void write_csv(const char *path)
         const result *r = &g_res[i];
         int lib = strcmp(r->impl, "moe.h") == 0;
         double gf = r->flops / r->t.sec * 1e-9, gb = r->bytes / r->t.sec * 1e-9;
-        double pk = strcmp(r->impl, "moe.h") == 0 ? path_peak(r->threads) : 0;
+        double pk = strcmp(r->impl, "moe.h") == 0 ? path_peak(r->threads) : 0, ce = row_ceiling(r);
         fprintf(f, "layer,%s,%s,%d,%s,%d,%.9g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,", r->layer,
                 type_label(r->type), r->T, r->impl, r->threads, r->t.sec, r->t.sec / r->T * 1e9, gf, gb,
                 r->flops, r->bytes, r->flops / r->bytes);
@@ -155,7 +155,7 @@ void write_csv(const char *path)
         }
         fprintf(f, "%d,%d,%.9g,%.3f,%d,,", r->t.calls, r->t.reps, r->t.best, r->t.other, r->t.retries);
         if (r->bw_local > 0) fprintf(f, "%.3f,", r->bw_local); else fprintf(f, ",");
-        if (row_ceiling(r) > 0 && r->T > 1) fprintf(f, "%.4g\n", 100 * gf / row_ceiling(r)); else fprintf(f, "\n");
+        if (ce > 0 && r->T > 1) fprintf(f, "%.4g\n", 100 * gf / ce); else fprintf(f, "\n");
     }
     for (i = 0; i < g_nchk; i++)
         fprintf(f, "check,%s,%s,%d,%s,,,,,,,,,,,,,,,,,,,%.3g,,\n", g_chk[i].layer, type_label(g_chk[i].type), g_chk[i].T,
