@@ -4550,34 +4550,29 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
     const float *dxp = (const float *)(const void *)g;
     const unsigned char *c8 = g + nb * G * 4, *a8 = g + nb * G * 8, *a16 = a8 + ((pl & 1) ? (size_t)K * G : 0);
     const unsigned char *w16 = a16 + ((pl & 2) ? 2 * (size_t)K * G : 0), *xq;
-    size_t b, bsz;
+    const size_t bsz = moe__ib_tilebytes(t, MOE__QK);               /* bytes per block of 32 */
+    size_t b;
     int r;
     for (r = 0; r < MOE__IR * MOE__IG; r++) c[r] = 0.0f;
     switch (t) {
     case MOE_TYPE_Q8_0:
-        bsz = (size_t)(8 + 64) * MOE__IR;
         for (b = 0, xq = a16; b < nb; b++) MOE__IBLOCK(MOE__IS16, MOE__ISTEP8, MOE__IZERO(), MOE__IZERO(), MOE__ITAIL)
         for (r = 0; r < MOE__IR * MOE__IG; r++) c[r] *= 1.0f / 256.0f;
         break;
     case MOE_TYPE_Q6_K: case MOE_TYPE_Q3_K:
-        bsz = (size_t)(8 + 64) * MOE__IR;
         for (b = 0, xq = w16; b < nb; b++) MOE__IBLOCK(MOE__IS16, MOE__ISTEP8, MOE__IZERO(), MOE__IZERO(), MOE__ITAIL)
         break;
     case MOE_TYPE_Q4_K: case MOE_TYPE_Q5_K:
-        bsz = (size_t)(8 + 32) * MOE__IR;
         for (b = 0, xq = a8; b < nb; b++) MOE__IBLOCK(MOE__IS8, MOE__ISTEP4, MOE__IZERO(), MOE__IZERO(), MOE__ITAILO)
         break;
     case MOE_TYPE_Q2_K:
-        bsz = (size_t)(12 + 32) * MOE__IR;
         for (b = 0, xq = a8; b < nb; b++) MOE__IBLOCK(MOE__IS8, MOE__ISTEP4, MOE__IZERO(), MOE__IZERO(), MOE__ITAIL2)
         break;
     case MOE_TYPE_MXFP4:
-        bsz = (size_t)(8 + 32) * MOE__IR;
         for (b = 0, xq = a8; b < nb; b++)
             MOE__IBLOCK(MOE__IS8, MOE__ISTEP4, MOE__IC12(MOE__ILD(c8 + b * G * 4)), MOE__IC12(MOE__ILD(c8 + b * G * 4 + 4 * MOE__IVL)), MOE__ITAIL)
         break;
     default:                                            /* Q4_0 */
-        bsz = (size_t)(8 + 32) * MOE__IR;
         for (b = 0, xq = a8; b < nb; b++) MOE__IBLOCK(MOE__IS8, MOE__ISTEP4, MOE__ILD(c8 + b * G * 4), MOE__ILD(c8 + b * G * 4 + 4 * MOE__IVL), MOE__ITAIL)
         break;
     }
