@@ -352,19 +352,43 @@ typedef struct moe_layer {
     int n_threads;
     int any_quant;                  /* some matrix needs decoding to f32 panels          */
     int path;                       /* the moe_path it runs                              */
+    const unsigned char *pk;        /* moe_prepack's tiles (NULL: none, batches repack)  */
+    size_t pk_off[6], pk_es[6];     /* per matrix (gate, up, down, shared gate, up, down): offset in
+                                       pk and bytes per expert (0: not pre-packed)        */
     char error[128];                /* why moe_layer_init failed: see moe_layer_error     */
 } moe_layer;
 
 MOEDEF moe_status moe_layer_init(moe_layer *layer, const moe_config *cfg, const moe_weights *w);
 /* After moe_layer_init failed: a short message that names the culprit (a config field or a
    tensor, and why), e.g. "weights.up: q4_0 rows are blocks of 32 values; columns: 100". "" after
-   a successful init; never NULL. It lives in the layer: no globals, nothing allocated. */
+   a successful init; never NULL. It lives in the layer: no globals, nothing allocated. After
+   moe_prepack failed, why (the layer stays usable); "" after it succeeded. */
 MOEDEF const char *moe_layer_error(const moe_layer *layer);
 /* Bytes of workspace moe_forward needs for n_tokens; 0 for a bad layer, n_tokens < 1 or overflow. */
 MOEDEF size_t     moe_workspace_size(const moe_layer *layer, int n_tokens);
 /* y = MoE(x). x, y: [n_tokens][d_model]. y may be x itself (in place), but no other overlap. */
 MOEDEF moe_status moe_forward(const moe_layer *layer, const float *x, int n_tokens, float *y,
                               void *work, size_t work_size);
+
+/* Optional, for batches (prefill): the weights of the experts that run integer batches
+   (cfg.batch_quant = MOE_BATCH_INT: Q8_0, Q4_0, Q2_K..Q6_K, MXFP4 on the paths listed there)
+   repacked once into caller memory, in the tiles the integer GEMM reads. Without it each call
+   repacks an expert's rows into the workspace for every 32 rows it runs (measured: about a
+   quarter of a Qwen3-shaped layer's time at 512 tokens). The output is bit for bit the same
+   either way; one token and experts with 1..8 tokens read the weights in place as before.
+   Cost: the tiles hold one byte per 4-bit code and a float scale per block, about 2x the
+   weights' bytes for Q4_0/Q8_0/Q4_K/MXFP4, up to ~5x for Q2_K/Q3_K (README, Performance).
+   moe_prepack_size: bytes moe_prepack needs (0: nothing in this layer runs integer batches, or
+   a bad layer or overflow). moe_prepack(layer, buf, size): fills buf (any alignment) and
+   attaches it: later calls read the tiles from it. buf must outlive its use and not change;
+   the tiles are a copy of the weights as they are now: after repointing expert_data entries
+   (an expert cache) call moe_prepack again or detach. moe_prepack(layer, NULL, 0) detaches
+   (batches repack again). Runs on cfg.n_threads threads with OpenMP. Not concurrently with
+   calls that use the layer. Errors: MOE_ERR_NULL, MOE_ERR_LAYER, MOE_ERR_OVERFLOW,
+   MOE_ERR_WORKSPACE (size too small; moe_layer_error says by how much); after an error the
+   layer is detached. */
+MOEDEF size_t     moe_prepack_size(const moe_layer *layer);
+MOEDEF moe_status moe_prepack(moe_layer *layer, void *buf, size_t size);
 
 /* Bring-your-own thread pool: run task(task_ctx, i, worker) for every i in [0, n_tasks),
    in any order and on any threads, and return when all are done. worker must be in
@@ -794,6 +818,15 @@ static moe_status moe__failf(moe_layer *L, moe_status st, const char *fmt, ...)
     moe__vfmt(L->error, sizeof L->error, fmt, ap);
     va_end(ap);
     L->magic = 0;
+    return st;
+}
+/* a call on a valid layer failed (moe_prepack): keep why, the layer stays usable */
+static moe_status moe__notef(moe_layer *L, moe_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    moe__vfmt(L->error, sizeof L->error, fmt, ap);
+    va_end(ap);
     return st;
 }
 #define MOE__FAIL(st, who, what) moe__failf(L, st, "%s: %s", who, what)
@@ -1678,6 +1711,9 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #define moe__ph_score MOE__PN(moe__ph_score)
 #define moe__phase MOE__PN(moe__phase)
 #define moe__pipeline MOE__PN(moe__pipeline)
+#define moe__pk_mat MOE__PN(moe__pk_mat)
+#define moe__pk_plan MOE__PN(moe__pk_plan)
+#define moe__pk_tiles MOE__PN(moe__pk_tiles)
 #define moe__plan MOE__PN(moe__plan)
 #define moe__q2k_dlml MOE__PN(moe__q2k_dlml)
 #define moe__q2k_neon MOE__PN(moe__q2k_neon)
@@ -1731,6 +1767,8 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #define moe_forward MOE__PN(moe_forward)
 #define moe_forward_ex MOE__PN(moe_forward_ex)
 #define moe_layer_init MOE__PN(moe_layer_init)
+#define moe_prepack MOE__PN(moe_prepack)
+#define moe_prepack_size MOE__PN(moe_prepack_size)
 #define moe_route MOE__PN(moe_route)
 #define moe_simd_name MOE__PN(moe_simd_name)
 #define moe_workspace_size MOE__PN(moe_workspace_size)
@@ -1864,6 +1902,9 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #undef moe__ph_score
 #undef moe__phase
 #undef moe__pipeline
+#undef moe__pk_mat
+#undef moe__pk_plan
+#undef moe__pk_tiles
 #undef moe__plan
 #undef moe__q2k_dlml
 #undef moe__q2k_neon
@@ -1917,6 +1958,8 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #undef moe_forward
 #undef moe_forward_ex
 #undef moe_layer_init
+#undef moe_prepack
+#undef moe_prepack_size
 #undef moe_route
 #undef moe_simd_name
 #undef moe_workspace_size
@@ -6251,6 +6294,93 @@ MOE__API size_t moe_workspace_size(const moe_layer *L, int n_tokens)
     return p.total;
 }
 
+/* ---- moe_prepack: the integer-batch matrices' tiles, made once -----------------------------
+   Matrix j (gate, up, down, shared gate, up, down) of expert e: ceil(rows / IR) tiles of
+   moe__ib_tilebytes(type, cols) at off[j] + e * es[j] (es a multiple of MOE__ALIGN), exactly
+   what moe__ib_pack writes for a unit (whose rows start at a multiple of NI, so the unit's tile
+   i is the matrix's tile n0 / IR + i, and the last tile's rows past the matrix are zero). */
+static const moe__matrix *moe__pk_mat(const moe_layer *L, int j)
+{
+    const moe__matrix *m[6];
+    m[0] = &L->gate; m[1] = &L->up; m[2] = &L->down; m[3] = &L->sgate; m[4] = &L->sup; m[5] = &L->sdown;
+    return m[j];
+}
+/* the offsets and the total (MOE__ALIGN - 1 bytes of slack for the caller's alignment included;
+   0 when nothing is packed); 0 on overflow */
+static int moe__pk_plan(const moe_layer *L, size_t *off, size_t *es, size_t *total)
+{
+    int j, g = moe__gated(L->cfg.act);
+    size_t t = 0;
+    for (j = 0; j < 6; j++) {
+        const moe__matrix *M = moe__pk_mat(L, j);
+        size_t n = j < 3 ? (size_t)L->cfg.n_experts : (size_t)L->cfg.n_shared, tiles, b;
+        off[j] = es[j] = 0;
+#ifdef MOE__IB
+        if ((j % 3 == 0 && !g) || !moe__ib_kind(L, j >= 3, NULL) || M->type == MOE_TYPE_BF16) continue;
+        tiles = ((size_t)M->rows + MOE__IR - 1) / MOE__IR;
+        if (!moe__mul(tiles, moe__ib_tilebytes(M->type, (size_t)M->cols), &b) || !moe__add(b, MOE__ALIGN - 1, &b)) return 0;
+        es[j] = b - b % MOE__ALIGN;
+        off[j] = t;
+        if (!moe__mul(n, es[j], &b) || !moe__add(t, b, &t)) return 0;
+#else
+        (void)M; (void)n; (void)tiles; (void)b; (void)g;
+#endif
+    }
+    if (t && !moe__add(t, MOE__ALIGN - 1, &t)) return 0;
+    *total = t;
+    return 1;
+}
+/* the pre-packed tiles of matrix j's rows from n0 for expert ee, or NULL (pack them) */
+static const unsigned char *moe__pk_tiles(const moe_layer *L, int j, int ee, int n0, size_t tb)
+{
+    if (!L->pk || !L->pk_es[j]) return NULL;
+    return L->pk + L->pk_off[j] + (size_t)ee * L->pk_es[j] + (size_t)(n0 / MOE__IR) * tb;
+}
+MOE__API size_t moe_prepack_size(const moe_layer *L)
+{
+    size_t off[6], es[6], t;
+    if (!L || L->magic != MOE__MAGIC || !moe__pk_plan(L, off, es, &t)) return 0;
+    return t;
+}
+MOE__API moe_status moe_prepack(moe_layer *L, void *buf, size_t size)
+{
+    size_t off[6], es[6], need;
+    unsigned char *base;
+    int n, i;
+    if (!L) return MOE_ERR_NULL;
+    if (L->magic != MOE__MAGIC) return MOE_ERR_LAYER;
+    L->pk = NULL;
+    memset(L->pk_off, 0, sizeof L->pk_off); memset(L->pk_es, 0, sizeof L->pk_es);
+    L->error[0] = 0;
+    if (!buf) return size ? moe__notef(L, MOE_ERR_NULL, "moe_prepack: buf is NULL but size is %zu (NULL, 0 detaches)", size) : MOE_OK;
+    if (!moe__pk_plan(L, off, es, &need)) return moe__notef(L, MOE_ERR_OVERFLOW, "moe_prepack: the tiles' size overflows size_t");
+    if (!need) return MOE_OK;                                   /* nothing runs integer batches */
+    if (size < need)
+        return moe__notef(L, MOE_ERR_WORKSPACE, "moe_prepack: buffer of %zu bytes, %zu short of moe_prepack_size()'s %zu",
+                          size, need - size, need);
+    base = (unsigned char *)buf;
+    base += (MOE__ALIGN - (size_t)((uintptr_t)base % MOE__ALIGN)) % MOE__ALIGN;
+    n = L->cfg.n_experts + L->cfg.n_shared;                     /* one task an expert (all its matrices) */
+    {
+#ifdef _OPENMP
+        int nt = L->n_threads > 1 ? L->n_threads : 1;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+#endif
+        for (i = 0; i < n; i++) {
+            int j, sh = i >= L->cfg.n_experts, ee = sh ? i - L->cfg.n_experts : i;
+            for (j = sh ? 3 : 0; j < (sh ? 6 : 3); j++) {
+#ifdef MOE__IB
+                const moe__matrix *M = moe__pk_mat(L, j);
+                if (es[j]) moe__ib_pack(M, ee, 0, M->rows, base + off[j] + (size_t)ee * es[j]);
+#endif
+            }
+        }
+    }
+    memcpy(L->pk_off, off, sizeof off); memcpy(L->pk_es, es, sizeof es);
+    L->pk = base;
+    return MOE_OK;
+}
+
 /* ==================================== forward pass ======================================= */
 static int moe__omin(const moe_layer *L)
 {
@@ -6635,10 +6765,10 @@ static void moe__ib_gateup(moe__ctx *c, const moe__unit *u, float *scr, const mo
     const moe_config *cf = &c->L->cfg;
     int D = cf->d_model, gated = moe__gated(cf->act), t0, r, i;
     size_t tok = c->xoff[u->e] / (size_t)D, tbg = moe__ib_tilebytes(G->type, (size_t)D), tbu = moe__ib_tilebytes(U->type, (size_t)D);
-    unsigned char *pg = (unsigned char *)scr, *pu = (unsigned char *)(scr + c->panel_floats / 2);
+    const unsigned char *pg = moe__pk_tiles(c->L, 3 * u->sh, u->ee, u->n0, tbg), *pu = moe__pk_tiles(c->L, 3 * u->sh + 1, u->ee, u->n0, tbu);
     float *tg = scr + c->panel_floats, *tu = tg + c->tmp_floats, *H = c->H + c->hoff[u->e];
-    if (gated) moe__ib_mpack(G, u->ee, u->n0, u->nb, pg);
-    moe__ib_mpack(U, u->ee, u->n0, u->nb, pu);
+    if (gated && !pg) { moe__ib_mpack(G, u->ee, u->n0, u->nb, (unsigned char *)scr); pg = (const unsigned char *)scr; }
+    if (!pu) { moe__ib_mpack(U, u->ee, u->n0, u->nb, (unsigned char *)(scr + c->panel_floats / 2)); pu = (const unsigned char *)(scr + c->panel_floats / 2); }
     for (t0 = 0; t0 < u->m; t0 += MOE__G) {
         const unsigned char *xq = c->QX + (tok + (size_t)t0) * c->qxb;
         unsigned char *hq = c->QH + (tok + (size_t)t0) * c->qhb;
@@ -6661,9 +6791,9 @@ static void moe__ib_down(moe__ctx *c, const moe__unit *u, float *scr, const moe_
 {
     int D = c->L->cfg.d_model, t0, r, i, n;
     size_t tok = c->xoff[u->e] / (size_t)D, tb = moe__ib_tilebytes(M->type, (size_t)u->ff);
-    unsigned char *pk = (unsigned char *)scr;
+    const unsigned char *pk = moe__pk_tiles(c->L, 3 * u->sh + 2, u->ee, u->n0, tb);
     float *tc = scr + c->panel_floats;
-    moe__ib_mpack(M, u->ee, u->n0, u->nb, pk);
+    if (!pk) { moe__ib_mpack(M, u->ee, u->n0, u->nb, (unsigned char *)scr); pk = (const unsigned char *)scr; }
     for (t0 = 0; t0 < u->m; t0 += MOE__G) {
         const unsigned char *hq = c->QH + (tok + (size_t)t0) * c->qhb;
         int gt = u->m - t0 < MOE__G ? u->m - t0 : MOE__G;
@@ -7478,6 +7608,8 @@ MOEDEF moe_status moe_layer_init(moe_layer *L, const moe_config *cfg, const moe_
     MOE__ON_PATH(c.path, moe_layer_init, L, &c, w)
 }
 MOEDEF size_t moe_workspace_size(const moe_layer *L, int n_tokens) { MOE__ON_PATH(moe__lpath(L), moe_workspace_size, L, n_tokens) }
+MOEDEF size_t moe_prepack_size(const moe_layer *L) { MOE__ON_PATH(moe__lpath(L), moe_prepack_size, L) }
+MOEDEF moe_status moe_prepack(moe_layer *L, void *buf, size_t size) { MOE__ON_PATH(moe__lpath(L), moe_prepack, L, buf, size) }
 MOEDEF moe_status moe_forward(const moe_layer *layer, const float *x, int n_tokens, float *y, void *work, size_t work_size)
 {
     MOE__ON_PATH(moe__lpath(layer), moe_forward, layer, x, n_tokens, y, work, work_size)

@@ -241,6 +241,23 @@ int main(int argc, char **argv)
                        e->flops / e->t.sec * 1e-9, f->t.sec / e->t.sec);
             }
     }
+    printf("\nInteger batches with moe_prepack's tiles (made once) vs repacked a unit at a time, GFLOP/s\n"
+           "(time ratios; the copy's size over the weights' in brackets):\n");
+    for (i = 0; i < nl; i++) {
+        static const int Tq[2] = { 64, 512 };
+        int a, q;
+        for (q = 0; q < MOE_TYPE_COUNT; q++)
+            for (a = 0; a < 2; a++) {
+                int T = g_opt.quick && Tq[a] == 512 ? 256 : Tq[a];
+                const result *f = find_result(specs[i].name, MOE_TYPE_F32, T, "moe.h", g_opt.nthreads);
+                const result *n = find_result(specs[i].name, (moe_type)q, T, "moe.h", g_opt.nthreads);
+                const result *p = find_result(specs[i].name, (moe_type)q, T, "moe.h-prepack", g_opt.nthreads);
+                if (!f || !n || !p) continue;
+                printf("  %-8s %-7s T=%-4d repacked %6.1f (%.2fx f32)   pre-packed %6.1f (%.2fx f32, %.2fx repacked) [%.1fx]\n",
+                       specs[i].name, type_label((moe_type)q), T, n->flops / n->t.sec * 1e-9, f->t.sec / n->t.sec,
+                       p->flops / p->t.sec * 1e-9, f->t.sec / p->t.sec, n->t.sec / p->t.sec, p->pk_ratio);
+            }
+    }
     printf("\nBF16 batches by cfg.batch_bf16, GFLOP/s (time ratio to moe.h's f32 at the same T, same run; DOT is EXACT where the path lacks vdpbf16ps):\n");
     for (i = 0; i < nl; i++) {
         static const int Tq[2] = { 64, 512 };

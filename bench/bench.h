@@ -175,11 +175,13 @@ typedef struct result {
     const char *layer;
     moe_type type;
     int T;
-    const char *impl;       /* "moe.h", "moe.h-exact" (Q8_0/Q4_0, MOE_BATCH_EXACT), "moe.h-bf16dot" (BF16, MOE_BF16_DOT), "moe.h-scalar", "naive", "openblas" */
+    const char *impl;       /* "moe.h", "moe.h-exact" (Q8_0/Q4_0, MOE_BATCH_EXACT), "moe.h-bf16dot" (BF16, MOE_BF16_DOT),
+                               "moe.h-prepack" (integer batches on moe_prepack's tiles), "moe.h-scalar", "naive", "openblas" */
     int threads;
     timing t;
     double flops, bytes;    /* per call: routed-expert flops, expert weight bytes streamed */
     double bw_local;        /* T=1: read bandwidth sampled just before (0: not sampled) */
+    double pk_ratio;        /* "moe.h-prepack": moe_prepack_size over the experts' weight bytes */
 } result;
 
 /* correctness checks, for the CSV: relative L2 error against the naive reference */

@@ -373,6 +373,9 @@ void run_layer(const layer_spec *sp)
     naive_ctx nv;
     blas_ctx bl;
     moe_layer lib, lib_sc, lib_bd;   /* lib_bd: BF16 with cfg.batch_bf16 = MOE_BF16_DOT */
+    moe_layer lib_pk;                /* lib with moe_prepack's tiles in pk_buf (pk_size bytes) */
+    void *pk_buf = NULL;
+    size_t pk_size = 0;
 
     for (i = 0; i < nTs; i++) {
         if (Ts[i] > Tmax) Tmax = Ts[i];
@@ -436,6 +439,10 @@ void run_layer(const layer_spec *sp)
             if (moe_workspace_size(&lib_bd, Tmax) > ws_n) ws_n = moe_workspace_size(&lib_bd, Tmax);
             have_bd = 1;
         }
+        /* moe_prepack's copy (integer-batch types only), made before the first batch row */
+        lib_pk = lib;
+        pk_size = moe_prepack_size(&lib_pk);
+        pk_buf = NULL;
         if (!g_opt.no_scalar) ws_s = bench_scalar_workspace_size(&lib_sc, Tmax);
         if (ws_n == 0) die("moe_workspace_size returned 0");
         ws = ws_n > ws_s ? ws_n : ws_s;
@@ -521,6 +528,27 @@ void run_layer(const layer_spec *sp)
                 add_result(sp->name, type, T, "moe.h-exact", NT, tm, flops, bytes);
                 lc.layer = &lib;
             }
+            if (T > 1 && pk_size > 0) {
+                /* the same layer with its integer-batch tiles made once by moe_prepack */
+                if (!pk_buf) {
+                    pk_buf = big_alloc(pk_size);
+                    if (moe_prepack(&lib_pk, pk_buf, pk_size) != MOE_OK) die("moe_prepack");
+                    /* the same output bit for bit, on this row's tokens */
+                    if (moe_forward(&lib, xs, T, y, work, ws) != MOE_OK) die("moe_forward");
+                    {
+                        float *y2 = (float *)big_alloc(sizeof(float) * (size_t)T * D);
+                        if (moe_forward(&lib_pk, xs, T, y2, work, ws) != MOE_OK) die("moe_forward (pre-packed)");
+                        if (memcmp(y, y2, sizeof(float) * (size_t)T * D) != 0) die("moe_prepack changed the output");
+                        free(y2);
+                    }
+                }
+                lc.layer = &lib_pk; lc.scalar = 0;
+                tm = measure(run_lib, &lc, xs, nx, xstride, T, y);
+                lr = add_result(sp->name, type, T, "moe.h-prepack", NT, tm, flops, bytes);
+                lr->pk_ratio = (double)pk_size / (eb * E);
+                print_row(stderr, lr);
+                lc.layer = &lib;
+            }
             if (T > 1 && have_bd) {
                 lc.layer = &lib_bd; lc.scalar = 0;
                 tm = measure(run_lib, &lc, xs, nx, xstride, T, y);
@@ -535,6 +563,7 @@ void run_layer(const layer_spec *sp)
         }
         blas_free(&bl);
         free(work);
+        free(pk_buf);
     }
     naive_free(&nv);
     free(L.qbuf); free(L.sbuf); free(L.router); free(L.gate32); free(L.up32); free(L.down32);

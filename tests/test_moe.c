@@ -468,6 +468,8 @@ typedef struct spec {
     unsigned long long seed;
     moe_batch_quant bq;     /* cfg.batch_quant (MOE_BATCH_INT, the default, is 0) */
     moe_batch_bf16 bb;      /* cfg.batch_bf16 (MOE_BF16_EXACT, the default, is 0) */
+    int prepack;            /* 1: run_case runs the layer on moe_prepack's tiles (and checks them
+                               bit for bit against the layer without) */
 } spec;
 
 static spec spec_default(void)
@@ -1404,11 +1406,24 @@ static double run_case(model *m, int T, int capacity, unsigned long long xseed, 
     int *ids, *ids2, *rids;
     double *rw, *yr, rel = -1;
     void *work;
+    unsigned char *pk = NULL;
     if (!require(m->ok, "%s: model could not be built", label)) return -1;
     st = moe_layer_init(&L, &m->cfg, &m->w);
     if (!require(st == MOE_OK, "%s: moe_layer_init -> %s", label, moe_status_string(st))) return -1;
     ws = moe_workspace_size(&L, T);
     if (!require(ws > 0, "%s: moe_workspace_size(T=%d) = 0", label, T)) return -1;
+    if (s->prepack) {                 /* the tiles at an odd address: moe_prepack aligns them */
+        size_t ps = moe_prepack_size(&L);
+        int want = ib_kind(m, 0) || ib_kind(m, 1);   /* (no BF16 matrix in these specs) */
+        if (!check(want == (ps > 0), "%s: moe_prepack_size %zu on a layer %s integer batches on this path", label, ps, want ? "with" : "without"))
+            return -1;
+    }
+    if (s->prepack && moe_prepack_size(&L) > 0) {
+        size_t ps = moe_prepack_size(&L);
+        pk = (unsigned char *)xmalloc(ps + 3);
+        st = moe_prepack(&L, pk + 3, ps);
+        if (!require(st == MOE_OK, "%s: moe_prepack -> %s (%s)", label, moe_status_string(st), moe_layer_error(&L))) { free(pk); return -1; }
+    }
     x = (float *)xmalloc(n * sizeof(float));
     y = (float *)xmalloc(n * sizeof(float));
     y2 = (float *)xmalloc(n * sizeof(float));
@@ -1432,6 +1447,14 @@ static double run_case(model *m, int T, int capacity, unsigned long long xseed, 
         st = moe_forward(&L, x, T, y2, work, ws);
         check(st == MOE_OK && memcmp(y, y2, n * sizeof(float)) == 0, "%s: moe_forward (%s) differs from moe_forward_ex with ids_out", label, moe_status_string(st));
     }
+    if (pk) {                         /* detached: the repacking layer's output, bit for bit */
+        st = moe_prepack(&L, NULL, 0);
+        if (check(st == MOE_OK, "%s: moe_prepack(NULL, 0) -> %s", label, moe_status_string(st))) {
+            st = moe_forward_ex(&L, x, T, y2, work, ws, &opts);
+            check(st == MOE_OK && memcmp(y, y2, n * sizeof(float)) == 0, "%s: pre-packed tiles give another output than repacking (%s)",
+                  label, moe_status_string(st));
+        }
+    }
     st = moe_route(&L, x, T, ids2, w2, work, ws);
     check(st == MOE_OK && memcmp(ids, ids2, (size_t)T * k * sizeof(int)) == 0 && memcmp(w, w2, (size_t)T * k * sizeof(float)) == 0,
           "%s: moe_route (%s) differs from moe_forward_ex's ids_out/weights_out", label, moe_status_string(st));
@@ -1450,7 +1473,7 @@ static double run_case(model *m, int T, int capacity, unsigned long long xseed, 
         if (keep->w) memcpy(keep->w, w, (size_t)T * k * sizeof(float));
     }
 done:
-    free(x); free(y); free(y2); free(ids); free(ids2); free(rids); free(w); free(w2); free(rw); free(yr); free(work);
+    free(x); free(y); free(y2); free(ids); free(ids2); free(rids); free(w); free(w2); free(rw); free(yr); free(work); free(pk);
     return rel;
 }
 
@@ -4977,6 +5000,122 @@ static void test_ibatch(void)
     group_end();
 }
 
+/* moe_prepack: the integer-batch layers of the ibatch group (every type, a Q4_K_M-like mix and
+   every plane, shared expert, fused gate_up with biases, GELU with per-expert pointers and 3
+   threads, MXFP4 with external E8M0 scales) run on pre-packed tiles: against the float64
+   reference like the rest, and bit for bit the output the layer gives detached (run_case).
+   Then the API: sizes (0 where nothing runs integer batches: EXACT mode, f32, BF16 DOT), NULL
+   and bad layers, a buffer one byte short (MOE_ERR_WORKSPACE, a message with the sizes, the
+   layer detached and still right), NULL with a size; repointed expert_data entries: the copy
+   is stale until moe_prepack runs again. */
+static void test_prepack(void)
+{
+    static const moe_type ts[IB_NT] = {MOE_TYPE_Q8_0, MOE_TYPE_Q4_0, MOE_TYPE_Q4_K, MOE_TYPE_Q5_K, MOE_TYPE_Q6_K,
+                                       MOE_TYPE_Q3_K, MOE_TYPE_MXFP4, MOE_TYPE_Q2_K, MOE_TYPE_COUNT /* mixed */};
+    int ti, var;
+    if (!group_begin("prepack")) return;
+    for (ti = 0; ti < IB_NT; ti++)
+        for (var = 0; var < 5; var++) {
+            spec s = spec_default();
+            char label[160];
+            moe_type t = ts[ti];
+            int kq = t != MOE_TYPE_Q8_0 && t != MOE_TYPE_Q4_0 && t != MOE_TYPE_MXFP4;
+            if (t == MOE_TYPE_COUNT) { t = MOE_TYPE_Q4_K; kq = 1; }
+            if (var == 4 && t != MOE_TYPE_MXFP4) continue;
+            if (g_quick && var != 1 && var != 3 && var != 4) continue;
+            s.dm = kq ? 256 : var == 1 ? 96 : 128; s.dff = kq ? (var == 2 ? 768 : 256) : var == 2 ? 224 : 160; s.E = 4; s.k = 2;
+            s.t_gate = s.t_up = s.t_down = s.t_gate_up = t;
+            if (ts[ti] == MOE_TYPE_COUNT) {
+                s.t_down = MOE_TYPE_Q6_K;
+                if (var == 3) { s.t_gate = MOE_TYPE_Q8_0; s.t_up = MOE_TYPE_MXFP4; s.t_down = MOE_TYPE_Q3_K; }
+                if (var == 2) s.t_gate_up = MOE_TYPE_Q5_K;
+            }
+            if (var == 1) { s.n_shared = 1; s.dff_sh = kq ? 256 : 96; s.t_sgate = s.t_sup = s.t_sdown = t; s.has_sgw = 1; }
+            if (var == 2) { s.fused = 1; s.has_db = 1; s.has_gb = 1; }
+            if (var == 3) { s.act = MOE_ACT_GELU; s.per_expert = 1; s.n_threads = 3; }
+            if (var == 4) { s.xscale = 1; s.xs_rows = 1; s.xs_cols = 32; }
+            s.prepack = 1;
+            s.seed = 7 + (unsigned long long)(var * 32 + ti * 2);
+            snprintf(label, sizeof label, "prepack %s var %d", ts[ti] == MOE_TYPE_COUNT ? "mixed" : moe_type_name(t), var);
+            run_spec(&s, 64, 0, label);
+        }
+    /* a 36-wide f32 shared expert beside Q4_0 routed experts: only the routed ones are packed */
+    {
+        spec s = spec_default();
+        s.dm = 128; s.dff = 32; s.E = 8; s.k = 2; s.t_gate = s.t_up = s.t_down = MOE_TYPE_Q4_0;
+        s.n_shared = 1; s.dff_sh = 36; s.t_sgate = s.t_sup = s.t_sdown = MOE_TYPE_F32;
+        s.prepack = 1; s.seed = 5;
+        run_spec(&s, 41, 0, "prepack q4_0 routed, f32 shared expert 36 wide");
+    }
+    /* the API */
+    {
+        spec s = spec_default();
+        model *m = (model *)xmalloc(sizeof(model));
+        moe_layer L, bad;
+        int i, T = 40;
+        s.dm = 128; s.dff = 96; s.E = 4; s.k = 2; s.per_expert = 1; s.seed = 77;
+        s.t_gate = s.t_up = s.t_down = MOE_TYPE_Q4_0;
+        model_build(m, &s);
+        check(moe_prepack_size(NULL) == 0 && moe_prepack(NULL, NULL, 0) == MOE_ERR_NULL, "prepack: a NULL layer");
+        memset(&bad, 0, sizeof bad);
+        check(moe_prepack_size(&bad) == 0 && moe_prepack(&bad, NULL, 0) == MOE_ERR_LAYER, "prepack: an uninitialised layer");
+        if (require(m->ok && moe_layer_init(&L, &m->cfg, &m->w) == MOE_OK, "prepack api: layer")) {
+            size_t ps = moe_prepack_size(&L), ws = moe_workspace_size(&L, T), n = (size_t)T * (size_t)s.dm;
+            float *x = (float *)xmalloc(n * sizeof(float)), *y0 = (float *)xmalloc(n * sizeof(float)), *y1 = (float *)xmalloc(n * sizeof(float));
+            unsigned char *buf = (unsigned char *)xmalloc(ps + 64);
+            void *work = xmalloc(ws);
+            moe_status st;
+            const void **tab = (const void **)(void *)m->w.gate.expert_data, *tmp;
+            rng_t r = {0x99ull};
+            for (i = 0; i < (int)n; i++) x[i] = rng_sym(&r);
+            /* tiles: per expert ceil(rows / 8 or 4) tiles of 40 bytes a row and block (Q4_0), whole multiples of 64 */
+            check(ps >= (size_t)s.E * (2u * (size_t)s.dff * (size_t)(s.dm / 32) + (size_t)s.dm * (size_t)(s.dff / 32)) * 40u &&
+                  ps < 3u * (size_t)s.E * (2u * (size_t)s.dff * (size_t)(s.dm / 32) + (size_t)s.dm * (size_t)(s.dff / 32)) * 40u,
+                  "prepack: size %zu for Q4_0 tiles of 40 bytes a row and block", ps);
+            check(moe_forward(&L, x, T, y0, work, ws) == MOE_OK, "prepack api: forward");
+            st = moe_prepack(&L, buf, ps - 1);
+            check(st == MOE_ERR_WORKSPACE && strstr(moe_layer_error(&L), "1 short") != NULL,
+                  "prepack: a buffer one byte short -> %s, \"%s\"", moe_status_string(st), moe_layer_error(&L));
+            check(moe_forward(&L, x, T, y1, work, ws) == MOE_OK && memcmp(y0, y1, n * sizeof(float)) == 0,
+                  "prepack: after a short buffer the layer repacks, same output");
+            st = moe_prepack(&L, NULL, ps);
+            check(st == MOE_ERR_NULL && strstr(moe_layer_error(&L), "NULL") != NULL, "prepack: NULL buffer with a size -> %s", moe_status_string(st));
+            st = moe_prepack(&L, buf, ps);
+            check(st == MOE_OK && moe_layer_error(&L)[0] == 0, "prepack: -> %s, error \"%s\"", moe_status_string(st), moe_layer_error(&L));
+            check(moe_forward(&L, x, T, y1, work, ws) == MOE_OK && memcmp(y0, y1, n * sizeof(float)) == 0, "prepack: same output pre-packed");
+            /* experts 0 and 1 of gate swapped in the caller's table: the copy still holds the old ones */
+            tmp = tab[0]; tab[0] = tab[1]; tab[1] = tmp;
+            check(moe_forward(&L, x, T, y1, work, ws) == MOE_OK && memcmp(y0, y1, n * sizeof(float)) == 0,
+                  "prepack: repointed experts, no new moe_prepack: the copy's output (stale, as documented)");
+            check(moe_prepack(&L, NULL, 0) == MOE_OK && moe_forward(&L, x, T, y0, work, ws) == MOE_OK &&
+                  memcmp(y0, y1, n * sizeof(float)) != 0, "prepack: repointed experts, detached: a new output");
+            check(moe_prepack(&L, buf + 1, ps) == MOE_OK && moe_forward(&L, x, T, y1, work, ws) == MOE_OK &&
+                  memcmp(y0, y1, n * sizeof(float)) == 0, "prepack: repointed experts, packed again: the new output");
+            tmp = tab[0]; tab[0] = tab[1]; tab[1] = tmp;
+            free(x); free(y0); free(y1); free(buf); free(work);
+        }
+        model_free(m); free(m);
+    }
+    /* nothing to pack: EXACT batches, f32, BF16 with MOE_BF16_DOT (read in place) */
+    for (var = 0; var < 3; var++) {
+        spec s = spec_default();
+        model *m = (model *)xmalloc(sizeof(model));
+        moe_layer L;
+        static const char *what[3] = { "q4_0 with MOE_BATCH_EXACT", "f32", "bf16 with MOE_BF16_DOT" };
+        s.dm = 128; s.dff = 96; s.E = 4; s.k = 2; s.seed = 3;
+        s.t_gate = s.t_up = s.t_down = var == 0 ? MOE_TYPE_Q4_0 : var == 1 ? MOE_TYPE_F32 : MOE_TYPE_BF16;
+        if (var == 0) s.bq = MOE_BATCH_EXACT;
+        if (var == 2) s.bb = MOE_BF16_DOT;
+        model_build(m, &s);
+        if (require(m->ok && moe_layer_init(&L, &m->cfg, &m->w) == MOE_OK, "prepack %s: layer", what[var])) {
+            char one = 0;
+            check(moe_prepack_size(&L) == 0 && moe_prepack(&L, &one, 1) == MOE_OK, "prepack %s: nothing to pack (size %zu)", what[var], moe_prepack_size(&L));
+        }
+        model_free(m); free(m);
+    }
+    group_end();
+}
+
 /* BF16 batches on vdpbf16ps (cfg.batch_bf16 = MOE_BF16_DOT). Layers (shared experts, fused
    gate_up, GELU, biases, a mix with Q8_0/Q4_0/Q4_K matrices in one expert, 3 threads, dims that
    are not multiples of 32: EXACT there) against the float64 reference within EC_BF16_DOT where
@@ -5173,6 +5312,7 @@ int main(int argc, char **argv)
     test_variants();
     test_types();
     test_ibatch();
+    test_prepack();
     test_bf16dot();
 #if !defined(MOE_TEST_EXTERN_IMPL) && !defined(MOE_DISPATCH)
     test_kernels();

@@ -1,5 +1,5 @@
 /* fuzz_forward.c - libFuzzer target for moe_layer_init, moe_layer_error, moe_workspace_size,
-   moe_forward, moe_forward_ex and moe_route on small layers.
+   moe_forward, moe_forward_ex, moe_route and moe_prepack on small layers.
 
    The input decodes (one byte per field, see the comment above fz_decode) to a config - d_model
    and d_ff in 1..40 or 32/64 (rarely 96..256; fewer experts for wide layers, so a run stays
@@ -1258,6 +1258,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_EXPECT(moe_forward_ex(&L, m.x, T, yd, work, ws, &o), MOE_ERR_ARG, "run C: expert_begin > expert_end");
         free(so); free(so2); free(sc); free(yd); free(se); free(idr);
         free(wb); wb = NULL;
+    }
+
+    /* ---- run P: moe_prepack's tiles (layers with integer batches): bit for bit run B's y; a
+       buffer one byte short refused, and the layer detached after it ------------------------- */
+    {
+        size_t ps = moe_prepack_size(&L), off = 1 + m.misc % 63;
+        moe_layer Lp = L;
+        if (ps > 0) {
+            unsigned char *pb = (unsigned char *)malloc(ps + 64);
+            float *yp = (float *)malloc(nx * sizeof(float));
+            void *work = fz_work(ws, 0, 0x5a, &wb);
+            if (!pb || !yp) { fprintf(stderr, "fuzz_forward: out of memory\n"); abort(); }
+            FZ_EXPECT(moe_prepack(&Lp, pb + off, ps - 1), MOE_ERR_WORKSPACE, "run P: moe_prepack one byte short");
+            FZ_CHECK(moe_layer_error(&Lp)[0] != 0, "run P: a short moe_prepack buffer with an empty moe_layer_error");
+            FZ_EXPECT(moe_prepack(&Lp, pb + off, ps), MOE_OK, "run P: moe_prepack");
+            memset(&o, 0, sizeof o);
+            o.capacity = b_cap;
+            FZ_EXPECT(moe_forward_ex(&Lp, m.x, T, yp, work, ws, &o), MOE_OK, "run P: forward on pre-packed tiles");
+            FZ_CHECK(memcmp(yp, yb, nx * sizeof(float)) == 0, "run P: pre-packed tiles give another y than run B");
+            free(pb); free(yp);
+            free(wb); wb = NULL;
+        } else {
+            static unsigned char one_byte[1];
+            FZ_EXPECT(moe_prepack(&Lp, one_byte, 1), MOE_OK, "run P: moe_prepack with nothing to pack");
+        }
     }
 
 done:
