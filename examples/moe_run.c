@@ -13,7 +13,8 @@
 
    Options: -l LAYER (default: the first MoE layer)  -t TOKENS (1)  -x FILE (TOKENS x d_model
    float32 little-endian; default: random)  -n ITERS (10)  -j THREADS (0: all)  --list
-   --transpose (allow transposed copies of experts stored [in][out]: Llama 4, gpt-oss bf16) */
+   --transpose (allow transposed copies of experts stored [in][out]: Llama 4, gpt-oss bf16)
+   --prepack (batches read moe_prepack's tiles, made once, instead of repacking per call) */
 #define _POSIX_C_SOURCE 200809L
 #define MOE_IMPLEMENTATION
 #include "../moe.h"
@@ -217,6 +218,8 @@ int main(int argc, char **argv)
     const char *config = NULL, *xfile = NULL;
     int n_in = 0, L = -1, T = 1, iters = 10, threads = 0, list = 0, i, first = -1, n_moe = 0, n_dense = 0;
     unsigned flags = 0;
+    int prepack = 0;
+    void *pk = NULL;
     model m;
     moe_config c;
     moe_weights w;
@@ -237,10 +240,11 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "-j") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--list")) list = 1;
         else if (!strcmp(argv[i], "--transpose")) flags = MOE_LOAD_TRANSPOSE;
-        else if (argv[i][0] == '-') { fprintf(stderr, "usage: moe_run MODEL... [-c config.json] [-l LAYER] [-t TOKENS] [-x FILE] [-n ITERS] [-j THREADS] [--list] [--transpose]\n"); return 2; }
+        else if (!strcmp(argv[i], "--prepack")) prepack = 1;
+        else if (argv[i][0] == '-') { fprintf(stderr, "usage: moe_run MODEL... [-c config.json] [-l LAYER] [-t TOKENS] [-x FILE] [-n ITERS] [-j THREADS] [--list] [--transpose] [--prepack]\n"); return 2; }
         else if (n_in < MAX_FILES) inputs[n_in++] = argv[i];
     }
-    if (n_in == 0 || T < 1 || iters < 1) { fprintf(stderr, "usage: moe_run MODEL... [-c config.json] [-l LAYER] [-t TOKENS] [-x FILE] [-n ITERS] [-j THREADS] [--list] [--transpose]\n"); return 2; }
+    if (n_in == 0 || T < 1 || iters < 1) { fprintf(stderr, "usage: moe_run MODEL... [-c config.json] [-l LAYER] [-t TOKENS] [-x FILE] [-n ITERS] [-j THREADS] [--list] [--transpose] [--prepack]\n"); return 2; }
     open_model(&m, inputs, n_in, config);
     m.flags = flags;
 
@@ -270,6 +274,17 @@ int main(int argc, char **argv)
     c.n_threads = threads;
     if ((s = moe_layer_init(&layer, &c, &w)) != MOE_OK) die("moe_layer_init", moe_layer_error(&layer));
     wsz = moe_workspace_size(&layer, T);
+    if (prepack) {                      /* the integer-batch experts' tiles, made once */
+        size_t n = moe_prepack_size(&layer);
+        if (n == 0) printf("nothing to pre-pack: no expert of this layer runs integer batches\n");
+        else {
+            double tp = now_s();
+            if (!(pk = malloc(n))) die("out of memory for the pre-packed tiles", NULL);
+            if ((s = moe_prepack(&layer, pk, n)) != MOE_OK) die(moe_status_string(s), moe_layer_error(&layer));
+            printf("pre-packed %.4g MB of tiles (%.2fx the experts' weights) in %.3f s\n", n / 1e6,
+                   (double)n / ((double)c.n_experts * expert_bytes(&c, &w)), now_s() - tp);
+        }
+    }
     x = (float *)malloc((size_t)T * c.d_model * sizeof(float));
     y = (float *)malloc((size_t)T * c.d_model * sizeof(float));
     ids = (int *)malloc((size_t)T * c.top_k * sizeof(int));
@@ -307,11 +322,14 @@ int main(int argc, char **argv)
     {
         double ss = 0;
         for (i = 0; i < c.d_model; i++) ss += (double)y[i] * y[i];
-        printf("  |y[0]| = %.4g%s\n", sqrt(ss), ss == ss ? "" : "  (non-finite)");
+        uint32_t h = 2166136261u;                       /* FNV-1a of y's bytes: runs compare bit for bit */
+        const unsigned char *yb = (const unsigned char *)y;
+        for (i = 0; i < (int)((size_t)T * c.d_model * sizeof(float)); i++) h = (h ^ yb[i]) * 16777619u;
+        printf("  |y[0]| = %.4g%s, y hash %08x\n", sqrt(ss), ss == ss ? "" : "  (non-finite)", (unsigned)h);
     }
     bytes = touched * expert_bytes(&c, &w) + shared_bytes(&c, &w) + mat_bytes(&w.router, c.n_experts, c.d_model);
     printf("%.3f ms per call, %.1f us per token, %.4g MB of weights read per call, %.2f GB/s (%s, %d thread%s)\n",
            dt * 1e3, dt * 1e6 / T, bytes / 1e6, bytes / dt / 1e9, moe_simd_name(), layer.n_threads, layer.n_threads > 1 ? "s" : "");
-    free(x); free(y); free(ids); free(wts); free(hist); free(work); free(mem); free(m.index); free(m.config);
+    free(x); free(y); free(ids); free(wts); free(hist); free(work); free(mem); free(pk); free(m.index); free(m.config);
     return 0;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cli_smoke.sh DIR - examples/moe_run.c on the GGUF files that tests/test_files.c writes: every
 # file with a MoE layer must list it and run it (routing histogram, time per token); a file
-# whose layers the reader refuses must say why and exit non-zero. Ends "N passed, N failed".
+# whose layers the reader refuses must say why and exit non-zero; 40 tokens with --prepack give
+# the same y (hash) as without. Ends "N passed, N failed".
 set -u
 [ -f tests/test_files.c ] || cd "$(dirname "$0")/.." || exit 2   # from the repository root
 D=${1:-build/tests/cli}
@@ -11,7 +12,7 @@ WARN="-Wall -Wextra -Wpedantic -Werror"
 $CC -std=c99 -O2 $WARN tests/test_files.c -o "$D/test_files" -lm || exit 2
 $CC -std=c99 -O2 $WARN -I. examples/moe_run.c -o "$D/moe_run" -lm || exit 2
 "$D/test_files" --seeds "$D/seeds" >"$D/test_files.log" 2>&1 || { echo "test_files failed"; exit 2; }
-pass=0; fail=0; ran=0
+pass=0; fail=0; ran=0; packed=0
 for f in "$D"/seeds/fuzz_gguf/*; do
     list=$("$D/moe_run" "$f" --list 2>&1); rc=$?
     n=$(printf '%s\n' "$list" | sed -n 's/^[0-9]* layers: \([0-9]*\) MoE.*/\1/p')
@@ -23,13 +24,24 @@ for f in "$D"/seeds/fuzz_gguf/*; do
     out=$("$D/moe_run" "$f" -t 3 -n 1 2>&1); rc=$?
     if [ $rc -eq 0 ] && printf '%s\n' "$out" | grep -q 'per token' && printf '%s\n' "$out" | grep -q 'routing'; then
         pass=$((pass + 1)); ran=$((ran + 1))
+        # 40 tokens with and without --prepack: the same y bit for bit (its hash)
+        a=$("$D/moe_run" "$f" -t 40 -n 1 2>&1 | sed -n 's/.*y hash \([0-9a-f]*\).*/\1/p')
+        outp=$("$D/moe_run" "$f" -t 40 -n 1 --prepack 2>&1)
+        b=$(printf '%s\n' "$outp" | sed -n 's/.*y hash \([0-9a-f]*\).*/\1/p')
+        if [ -n "$a" ] && [ "$a" = "$b" ] && printf '%s\n' "$outp" | grep -q '^pre-packed \|^nothing to pre-pack'; then
+            pass=$((pass + 1))
+            printf '%s\n' "$outp" | grep -q '^pre-packed ' && packed=$((packed + 1))
+        else
+            fail=$((fail + 1)); echo "FAIL $f: moe_run -t 40 --prepack: y hash '$b', without '$a'"; printf '%s\n' "$outp" | tail -n 3
+        fi
     elif [ $rc -ne 0 ] && printf '%s\n' "$out" | grep -q '^moe_run: moe_layer_init: [a-z_.]*: '; then
         pass=$((pass + 1))                     # a layer moe.h refuses, named (e.g. groups of 1 expert)
     else
         fail=$((fail + 1)); echo "FAIL $f: moe_run -t 3 exited $rc"; printf '%s\n' "$out" | tail -n 3
     fi
 done
-echo "moe_run ran a layer of $ran GGUF files"
+echo "moe_run ran a layer of $ran GGUF files, $packed of them also on pre-packed tiles (moe_prepack)"
 if [ $ran -lt 5 ]; then echo "FAIL: fewer than 5 runnable GGUF files"; fail=$((fail + 1)); fi
+if [ $packed -lt 1 ]; then echo "FAIL: no GGUF file had a layer to pre-pack"; fail=$((fail + 1)); fi
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
