@@ -5342,7 +5342,7 @@ static void moe__ib_pack(const moe__matrix *M, int e, int n0, int nr, unsigned c
    its scale. 0x7f/0xff (NaN) would pass for 480: the row's bytes are tested for them on the
    way, and a row holding one gives NaN, as its dequantised dot does. */
 #ifdef MOE__HAVE_F8ROW                                /* x86 with F16C */
-#ifdef MOE_SIMD_AVX512
+#if defined(MOE_SIMD_AVX512) && MOE__X_AVX512BW        /* (vpmovsxbw zmm, vpsllw zmm: AVX-512BW) */
 #define MOE__F8W 32                                   /* weights a step */
 #define MOE__F8STEP(k, a) { __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(w + (k))); \
         __m512i h = _mm512_and_si512(_mm512_slli_epi16(_mm512_cvtepi8_epi16(b), 7), _mm512_set1_epi16((short)0xBF80)); \
@@ -6372,6 +6372,8 @@ MOE__API moe_status moe_prepack(moe_layer *L, void *buf, size_t size)
 #ifdef MOE__IB
                 const moe__matrix *M = moe__pk_mat(L, j);
                 if (es[j]) moe__ib_pack(M, ee, 0, M->rows, base + off[j] + (size_t)ee * es[j]);
+#else
+                (void)ee;               /* (never reached: nothing to pack without the kernels) */
 #endif
             }
         }

@@ -241,6 +241,19 @@ int main(int argc, char **argv)
                        e->flops / e->t.sec * 1e-9, f->t.sec / e->t.sec);
             }
     }
+    printf("\nOne token: fresh tokens (new experts each call, weights from DRAM) vs the same token every call (the same\n"
+           "experts: their weights stay in the caches when they fit), GB/s of weights (%% of the best 2-thread read bandwidth):\n");
+    for (i = 0; i < nl; i++) {
+        int q;
+        for (q = 0; q < MOE_TYPE_COUNT; q++) {
+            const result *c = find_result(specs[i].name, (moe_type)q, 1, "moe.h", g_opt.nthreads);
+            const result *h = find_result(specs[i].name, (moe_type)q, 1, "moe.h-hot", g_opt.nthreads);
+            if (!c || !h) continue;
+            printf("  %-8s %-7s fresh %5.1f (%3.0f %%)   same token %5.1f (%3.0f %%)   %.3g MB a call\n", specs[i].name,
+                   type_label((moe_type)q), c->bytes / c->t.sec * 1e-9, 100.0 * c->bytes / c->t.sec * 1e-9 / g_m.bw[2],
+                   h->bytes / h->t.sec * 1e-9, 100.0 * h->bytes / h->t.sec * 1e-9 / g_m.bw[2], h->bytes * 1e-6);
+        }
+    }
     printf("\nInteger batches with moe_prepack's tiles (made once) vs repacked a unit at a time, GFLOP/s\n"
            "(time ratios; the copy's size over the weights' in brackets):\n");
     for (i = 0; i < nl; i++) {

@@ -176,7 +176,8 @@ typedef struct result {
     moe_type type;
     int T;
     const char *impl;       /* "moe.h", "moe.h-exact" (Q8_0/Q4_0, MOE_BATCH_EXACT), "moe.h-bf16dot" (BF16, MOE_BF16_DOT),
-                               "moe.h-prepack" (integer batches on moe_prepack's tiles), "moe.h-scalar", "naive", "openblas" */
+                               "moe.h-prepack" (integer batches on moe_prepack's tiles), "moe.h-hot" (T=1, the same
+                               token every call), "moe.h-scalar", "naive", "openblas" */
     int threads;
     timing t;
     double flops, bytes;    /* per call: routed-expert flops, expert weight bytes streamed */

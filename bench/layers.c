@@ -498,6 +498,10 @@ void run_layer(const layer_spec *sp)
             if (T == 1) {
                 lr->bw_local = bw_now;
                 if (g_m.bw_min_local == 0 || bw_now < g_m.bw_min_local) g_m.bw_min_local = bw_now;
+                /* the same token every call: the same k experts, whose weights stay in the caches
+                   when they fit (the summary compares: the one-token kernels' own rate) */
+                tm = measure(run_lib, &lc, xs, 1, xstride, T, y);
+                add_result(sp->name, type, T, "moe.h-hot", NT, tm, flops, bytes);
             }
             if (!g_opt.no_scalar && T <= big_T && new_type_baselines(type, T, big_T)) {
                 lc.layer = &lib_sc; lc.scalar = 1;

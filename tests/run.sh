@@ -220,6 +220,11 @@ full_matrix() {
     if [ $HAVE_AVX2 = 1 ]; then add gcc-c99-avx2-nofma "gcc -std=c99 -O2 $WARN -mavx2 $SRC $VS $LIBS" "" ""
     else skip gcc-c99-avx2-nofma "this CPU lacks avx2 (or is not x86-64)"; fi
 
+    # AVX-512F without BW (Knights Landing): the AVX-512 path without its BW kernels (integer
+    # batches run EXACT, FP8 rows take the AVX2 form)
+    if [ $HAVE_AVX512 = 1 ]; then add gcc-c99-avx512f-nobw "gcc -std=c99 -O2 $WARN -DMOE_SIMD_AVX512 -mavx512f -mavx2 -mfma -mf16c $SRC $VS $LIBS" "" --quick
+    else skip gcc-c99-avx512f-nobw "this CPU lacks avx512f (or is not x86-64)"; fi
+
     # ---- -O3 builds: their lines report the compile time (no threshold) -------------------
     for cc in gcc clang; do
         if [ $HAVE_AVX2 = 1 ]; then add "$cc-c99-O3-avx2" "$cc -std=c99 -O3 $WARN $AVX2_FLAGS $SRC $LIBS" "" ""
