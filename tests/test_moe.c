@@ -1415,7 +1415,7 @@ static double run_case(model *m, int T, int capacity, unsigned long long xseed, 
     if (s->prepack) {                 /* the tiles at an odd address: moe_prepack aligns them */
         size_t ps = moe_prepack_size(&L);
         int want = ib_kind(m, 0) || ib_kind(m, 1);   /* (no BF16 matrix in these specs) */
-        if (!check(want == (ps > 0), "%s: moe_prepack_size %zu on a layer %s integer batches on this path", label, ps, want ? "with" : "without"))
+        if (!check(want == (ps > 0), "%s: moe_prepack_size %lu on a layer %s integer batches on this path", label, (unsigned long)ps, want ? "with" : "without"))
             return -1;
     }
     if (s->prepack && moe_prepack_size(&L) > 0) {
@@ -5073,7 +5073,7 @@ static void test_prepack(void)
             /* tiles: per expert ceil(rows / 8 or 4) tiles of 40 bytes a row and block (Q4_0), whole multiples of 64 */
             check(ps >= (size_t)s.E * (2u * (size_t)s.dff * (size_t)(s.dm / 32) + (size_t)s.dm * (size_t)(s.dff / 32)) * 40u &&
                   ps < 3u * (size_t)s.E * (2u * (size_t)s.dff * (size_t)(s.dm / 32) + (size_t)s.dm * (size_t)(s.dff / 32)) * 40u,
-                  "prepack: size %zu for Q4_0 tiles of 40 bytes a row and block", ps);
+                  "prepack: size %lu for Q4_0 tiles of 40 bytes a row and block", (unsigned long)ps);
             check(moe_forward(&L, x, T, y0, work, ws) == MOE_OK, "prepack api: forward");
             st = moe_prepack(&L, buf, ps - 1);
             check(st == MOE_ERR_WORKSPACE && strstr(moe_layer_error(&L), "1 short") != NULL,
@@ -5111,7 +5111,7 @@ static void test_prepack(void)
         model_build(m, &s);
         if (require(m->ok && moe_layer_init(&L, &m->cfg, &m->w) == MOE_OK, "prepack %s: layer", what[var])) {
             char one = 0;
-            check(moe_prepack_size(&L) == 0 && moe_prepack(&L, &one, 1) == MOE_OK, "prepack %s: nothing to pack (size %zu)", what[var], moe_prepack_size(&L));
+            check(moe_prepack_size(&L) == 0 && moe_prepack(&L, &one, 1) == MOE_OK, "prepack %s: nothing to pack (size %lu)", what[var], (unsigned long)moe_prepack_size(&L));
         }
         model_free(m); free(m);
     }
