@@ -1417,12 +1417,11 @@ static double run_case(model *m, int T, int capacity, unsigned long long xseed, 
         int want = ib_kind(m, 0) || ib_kind(m, 1);   /* (no BF16 matrix in these specs) */
         if (!check(want == (ps > 0), "%s: moe_prepack_size %lu on a layer %s integer batches on this path", label, (unsigned long)ps, want ? "with" : "without"))
             return -1;
-    }
-    if (s->prepack && moe_prepack_size(&L) > 0) {
-        size_t ps = moe_prepack_size(&L);
-        pk = (unsigned char *)xmalloc(ps + 3);
-        st = moe_prepack(&L, pk + 3, ps);
-        if (!require(st == MOE_OK, "%s: moe_prepack -> %s (%s)", label, moe_status_string(st), moe_layer_error(&L))) { free(pk); return -1; }
+        if (ps > 0) {
+            pk = (unsigned char *)xmalloc(ps + 3);
+            st = moe_prepack(&L, pk + 3, ps);
+            if (!require(st == MOE_OK, "%s: moe_prepack -> %s (%s)", label, moe_status_string(st), moe_layer_error(&L))) { free(pk); return -1; }
+        }
     }
     x = (float *)xmalloc(n * sizeof(float));
     y = (float *)xmalloc(n * sizeof(float));
@@ -4910,10 +4909,36 @@ static void test_kernels(void)
    token's row NaN, the others finite (Q2_K included). The errors per type and mode are printed
    with --verbose. */
 #define IB_NT 9
+/* the integer-batch types of the ibatch and prepack groups (COUNT: a Q4_K_M-like mix) and layer
+   variant var of type ti: 0 plain, 1 a shared expert, 2 fused gate_up with biases, 3 GELU with
+   per-expert pointers on 3 threads, 4 (MXFP4 only) external E8M0 scales. 0: no such variant.
+   Leaves bq, seed and prepack to the caller. */
+static const moe_type ib_types[IB_NT] = {MOE_TYPE_Q8_0, MOE_TYPE_Q4_0, MOE_TYPE_Q4_K, MOE_TYPE_Q5_K, MOE_TYPE_Q6_K,
+                                         MOE_TYPE_Q3_K, MOE_TYPE_MXFP4, MOE_TYPE_Q2_K, MOE_TYPE_COUNT /* mixed */};
+static const char *ib_type_name(int ti) { return ib_types[ti] == MOE_TYPE_COUNT ? "mixed" : moe_type_name(ib_types[ti]); }
+static int ib_spec(int ti, int var, spec *s)
+{
+    moe_type t = ib_types[ti];
+    int kq = t != MOE_TYPE_Q8_0 && t != MOE_TYPE_Q4_0 && t != MOE_TYPE_MXFP4;   /* blocks of 256 */
+    if (t == MOE_TYPE_COUNT) { t = MOE_TYPE_Q4_K; kq = 1; }
+    if (var == 4 && t != MOE_TYPE_MXFP4) return 0;   /* var 4: external E8M0 scales, MXFP4 only */
+    *s = spec_default();
+    s->dm = kq ? 256 : var == 1 ? 96 : 128; s->dff = kq ? (var == 2 ? 768 : 256) : var == 2 ? 224 : 160; s->E = 4; s->k = 2;
+    s->t_gate = s->t_up = s->t_down = s->t_gate_up = t;
+    if (ib_types[ti] == MOE_TYPE_COUNT) {             /* Q4_K_M-like: down Q6_K; var 3: every plane */
+        s->t_down = MOE_TYPE_Q6_K;
+        if (var == 3) { s->t_gate = MOE_TYPE_Q8_0; s->t_up = MOE_TYPE_MXFP4; s->t_down = MOE_TYPE_Q3_K; }
+        if (var == 2) s->t_gate_up = MOE_TYPE_Q5_K;
+    }
+    if (var == 1) { s->n_shared = 1; s->dff_sh = kq ? 256 : 96; s->t_sgate = s->t_sup = s->t_sdown = t; s->has_sgw = 1; }
+    if (var == 2) { s->fused = 1; s->has_db = 1; s->has_gb = 1; }
+    if (var == 3) { s->act = MOE_ACT_GELU; s->per_expert = 1; s->n_threads = 3; }
+    if (var == 4) { s->xscale = 1; s->xs_rows = 1; s->xs_cols = 32; }
+    return 1;
+}
 static void test_ibatch(void)
 {
-    static const moe_type ts[IB_NT] = {MOE_TYPE_Q8_0, MOE_TYPE_Q4_0, MOE_TYPE_Q4_K, MOE_TYPE_Q5_K, MOE_TYPE_Q6_K,
-                                       MOE_TYPE_Q3_K, MOE_TYPE_MXFP4, MOE_TYPE_Q2_K, MOE_TYPE_COUNT /* mixed */};
+    const moe_type *ts = ib_types;
     double mx[IB_NT][2];
     int ti, mode, var;
     if (!group_begin("ibatch")) return;
@@ -4921,27 +4946,13 @@ static void test_ibatch(void)
     for (ti = 0; ti < IB_NT; ti++)
         for (mode = 0; mode < 2; mode++)
             for (var = 0; var < (g_quick ? 2 : 5); var++) {
-                spec s = spec_default();
+                spec s;
                 char label[160];
                 double rel;
-                moe_type t = ts[ti];
-                int kq = t != MOE_TYPE_Q8_0 && t != MOE_TYPE_Q4_0 && t != MOE_TYPE_MXFP4;   /* blocks of 256 */
-                if (t == MOE_TYPE_COUNT) { t = MOE_TYPE_Q4_K; kq = 1; }
-                if (var == 4 && t != MOE_TYPE_MXFP4) continue;   /* var 4: external E8M0 scales, MXFP4 only */
-                s.dm = kq ? 256 : var == 1 ? 96 : 128; s.dff = kq ? (var == 2 ? 768 : 256) : var == 2 ? 224 : 160; s.E = 4; s.k = 2;
-                s.t_gate = s.t_up = s.t_down = s.t_gate_up = t;
-                if (ts[ti] == MOE_TYPE_COUNT) {             /* Q4_K_M-like: down Q6_K; var 3: every plane */
-                    s.t_down = MOE_TYPE_Q6_K;
-                    if (var == 3) { s.t_gate = MOE_TYPE_Q8_0; s.t_up = MOE_TYPE_MXFP4; s.t_down = MOE_TYPE_Q3_K; }
-                    if (var == 2) s.t_gate_up = MOE_TYPE_Q5_K;
-                }
+                if (!ib_spec(ti, var, &s)) continue;
                 s.bq = mode ? MOE_BATCH_EXACT : MOE_BATCH_INT;
-                if (var == 1) { s.n_shared = 1; s.dff_sh = kq ? 256 : 96; s.t_sgate = s.t_sup = s.t_sdown = t; s.has_sgw = 1; }
-                if (var == 2) { s.fused = 1; s.has_db = 1; s.has_gb = 1; }
-                if (var == 3) { s.act = MOE_ACT_GELU; s.per_expert = 1; s.n_threads = 3; }
-                if (var == 4) { s.xscale = 1; s.xs_rows = 1; s.xs_cols = 32; }
                 s.seed = 7 + (unsigned long long)(var * 32 + ti * 2 + mode);
-                snprintf(label, sizeof label, "ibatch %s %s var %d", ts[ti] == MOE_TYPE_COUNT ? "mixed" : moe_type_name(t), mode ? "exact" : "int", var);
+                snprintf(label, sizeof label, "ibatch %s %s var %d", ib_type_name(ti), mode ? "exact" : "int", var);
                 rel = run_spec(&s, 64, 0, label);
                 if (rel > mx[ti][mode]) mx[ti][mode] = rel;
             }
@@ -4994,7 +5005,7 @@ static void test_ibatch(void)
     }
     if (g_verbose) {
         printf("ibatch: max rel error vs float64 (int / exact):");
-        for (ti = 0; ti < IB_NT; ti++) printf(" %s %.3g / %.3g", ts[ti] == MOE_TYPE_COUNT ? "mixed" : moe_type_name(ts[ti]), mx[ti][0], mx[ti][1]);
+        for (ti = 0; ti < IB_NT; ti++) printf(" %s %.3g / %.3g", ib_type_name(ti), mx[ti][0], mx[ti][1]);
         printf("\n");
     }
     group_end();
@@ -5010,33 +5021,17 @@ static void test_ibatch(void)
    is stale until moe_prepack runs again. */
 static void test_prepack(void)
 {
-    static const moe_type ts[IB_NT] = {MOE_TYPE_Q8_0, MOE_TYPE_Q4_0, MOE_TYPE_Q4_K, MOE_TYPE_Q5_K, MOE_TYPE_Q6_K,
-                                       MOE_TYPE_Q3_K, MOE_TYPE_MXFP4, MOE_TYPE_Q2_K, MOE_TYPE_COUNT /* mixed */};
     int ti, var;
     if (!group_begin("prepack")) return;
     for (ti = 0; ti < IB_NT; ti++)
         for (var = 0; var < 5; var++) {
-            spec s = spec_default();
+            spec s;
             char label[160];
-            moe_type t = ts[ti];
-            int kq = t != MOE_TYPE_Q8_0 && t != MOE_TYPE_Q4_0 && t != MOE_TYPE_MXFP4;
-            if (t == MOE_TYPE_COUNT) { t = MOE_TYPE_Q4_K; kq = 1; }
-            if (var == 4 && t != MOE_TYPE_MXFP4) continue;
             if (g_quick && var != 1 && var != 3 && var != 4) continue;
-            s.dm = kq ? 256 : var == 1 ? 96 : 128; s.dff = kq ? (var == 2 ? 768 : 256) : var == 2 ? 224 : 160; s.E = 4; s.k = 2;
-            s.t_gate = s.t_up = s.t_down = s.t_gate_up = t;
-            if (ts[ti] == MOE_TYPE_COUNT) {
-                s.t_down = MOE_TYPE_Q6_K;
-                if (var == 3) { s.t_gate = MOE_TYPE_Q8_0; s.t_up = MOE_TYPE_MXFP4; s.t_down = MOE_TYPE_Q3_K; }
-                if (var == 2) s.t_gate_up = MOE_TYPE_Q5_K;
-            }
-            if (var == 1) { s.n_shared = 1; s.dff_sh = kq ? 256 : 96; s.t_sgate = s.t_sup = s.t_sdown = t; s.has_sgw = 1; }
-            if (var == 2) { s.fused = 1; s.has_db = 1; s.has_gb = 1; }
-            if (var == 3) { s.act = MOE_ACT_GELU; s.per_expert = 1; s.n_threads = 3; }
-            if (var == 4) { s.xscale = 1; s.xs_rows = 1; s.xs_cols = 32; }
+            if (!ib_spec(ti, var, &s)) continue;
             s.prepack = 1;
             s.seed = 7 + (unsigned long long)(var * 32 + ti * 2);
-            snprintf(label, sizeof label, "prepack %s var %d", ts[ti] == MOE_TYPE_COUNT ? "mixed" : moe_type_name(t), var);
+            snprintf(label, sizeof label, "prepack %s var %d", ib_type_name(ti), var);
             run_spec(&s, 64, 0, label);
         }
     /* a 36-wide f32 shared expert beside Q4_0 routed experts: only the routed ones are packed */
