@@ -56,6 +56,7 @@ OPTIONS (#define before including)
                         With none defined the compiler's macros choose: __AVX512F__, then
                         __AVX2__ (with FMA when -mfma), then __ARM_NEON, else scalar. Asking for a path the
                         compiler cannot build is an #error. moe_simd_name() says what was built.
+   MOE_AMX              AMX tiles for batches (cfg.batch_amx): see AMX; MOE_AMX_EMULATE tests them
    MOE_DISPATCH         one binary for every CPU: every path of the target in this one translation
                         unit (x86-64: scalar, avx2, avx2-vnni, avx512, avx512-vnni; AArch64: neon,
                         neon-dotprod), each compiled under its own target pragma, so no -m flags;
@@ -111,6 +112,23 @@ BF16 BATCHES
    static AVX-512 build with AVX512-BF16 enabled has the kernel (-march=native on Zen 4,
    Sapphire Rapids, Cooper Lake, or -mavx512bf16); elsewhere (MOE_DISPATCH builds too) the
    flag runs EXACT. Rows must be whole blocks of 32 values (d_model, d_ff), or EXACT.
+
+AMX
+   With MOE_AMX defined, a static AVX-512 build (with BW) compiled with -mamx-tile -mamx-int8
+   -mamx-bf16 (or -march=sapphirerapids and later) has a second batch kernel on AMX tiles, used by
+   layers with cfg.batch_amx = 1: the integer batches of Q4_0, Q4_K, Q5_K, Q2_K and MXFP4 (tdpbusd:
+   u8 codes x the activations' q1 bytes) and Q8_0 (tdpbsud on the low bytes and tdpbssd on the
+   high bytes of its 16-bit activations: the same 256 q1 + q2), one block of 32 at a time into
+   int32 tiles, scaled as the vpdpbusd kernel does: the same int32 sums and the same float steps,
+   so the output equals the non-AMX layer's bit for bit (and moe_prepack's tiles are laid out for
+   it). MOE_BF16_DOT batches run tdpbf16ps on the bf16 rows in place (another summation order than
+   vdpbf16ps: same class of error, not the same bits). Q6_K and Q3_K keep vpdpwssd. The tiles are
+   configured and released per call of the kernel (8 rows x 32 tokens). moe_layer_init refuses
+   batch_amx = 1 (MOE_ERR_UNSUPPORTED, naming the reason) where the build lacks MOE_AMX (MOE_DISPATCH
+   builds never have it), the CPU lacks AMX-TILE/INT8/BF16 or the OS has not enabled the tile
+   state for the process: call moe_amx_enable() first. MOE_AMX_EMULATE (with MOE_AMX, no -mamx
+   flags) replaces the tile instructions by a portable C model of them (tile config, loads,
+   stores, the dot products; slow): how the tests check the AMX path on CPUs without AMX.
 
 MODEL FILES
    moe_gguf_open / moe_st_open parse a GGUF (v2, v3) file or a safetensors checkpoint from
@@ -273,6 +291,9 @@ typedef struct moe_config {
                                MOE_BATCH_EXACT f32 activations on dequantised weights */
     moe_batch_bf16 batch_bf16;    /* experts with 2 tokens or more, BF16 matrices: MOE_BF16_EXACT
                                (default) or MOE_BF16_DOT (bf16 activations, vdpbf16ps) */
+    int batch_amx;          /* 1: the integer batches of Q8_0, Q4_0, Q4_K, Q5_K, Q2_K, MXFP4 and
+                               the MOE_BF16_DOT batches run on AMX tiles (see AMX); 0 (default)
+                               never. MOE_ERR_UNSUPPORTED where the build, CPU or OS has no AMX */
 } moe_config;
 MOEDEF moe_config moe_config_default(void);   /* every field set: Mixtral (softmax, top-2, renorm) */
 
@@ -352,6 +373,7 @@ typedef struct moe_layer {
     int n_threads;
     int any_quant;                  /* some matrix needs decoding to f32 panels          */
     int path;                       /* the moe_path it runs                              */
+    int amx;                        /* batches on AMX tiles (cfg.batch_amx, checked)     */
     const unsigned char *pk;        /* moe_prepack's tiles (NULL: none, batches repack)  */
     size_t pk_off[6], pk_es[6];     /* per matrix (gate, up, down, shared gate, up, down): offset in
                                        pk and bytes per expert (0: not pre-packed)        */
@@ -466,6 +488,11 @@ MOEDEF int moe_path_supported(moe_path p);     /* 1: built in, and this CPU runs
                                                  a plain build answers for its one path without
                                                  asking the CPU (it was built to run there) */
 MOEDEF moe_path moe_layer_path(const moe_layer *layer);   /* the path it runs; AUTO for a bad layer */
+/* AMX (see AMX at the top): 1 when this build has the AMX path and this process may run it now,
+   else 0. On Linux it first asks the kernel for the tile data state (arch_prctl
+   ARCH_REQ_XCOMP_PERM, once per process; Linux 5.16+). Call it before moe_layer_init with
+   cfg.batch_amx = 1. Builds without MOE_AMX return 0; MOE_AMX_EMULATE builds 1. */
+MOEDEF int moe_amx_enable(void);
 
 /* <<<< file readers: declarations >>>> */
 /* ---- file readers: a model's MoE layer straight from its GGUF or safetensors bytes --------- */
@@ -698,6 +725,83 @@ MOEDEF moe_status moe_st_layer(moe_st *st, const char *config, size_t config_len
 #error "moe.h: MOE_SIMD_NEON needs an ARM target with NEON (AArch64, or -mfpu=neon-vfpv4 on ARMv7)"
 #endif
 #endif
+/* cpuid and xgetbv: the x86-64 dispatcher's CPU check, and MOE_AMX's (MOE__AMXCPU) */
+#if defined(MOE_AMX) && !defined(MOE__DISPATCHING) && !defined(MOE_AMX_EMULATE) && (defined(__x86_64__) || defined(_M_X64))
+#define MOE__AMXCPU 1
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
+#endif
+#endif
+#if (defined(MOE__DISPATCHING) && MOE__DISPATCHING == 1) || defined(MOE__AMXCPU)
+static void moe__cpuid(unsigned leaf, unsigned sub, unsigned r[4])
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    int a[4];
+    __cpuidex(a, (int)leaf, (int)sub);
+    r[0] = (unsigned)a[0]; r[1] = (unsigned)a[1]; r[2] = (unsigned)a[2]; r[3] = (unsigned)a[3];
+#else
+    __asm__ __volatile__("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+#endif
+}
+static unsigned long long moe__xcr0(void)   /* the register state the OS saves (XGETBV 0) */
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    return (unsigned long long)_xgetbv(0);
+#else
+    unsigned lo, hi;
+    __asm__ __volatile__(".byte 0x0f, 0x01, 0xd0" : "=a"(lo), "=d"(hi) : "c"(0));   /* xgetbv */
+    return ((unsigned long long)hi << 32) | lo;
+#endif
+}
+#endif
+#if defined(MOE__AMXCPU) && defined(__linux__) && !defined(_MSC_VER)
+/* arch_prctl(op, arg) (x86-64 Linux system call 158) without <unistd.h>'s syscall(), which strict
+   C99 does not declare: 0 or -errno */
+static long moe__arch_prctl(long op, unsigned long arg)
+{
+    long r;
+    __asm__ __volatile__("syscall" : "=a"(r) : "0"(158L), "D"(op), "S"(arg) : "rcx", "r11", "memory");
+    return r;
+}
+#endif
+#if defined(MOE_AMX) && !defined(MOE__DISPATCHING)
+/* 1: AMX-TILE, AMX-INT8 and AMX-BF16 (cpuid 7.0 edx 24, 25, 22), the OS saving the tile state
+   (XCR0 bits 17, 18) and, on Linux 5.16+, this process allowed the tile data
+   (ARCH_GET_XCOMP_PERM 0x1022 has bit 18; older kernels without the call: XCR0 says it). The
+   emulated tiles run anywhere. */
+static int moe__amx_usable(void)
+{
+#ifdef MOE__AMXCPU
+    unsigned r[4];
+    moe__cpuid(0, 0, r);
+    if (r[0] < 7) return 0;
+    moe__cpuid(1, 0, r);
+    if (!(r[2] & (1u << 27))) return 0;                            /* no OSXSAVE: no xgetbv */
+    moe__cpuid(7, 0, r);
+    if ((r[3] & 0x03400000u) != 0x03400000u || (moe__xcr0() & 0x60000ull) != 0x60000ull) return 0;
+#if defined(__linux__) && !defined(_MSC_VER)
+    {
+        unsigned long long perm = 0;
+        if (moe__arch_prctl(0x1022, (unsigned long)&perm) == 0) return (int)(perm >> 18 & 1u);
+    }
+#endif
+    return 1;
+#else
+    return 1;                                                       /* MOE_AMX_EMULATE */
+#endif
+}
+#endif
+MOEDEF int moe_amx_enable(void)
+{
+#if defined(MOE_AMX) && !defined(MOE__DISPATCHING)
+#if defined(MOE__AMXCPU) && defined(__linux__) && !defined(_MSC_VER)
+    (void)moe__arch_prctl(0x1023, 18);      /* ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA: granted or not, */
+#endif                                      /* moe__amx_usable asks                                      */
+    return moe__amx_usable();
+#else
+    return 0;
+#endif
+}
 #define MOE__MAGIC 0x4d4f4531u   /* "MOE1" */
 #define MOE__ALIGN 64
 #define MOE__MC    64            /* tokens per chunk inside one work unit                    */
@@ -754,6 +858,7 @@ MOEDEF moe_config moe_config_default(void)
     c.n_threads = 0;
     c.batch_quant = MOE_BATCH_INT;
     c.batch_bf16 = MOE_BF16_EXACT;
+    c.batch_amx = 0;
     return c;
 }
 
@@ -1602,6 +1707,18 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #define MOE__PN3(n, s) n##_##s
 #define moe__act MOE__PN(moe__act)
 #define moe__act_row MOE__PN(moe__act_row)
+#define moe__amx_bf MOE__PN(moe__amx_bf)
+#define moe__amx_bftile MOE__PN(moe__amx_bftile)
+#define moe__amx_cfg MOE__PN(moe__amx_cfg)
+#define moe__amx_dp MOE__PN(moe__amx_dp)
+#define moe__amx_dpbf MOE__PN(moe__amx_dpbf)
+#define moe__amx_ftz MOE__PN(moe__amx_ftz)
+#define moe__amx_ld MOE__PN(moe__amx_ld)
+#define moe__amx_rows MOE__PN(moe__amx_rows)
+#define moe__amx_st MOE__PN(moe__amx_st)
+#define moe__amx_tc MOE__PN(moe__amx_tc)
+#define moe__amx_tile MOE__PN(moe__amx_tile)
+#define moe__amxs MOE__PN(moe__amxs)
 #define moe__axpy MOE__PN(moe__axpy)
 #define moe__base MOE__PN(moe__base)
 #define moe__bf_panel MOE__PN(moe__bf_panel)
@@ -1793,6 +1910,18 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #endif
 #undef moe__act
 #undef moe__act_row
+#undef moe__amx_bf
+#undef moe__amx_bftile
+#undef moe__amx_cfg
+#undef moe__amx_dp
+#undef moe__amx_dpbf
+#undef moe__amx_ftz
+#undef moe__amx_ld
+#undef moe__amx_rows
+#undef moe__amx_st
+#undef moe__amx_tc
+#undef moe__amx_tile
+#undef moe__amxs
 #undef moe__axpy
 #undef moe__base
 #undef moe__bf_panel
@@ -4314,6 +4443,16 @@ static void moe__qgemm(moe_type t, int K, const unsigned char *qx, int mt, const
 #if (defined(MOE_SIMD_AVX512) && MOE__X_AVX512BW) || defined(MOE_SIMD_AVX2) || defined(MOE_SIMD_SCALAR) || defined(MOE_SIMD_NEON)
 #define MOE__IB 1
 #endif
+#if defined(MOE_AMX) && !defined(MOE__DISPATCHING)
+#if !defined(MOE__IB) || !defined(MOE_SIMD_AVX512)
+#error "moe.h: MOE_AMX needs the AVX-512 path with BW (-mavx512f -mavx512bw -mavx512vl, or -march=sapphirerapids)"
+#endif
+#if !defined(MOE_AMX_EMULATE) && !defined(_MSC_VER) && !(defined(__AMX_TILE__) && defined(__AMX_INT8__) && defined(__AMX_BF16__)) \
+    && !(defined(__AMXTILE__) && defined(__AMXINT8__) && defined(__AMXBF16__))     /* GCC's names, clang's */
+#error "moe.h: MOE_AMX needs -mamx-tile -mamx-int8 -mamx-bf16 (or MOE_AMX_EMULATE: the portable model of the tiles)"
+#endif
+#define MOE__AMX 1
+#endif
 #if defined(MOE_SIMD_NEON)
 #define MOE__IB8 1                  /* Q8_0 as two byte planes (q1, q2) and int8 weights: see below */
 #endif
@@ -4620,6 +4759,200 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
         break;
     }
 }
+#ifdef MOE__AMX
+/* ---- AMX tiles (cfg.batch_amx; MOE_AMX builds) -------------------------------------------
+   A call computes the same c[IR][G] as moe__ib_tile (IR = 8 rows, G = 32 tokens), a block of 32
+   columns at a time: the tile's IR rows are the A tile (the unit's tiles converted row-major by
+   moe__amx_rows), the panel's plane the B tile (its layout is already the one B wants: 4 bytes a
+   token a row of K/4, or a pair of bf16), in two halves of 16 tokens, into two int32 (f32) C
+   tiles. Byte codes: tdpbusd against a8 (u8 x s8), C from 0, then stored and added to the
+   start (c8, 1.5 c8 or 0) the vpdpbusd kernel starts from; Q8_0: its int16 pairs (w, sign) made
+   (w, 0) bytes, tdpbsud against a16's bytes (the low, unsigned bytes of 256 q1 + q2) and tdpbssd
+   against them one byte on (the high, signed bytes; the zero weights meet the low byte of the
+   next token or row, so the panels end MOE__AMXPAD bytes early), 256 hi + lo: a16's int32 sum.
+   The float step is the vpdpbusd kernel's (MOE__ITAIL*), so the output is its bits.
+   Tiles: 0, 1 C (tokens 0-15, 16-31), 2, 3 the high C (Q8_0), 4 A, 5, 6 B. */
+#define MOE__AMXPAD 64                 /* bytes the panels reserve past their end (Q8_0's one-byte shift) */
+#define MOE__AMXT(t) (MOE__IBQ(t) && (t) != MOE_TYPE_Q6_K && (t) != MOE_TYPE_Q3_K)   /* the types on tiles */
+#ifdef MOE_AMX_EMULATE
+/* the model: 8 tiles of up to 16 rows x 64 bytes, each row's bytes past colsb zero (as loads and
+   tilezero leave them); the dot products in the order of the instructions' pseudo-code, int32
+   sums wrapping, bf16 products added one at a time in f32 with denormal inputs and results
+   flushed to zero */
+typedef struct moe__amxs { unsigned char t[8][16][64]; int rows[8], colsb[8]; } moe__amxs;
+static void moe__amx_cfg(moe__amxs *s, const unsigned char *c)
+{
+    int i;
+    memset(s, 0, sizeof *s);
+    for (i = 0; i < 8; i++) { s->colsb[i] = c[16 + 2 * i] | c[17 + 2 * i] << 8; s->rows[i] = c[48 + i]; }
+}
+static void moe__amx_ld(moe__amxs *s, int t, const void *p, size_t stride)
+{
+    int r;
+    memset(s->t[t], 0, sizeof s->t[t]);
+    for (r = 0; r < s->rows[t]; r++) memcpy(s->t[t][r], (const unsigned char *)p + (size_t)r * stride, (size_t)s->colsb[t]);
+}
+static void moe__amx_st(const moe__amxs *s, int t, void *p, size_t stride)
+{
+    int r;
+    for (r = 0; r < s->rows[t]; r++) memcpy((unsigned char *)p + (size_t)r * stride, s->t[t][r], (size_t)s->colsb[t]);
+}
+/* kind: 0 u8 x s8 (tdpbusd), 1 s8 x u8 (tdpbsud), 2 s8 x s8 (tdpbssd) */
+static void moe__amx_dp(moe__amxs *s, int kind, int c, int a, int b)
+{
+    int m, n, k, i;
+    for (m = 0; m < s->rows[c]; m++)
+        for (n = 0; n < s->colsb[c] / 4; n++) {
+            uint32_t acc;
+            memcpy(&acc, &s->t[c][m][4 * n], 4);
+            for (k = 0; k < s->colsb[a] / 4; k++)
+                for (i = 0; i < 4; i++) {
+                    int x = kind == 0 ? (int)s->t[a][m][4 * k + i] : (int)(signed char)s->t[a][m][4 * k + i];
+                    int y = kind == 1 ? (int)s->t[b][k][4 * n + i] : (int)(signed char)s->t[b][k][4 * n + i];
+                    acc += (uint32_t)(x * y);
+                }
+            memcpy(&s->t[c][m][4 * n], &acc, 4);
+        }
+}
+static float moe__amx_bf(const unsigned char *p)   /* a bf16 as f32, a denormal as zero */
+{
+    uint32_t u = (uint32_t)(p[0] | p[1] << 8) << 16;
+    float f;
+    if ((u & 0x7f800000u) == 0) u &= 0x80000000u;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static float moe__amx_ftz(float f) { return f != 0.0f && fabsf(f) < 1.17549435e-38f ? 0.0f * f : f; }   /* FLT_MIN */
+static void moe__amx_dpbf(moe__amxs *s, int c, int a, int b)
+{
+    int m, n, k;
+    for (m = 0; m < s->rows[c]; m++)
+        for (n = 0; n < s->colsb[c] / 4; n++) {
+            float acc;
+            memcpy(&acc, &s->t[c][m][4 * n], 4);
+            for (k = 0; k < s->colsb[a] / 4; k++) {
+                acc = moe__amx_ftz(acc + moe__amx_bf(&s->t[a][m][4 * k]) * moe__amx_bf(&s->t[b][k][4 * n]));
+                acc = moe__amx_ftz(acc + moe__amx_bf(&s->t[a][m][4 * k + 2]) * moe__amx_bf(&s->t[b][k][4 * n + 2]));
+            }
+            memcpy(&s->t[c][m][4 * n], &acc, 4);
+        }
+}
+#define MOE__ASTATE moe__amxs amx_;
+#define MOE__ACFG(p) moe__amx_cfg(&amx_, p)
+#define MOE__ALD(t, p, s) moe__amx_ld(&amx_, t, p, s)
+#define MOE__ASTO(t, p, s) moe__amx_st(&amx_, t, p, s)
+#define MOE__AZERO(n_) memset(amx_.t[n_], 0, sizeof amx_.t[n_])
+#define MOE__ADPBUSD(c, a, b) moe__amx_dp(&amx_, 0, c, a, b)
+#define MOE__ADPBSUD(c, a, b) moe__amx_dp(&amx_, 1, c, a, b)
+#define MOE__ADPBSSD(c, a, b) moe__amx_dp(&amx_, 2, c, a, b)
+#define MOE__ADPBF16(c, a, b) moe__amx_dpbf(&amx_, c, a, b)
+#define MOE__AREL() (void)0
+#else
+#define MOE__ASTATE
+#define MOE__ACFG(p) _tile_loadconfig(p)
+#define MOE__ALD(t, p, s) _tile_loadd(t, p, s)
+#define MOE__ASTO(t, p, s) _tile_stored(t, p, s)
+#define MOE__AZERO(t) _tile_zero(t)
+#define MOE__ADPBUSD(c, a, b) _tile_dpbusd(c, a, b)
+#define MOE__ADPBSUD(c, a, b) _tile_dpbsud(c, a, b)
+#define MOE__ADPBSSD(c, a, b) _tile_dpbssd(c, a, b)
+#define MOE__ADPBF16(c, a, b) _tile_dpbf16ps(c, a, b)
+#define MOE__AREL() _tile_release()
+#endif
+/* tile t of the config c: rows x colsb bytes (palette 1) */
+static void moe__amx_tc(unsigned char *c, int t, int rows, int colsb)
+{
+    c[0] = 1;
+    c[16 + 2 * t] = (unsigned char)colsb; c[17 + 2 * t] = (unsigned char)(colsb >> 8);
+    c[48 + t] = (unsigned char)rows;
+}
+/* the n tiles of K columns at p (moe__ib_pack's), converted for the A tile in place: per block,
+   S steps x IR rows x 4 bytes -> IR rows x S steps x 4 bytes; Q8_0's int16 (w, sign) -> (w, 0) */
+static void moe__amx_rows(moe_type t, int K, size_t n, unsigned char *p)
+{
+    const size_t bsz = moe__ib_tilebytes(t, MOE__QK), nb = n * (size_t)(K / MOE__QK);
+    const int S = t == MOE_TYPE_Q8_0 ? 16 : 8;
+    unsigned char tmp[16 * MOE__IR * 4];
+    size_t b;
+    int r, s;
+    for (b = 0; b < nb; b++) {
+        unsigned char *q = p + b * bsz + 8 * MOE__IR;
+        memcpy(tmp, q, (size_t)S * MOE__IR * 4);
+        for (r = 0; r < MOE__IR; r++)
+            for (s = 0; s < S; s++) {
+                unsigned char *d = q + ((size_t)r * S + (size_t)s) * 4;
+                memcpy(d, tmp + ((size_t)s * MOE__IR + (size_t)r) * 4, 4);
+                if (t == MOE_TYPE_Q8_0) d[1] = d[3] = 0;
+            }
+    }
+}
+#define MOE__ADECL(r) MOE__IV i##r##a = _mm512_add_epi32(za, MOE__ILD(ib + (r) * MOE__IG)), \
+        i##r##b = _mm512_add_epi32(zb, MOE__ILD(ib + (r) * MOE__IG + MOE__IVL));
+/* 256 hi + lo (Q8_0), in place in ib */
+#define MOE__AHL(r) { int32_t *p_ = ib + (r) * MOE__IG; \
+        _mm512_storeu_si512((void *)p_, _mm512_add_epi32(_mm512_slli_epi32(MOE__ILD(ih + (r) * MOE__IG), 8), MOE__ILD(p_))); \
+        _mm512_storeu_si512((void *)(p_ + 16), _mm512_add_epi32(_mm512_slli_epi32(MOE__ILD(ih + (r) * MOE__IG + 16), 8), MOE__ILD(p_ + 16))); }
+#define MOE__ABLOCK(ZA, ZB, TAIL) { const float *dw = (const float *)(const void *)(wt + b * bsz); \
+        MOE__IV za = ZA, zb = ZB; \
+        MOE__IF da, db; \
+        MOE__AZERO(0); MOE__AZERO(1); \
+        MOE__ALD(4, wt + b * bsz + 8 * MOE__IR, ac); \
+        MOE__ALD(5, xq, 4 * G); MOE__ALD(6, xq + 64, 4 * G); \
+        if (q8) { \
+            MOE__AZERO(2); MOE__AZERO(3); \
+            MOE__ADPBSUD(0, 4, 5); MOE__ADPBSUD(1, 4, 6); \
+            MOE__ALD(5, xq + 1, 4 * G); MOE__ALD(6, xq + 65, 4 * G); \
+            MOE__ADPBSSD(2, 4, 5); MOE__ADPBSSD(3, 4, 6); \
+            MOE__ASTO(2, ih, 4 * G); MOE__ASTO(3, ih + 16, 4 * G); \
+        } else { MOE__ADPBUSD(0, 4, 5); MOE__ADPBUSD(1, 4, 6); } \
+        MOE__ASTO(0, ib, 4 * G); MOE__ASTO(1, ib + 16, 4 * G); \
+        if (q8) { MOE__IROWS(MOE__AHL) } \
+        xq += (size_t)ac * G; \
+        { MOE__IROWS(MOE__ADECL) \
+        da = MOE__IFLD(dxp + b * G); db = MOE__IFLD(dxp + b * G + MOE__IVL); \
+        TAIL } }
+/* moe__ib_tile's c for a tile converted by moe__amx_rows (t: MOE__AMXT) */
+static void moe__amx_tile(moe_type t, int K, const unsigned char *wt, const unsigned char *g, int pl, float *c)
+{
+    const size_t G = MOE__IG, nb = (size_t)K / MOE__QK, bsz = moe__ib_tilebytes(t, MOE__QK);
+    const float *dxp = (const float *)(const void *)g;
+    const unsigned char *c8 = g + nb * G * 4, *a8 = g + nb * G * 8, *xq;
+    const int q8 = t == MOE_TYPE_Q8_0, ac = q8 ? 64 : 32;     /* A's bytes a row: 32 values */
+    unsigned char cfg[64];
+    int32_t ib[MOE__IR * MOE__IG], ih[MOE__IR * MOE__IG];
+    size_t b;
+    int r;
+    MOE__ASTATE
+    memset(cfg, 0, sizeof cfg);
+    moe__amx_tc(cfg, 0, MOE__IR, 64); moe__amx_tc(cfg, 1, MOE__IR, 64);
+    moe__amx_tc(cfg, 2, MOE__IR, 64); moe__amx_tc(cfg, 3, MOE__IR, 64);
+    moe__amx_tc(cfg, 4, MOE__IR, ac);
+    moe__amx_tc(cfg, 5, ac / 4, 64); moe__amx_tc(cfg, 6, ac / 4, 64);
+    MOE__ACFG(cfg);
+    xq = q8 ? a8 + ((pl & 1) ? (size_t)K * G : 0) : a8;
+    for (r = 0; r < MOE__IR * MOE__IG; r++) c[r] = 0.0f;
+    switch (t) {
+    case MOE_TYPE_Q8_0:
+        for (b = 0; b < nb; b++) MOE__ABLOCK(MOE__IZERO(), MOE__IZERO(), MOE__ITAIL)
+        for (r = 0; r < MOE__IR * MOE__IG; r++) c[r] *= 1.0f / 256.0f;
+        break;
+    case MOE_TYPE_Q4_K: case MOE_TYPE_Q5_K:
+        for (b = 0; b < nb; b++) MOE__ABLOCK(MOE__IZERO(), MOE__IZERO(), MOE__ITAILO)
+        break;
+    case MOE_TYPE_Q2_K:
+        for (b = 0; b < nb; b++) MOE__ABLOCK(MOE__IZERO(), MOE__IZERO(), MOE__ITAIL2)
+        break;
+    case MOE_TYPE_MXFP4:
+        for (b = 0; b < nb; b++)
+            MOE__ABLOCK(MOE__IC12(MOE__ILD(c8 + b * G * 4)), MOE__IC12(MOE__ILD(c8 + b * G * 4 + 4 * MOE__IVL)), MOE__ITAIL)
+        break;
+    default:                                            /* Q4_0 */
+        for (b = 0; b < nb; b++) MOE__ABLOCK(MOE__ILD(c8 + b * G * 4), MOE__ILD(c8 + b * G * 4 + 4 * MOE__IVL), MOE__ITAIL)
+        break;
+    }
+    MOE__AREL();
+}
+#endif
 #elif defined(MOE__IB) && defined(MOE_SIMD_NEON)
 /* NEON (the MOE__IB8 layout): a row's sums for the 8 tokens in two int32x4 (tokens 0-3, 4-7),
    i<row>a, i<row>b; a step loads the two token vectors (4 bytes a token) and the IR rows' 4
@@ -5079,6 +5412,29 @@ static void moe__bf_tile(int K, const unsigned char *const *w, const unsigned ch
 #if MOE__IR != 8
 #error "moe.h: moe__bf_tile is written for tiles of 8 rows"
 #endif
+#endif
+#if defined(MOE__AMX) && defined(MOE__BFDOT)
+/* moe__bf_tile's c on tdpbf16ps: IR bf16 rows in place, stride bytes apart (A: 32 values a step) */
+static void moe__amx_bftile(int K, const unsigned char *w, size_t stride, const unsigned char *g, int pl, float *c)
+{
+    const unsigned char *ab = g + moe__ib_tokbytes((size_t)K, pl & 7) * MOE__IG;
+    unsigned char cfg[64];
+    int k;
+    MOE__ASTATE
+    memset(cfg, 0, sizeof cfg);
+    moe__amx_tc(cfg, 0, MOE__IR, 64); moe__amx_tc(cfg, 1, MOE__IR, 64);
+    moe__amx_tc(cfg, 4, MOE__IR, 64);
+    moe__amx_tc(cfg, 5, 16, 64); moe__amx_tc(cfg, 6, 16, 64);
+    MOE__ACFG(cfg);
+    MOE__AZERO(0); MOE__AZERO(1);
+    for (k = 0; k < K; k += 32) {
+        MOE__ALD(4, w + 2 * (size_t)k, stride);
+        MOE__ALD(5, ab + (size_t)k * 2 * MOE__IG, 4 * MOE__IG); MOE__ALD(6, ab + (size_t)k * 2 * MOE__IG + 64, 4 * MOE__IG);
+        MOE__ADPBF16(0, 4, 5); MOE__ADPBF16(1, 4, 6);
+    }
+    MOE__ASTO(0, c, 4 * MOE__IG); MOE__ASTO(1, c + 16, 4 * MOE__IG);
+    MOE__AREL();
+}
 #endif
 /* the panel of blocks b0..b1-1 (32 values each) of a group: the planes pl */
 static void moe__ib_panel(int K, int b0, int b1, const float *x, unsigned char *g, int pl)
@@ -6007,6 +6363,7 @@ static moe_status moe__config_check(moe_layer *L, moe_config *c)
     if (!moe__enum_ok((int)c->score, MOE_SCORE_SOFTMAX_TOPK)) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.score", "unknown moe_score", (int)c->score);
     if (!moe__enum_ok((int)c->batch_quant, MOE_BATCH_EXACT)) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.batch_quant", "unknown moe_batch_quant", (int)c->batch_quant);
     if (!moe__enum_ok((int)c->batch_bf16, MOE_BF16_DOT)) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.batch_bf16", "unknown moe_batch_bf16", (int)c->batch_bf16);
+    if (c->batch_amx != 0 && c->batch_amx != 1) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.batch_amx", "must be 0 or 1; got", c->batch_amx);
     if (!moe__finite(c->routed_scale)) return MOE__FAIL(MOE_ERR_CONFIG, "cfg.routed_scale", "is NaN or Inf");
     if (c->routed_scale == 0.0f)
         return MOE__FAIL(MOE_ERR_CONFIG, "cfg.routed_scale", "is 0, so every routed output is 0 (start from moe_config_default())");
@@ -6135,6 +6492,17 @@ MOE__API moe_status moe_layer_init(moe_layer *L, const moe_config *cfg, const mo
         if (L->n_threads < 1) L->n_threads = 1;
         if (L->n_threads > 4096) L->n_threads = 4096;
     }
+    if (c.batch_amx) {
+#ifdef MOE__AMX
+        if (!moe__amx_usable())
+            return MOE__FAIL(MOE_ERR_UNSUPPORTED, "cfg.batch_amx", "AMX tiles are not usable here: the CPU lacks AMX-TILE/INT8/BF16, "
+                                                                   "or the OS has not given this process the tile state (call moe_amx_enable() first)");
+        L->amx = 1;
+#else
+        return MOE__FAIL(MOE_ERR_UNSUPPORTED, "cfg.batch_amx", "this build has no AMX path (a static AVX-512 build with MOE_AMX "
+                                                               "and -mamx-tile -mamx-int8 -mamx-bf16; never MOE_DISPATCH)");
+#endif
+    }
     L->cfg = c;
     L->path = MOE__PATH_THIS;
     L->magic = MOE__MAGIC;
@@ -6243,6 +6611,9 @@ static int moe__make_plan(const moe_layer *L, int T, moe__plan *p)
         if (pi > pf) pf = pi;
         p->qxb = moe__ib_tokbytes(D, pl); p->qhb = moe__ib_tokbytes(kh, pl);
         ok = ok && moe__mul(np, p->qxb, &p->QX) && moe__mul(np, p->qhb, &p->QH);
+#ifdef MOE__AMX
+        if (L->amx) ok = ok && moe__add(p->QX, MOE__AMXPAD, &p->QX) && moe__add(p->QH, MOE__AMXPAD, &p->QH);
+#endif
         if (!ok) return 0;
     }
     p->panel = pf;
@@ -6371,7 +6742,13 @@ MOE__API moe_status moe_prepack(moe_layer *L, void *buf, size_t size)
             for (j = sh ? 3 : 0; j < (sh ? 6 : 3); j++) {
 #ifdef MOE__IB
                 const moe__matrix *M = moe__pk_mat(L, j);
-                if (es[j]) moe__ib_pack(M, ee, 0, M->rows, base + off[j] + (size_t)ee * es[j]);
+                if (es[j]) {
+                    unsigned char *d = base + off[j] + (size_t)ee * es[j];
+                    moe__ib_pack(M, ee, 0, M->rows, d);
+#ifdef MOE__AMX
+                    if (L->amx && MOE__AMXT(M->type)) moe__amx_rows(M->type, M->cols, (size_t)(M->rows + MOE__IR - 1) / MOE__IR, d);
+#endif
+                }
 #else
                 (void)ee;               /* (never reached: nothing to pack without the kernels) */
 #endif
@@ -6737,14 +7114,31 @@ static void moe__tile_rows(const float *const *rows, int nr, const float **p)
 }
 
 /* a unit's rows repacked for moe__ib_tile (BF16: read in place, nothing to do) */
-static void moe__ib_mpack(const moe__matrix *M, int e, int n0, int nr, unsigned char *dst)
+static void moe__ib_mpack(const moe__matrix *M, int e, int n0, int nr, unsigned char *dst, int amx)
 {
     if (M->type != MOE_TYPE_BF16) moe__ib_pack(M, e, n0, nr, dst);
+#ifdef MOE__AMX
+    if (amx && MOE__AMXT(M->type)) moe__amx_rows(M->type, M->cols, (size_t)(nr + MOE__IR - 1) / MOE__IR, dst);
+#else
+    (void)amx;
+#endif
 }
 /* one tile of IR rows (nr of them live, from row n0) against a group's panel g: the repacked
    tile pk, or BF16 rows in place */
-static void moe__ib_mtile(const moe__matrix *M, int e, int n0, int nr, int K, const unsigned char *pk, const unsigned char *g, int pl, float *c)
+static void moe__ib_mtile(const moe__matrix *M, int e, int n0, int nr, int K, const unsigned char *pk, const unsigned char *g, int pl, float *c,
+                          int amx)
 {
+#ifdef MOE__AMX
+    if (amx && MOE__AMXT(M->type)) { moe__amx_tile(M->type, K, pk, g, pl, c); return; }
+#ifdef MOE__BFDOT
+    if (amx && M->type == MOE_TYPE_BF16 && nr == MOE__IR) {     /* (units of NI rows: always whole tiles) */
+        moe__amx_bftile(K, moe__base(M, e) + (size_t)n0 * M->row_stride, M->row_stride, g, pl, c);
+        return;
+    }
+#endif
+#else
+    (void)amx;
+#endif
 #ifdef MOE__BFDOT
     if (M->type == MOE_TYPE_BF16) {
         const unsigned char *w[MOE__IR], *base = moe__base(M, e);
@@ -6769,16 +7163,16 @@ static void moe__ib_gateup(moe__ctx *c, const moe__unit *u, float *scr, const mo
     size_t tok = c->xoff[u->e] / (size_t)D, tbg = moe__ib_tilebytes(G->type, (size_t)D), tbu = moe__ib_tilebytes(U->type, (size_t)D);
     const unsigned char *pg = moe__pk_tiles(c->L, 3 * u->sh, u->ee, u->n0, tbg), *pu = moe__pk_tiles(c->L, 3 * u->sh + 1, u->ee, u->n0, tbu);
     float *tg = scr + c->panel_floats, *tu = tg + c->tmp_floats, *H = c->H + c->hoff[u->e];
-    if (gated && !pg) { moe__ib_mpack(G, u->ee, u->n0, u->nb, (unsigned char *)scr); pg = (const unsigned char *)scr; }
-    if (!pu) { moe__ib_mpack(U, u->ee, u->n0, u->nb, (unsigned char *)(scr + c->panel_floats / 2)); pu = (const unsigned char *)(scr + c->panel_floats / 2); }
+    if (gated && !pg) { moe__ib_mpack(G, u->ee, u->n0, u->nb, (unsigned char *)scr, c->L->amx); pg = (const unsigned char *)scr; }
+    if (!pu) { moe__ib_mpack(U, u->ee, u->n0, u->nb, (unsigned char *)(scr + c->panel_floats / 2), c->L->amx); pu = (const unsigned char *)(scr + c->panel_floats / 2); }
     for (t0 = 0; t0 < u->m; t0 += MOE__G) {
         const unsigned char *xq = c->QX + (tok + (size_t)t0) * c->qxb;
         unsigned char *hq = c->QH + (tok + (size_t)t0) * c->qhb;
         float *hp = H + (size_t)t0 * (size_t)u->ff;
         for (r = 0; r < u->nb; r += MOE__IR) {
             int nr = u->nb - r < MOE__IR ? u->nb - r : MOE__IR;
-            if (gated) moe__ib_mtile(G, u->ee, u->n0 + r, nr, D, pg + (size_t)(r / MOE__IR) * tbg, xq, c->ibp, tg);
-            moe__ib_mtile(U, u->ee, u->n0 + r, nr, D, pu + (size_t)(r / MOE__IR) * tbu, xq, c->ibp, tu);
+            if (gated) moe__ib_mtile(G, u->ee, u->n0 + r, nr, D, pg + (size_t)(r / MOE__IR) * tbg, xq, c->ibp, tg, c->L->amx);
+            moe__ib_mtile(U, u->ee, u->n0 + r, nr, D, pu + (size_t)(r / MOE__IR) * tbu, xq, c->ibp, tu, c->L->amx);
             for (i = 0; i < nr; i++) {
                 int row = u->n0 + r + i;
                 float gb = bg ? MOE__LDF(bg + (size_t)row * bgs) : 0.0f, ub = bu ? MOE__LDF(bu + (size_t)row * bus) : 0.0f;
@@ -6795,13 +7189,13 @@ static void moe__ib_down(moe__ctx *c, const moe__unit *u, float *scr, const moe_
     size_t tok = c->xoff[u->e] / (size_t)D, tb = moe__ib_tilebytes(M->type, (size_t)u->ff);
     const unsigned char *pk = moe__pk_tiles(c->L, 3 * u->sh + 2, u->ee, u->n0, tb);
     float *tc = scr + c->panel_floats;
-    if (!pk) { moe__ib_mpack(M, u->ee, u->n0, u->nb, (unsigned char *)scr); pk = (const unsigned char *)scr; }
+    if (!pk) { moe__ib_mpack(M, u->ee, u->n0, u->nb, (unsigned char *)scr, c->L->amx); pk = (const unsigned char *)scr; }
     for (t0 = 0; t0 < u->m; t0 += MOE__G) {
         const unsigned char *hq = c->QH + (tok + (size_t)t0) * c->qhb;
         int gt = u->m - t0 < MOE__G ? u->m - t0 : MOE__G;
         for (r = 0; r < u->nb; r += MOE__IR) {
             int nr = u->nb - r < MOE__IR ? u->nb - r : MOE__IR;
-            moe__ib_mtile(M, u->ee, u->n0 + r, nr, u->ff, pk + (size_t)(r / MOE__IR) * tb, hq, c->ibp, tc);
+            moe__ib_mtile(M, u->ee, u->n0 + r, nr, u->ff, pk + (size_t)(r / MOE__IR) * tb, hq, c->ibp, tc, c->L->amx);
             for (n = 0; n < gt; n++) {
                 float *o = c->XY + (size_t)u->lst[t0 + n] * (size_t)D + (size_t)(u->n0 + r);
                 for (i = 0; i < nr; i++) o[i] = tc[i * MOE__G + n] + (bd ? MOE__LDF(bd + u->n0 + r + i) : 0.0f);
@@ -7334,6 +7728,7 @@ MOE__API moe_status moe_route(const moe_layer *layer, const float *x, int n_toke
 #undef MOE__HSUM_S32
 #undef MOE__LDX
 #undef MOE__IB
+#undef MOE__AMX
 #undef MOE__IB8
 #undef MOE__IG
 #undef MOE__NI
@@ -7377,6 +7772,21 @@ MOE__API moe_status moe_route(const moe_layer *layer, const float *x, int n_toke
 #undef MOE__IS8
 #undef MOE__IS16
 #undef MOE__IBLOCK
+#undef MOE__AMXPAD
+#undef MOE__AMXT
+#undef MOE__ASTATE
+#undef MOE__ACFG
+#undef MOE__ALD
+#undef MOE__ASTO
+#undef MOE__AZERO
+#undef MOE__ADPBUSD
+#undef MOE__ADPBSUD
+#undef MOE__ADPBSSD
+#undef MOE__ADPBF16
+#undef MOE__AREL
+#undef MOE__ADECL
+#undef MOE__AHL
+#undef MOE__ABLOCK
 #undef MOE__NS32
 #undef MOE__NROWS
 #undef MOE__NW
@@ -7499,26 +7909,6 @@ MOEDEF int moe_path_supported(moe_path p) { return p == MOE_PATH_AUTO || p == MO
 #if MOE__DISPATCHING == 1
 #define MOE__BUILT ((1u << MOE_PATH_SCALAR) | (1u << MOE_PATH_AVX2) | ((unsigned)MOE__PASS_AVXVNNI << MOE_PATH_AVX2_VNNI) \
                     | (1u << MOE_PATH_AVX512) | (1u << MOE_PATH_AVX512_VNNI))
-static void moe__cpuid(unsigned leaf, unsigned sub, unsigned r[4])
-{
-#if defined(_MSC_VER) && !defined(__clang__)
-    int a[4];
-    __cpuidex(a, (int)leaf, (int)sub);
-    r[0] = (unsigned)a[0]; r[1] = (unsigned)a[1]; r[2] = (unsigned)a[2]; r[3] = (unsigned)a[3];
-#else
-    __asm__ __volatile__("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
-#endif
-}
-static unsigned long long moe__xcr0(void)   /* the register state the OS saves (XGETBV 0) */
-{
-#if defined(_MSC_VER) && !defined(__clang__)
-    return (unsigned long long)_xgetbv(0);
-#else
-    unsigned lo, hi;
-    __asm__ __volatile__(".byte 0x0f, 0x01, 0xd0" : "=a"(lo), "=d"(hi) : "c"(0));   /* xgetbv */
-    return ((unsigned long long)hi << 32) | lo;
-#endif
-}
 static unsigned moe__cpu_paths(void)
 {
     unsigned r[4], s7[4] = { 0, 0, 0, 0 }, s71[4] = { 0, 0, 0, 0 }, ok = 1u << MOE_PATH_SCALAR, max;

@@ -225,6 +225,26 @@ full_matrix() {
     if [ $HAVE_AVX512 = 1 ]; then add gcc-c99-avx512f-nobw "gcc -std=c99 -O2 $WARN -DMOE_SIMD_AVX512 -mavx512f -mavx2 -mfma -mf16c $SRC $VS $LIBS" "" --quick
     else skip gcc-c99-avx512f-nobw "this CPU lacks avx512f (or is not x86-64)"; fi
 
+    # ---- AMX (cfg.batch_amx): the tiles' portable C model (MOE_AMX_EMULATE) on any AVX-512 CPU,
+    # also under ASan + UBSan; the real tiles where the CPU has them, else the same build checks
+    # that batch_amx = 1 is refused (and the kernels compile warning-free) ------------------
+    local AMXF="-mamx-tile -mamx-int8 -mamx-bf16 -DMOE_AMX"
+    if [ $HAVE_AVX512 = 1 ]; then
+        add gcc-c99-amx-emulated "gcc -std=c99 -O2 $WARN -march=native -DMOE_AMX -DMOE_AMX_EMULATE $SRC $VS $LIBS" "" "--group amx,ibatch,prepack,bf16dot"
+        add gcc-asan-ubsan-amx-emulated "gcc -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all $WARN -march=native -DMOE_AMX -DMOE_AMX_EMULATE $SRC $LIBS" "" "--quick --group amx"
+    else
+        skip gcc-c99-amx-emulated "this CPU lacks avx512f/bw/vl/dq (or is not x86-64)"
+        skip gcc-asan-ubsan-amx-emulated "this CPU lacks avx512f/bw/vl/dq (or is not x86-64)"
+    fi
+    if [ $HAVE_AVX512 = 1 ] && cpu_has amx_tile amx_int8 amx_bf16; then
+        add gcc-c99-amx "gcc -std=c99 -O2 $WARN -march=native $AMXF $SRC $VS $LIBS" "" ""
+        add clang-c99-amx "clang -std=c99 -O2 $WARN -march=native $AMXF $SRC $LIBS" "" "--quick --group amx"
+    else
+        skip gcc-c99-amx "this CPU lacks amx_tile/amx_int8/amx_bf16"
+        skip clang-c99-amx "this CPU lacks amx_tile/amx_int8/amx_bf16"
+        if [ $HAVE_AVX512 = 1 ]; then add gcc-c99-amx-refused "gcc -std=c99 -O2 $WARN -march=native $AMXF $SRC $LIBS" "" "--group amx"; fi
+    fi
+
     # ---- -O3 builds: their lines report the compile time (no threshold) -------------------
     for cc in gcc clang; do
         if [ $HAVE_AVX2 = 1 ]; then add "$cc-c99-O3-avx2" "$cc -std=c99 -O3 $WARN $AVX2_FLAGS $SRC $LIBS" "" ""

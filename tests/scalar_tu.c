@@ -6,6 +6,7 @@
 #undef MOE_SIMD_AVX2      /* the build's -D for the path under test applies to this file too */
 #undef MOE_SIMD_AVX512
 #undef MOE_SIMD_NEON
+#undef MOE_AMX            /* (an AMX build of the test: AMX needs the AVX-512 path) */
 #define MOE_SIMD_SCALAR
 #define MOE_IMPLEMENTATION
 #include "../moe.h"

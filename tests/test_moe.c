@@ -470,6 +470,7 @@ typedef struct spec {
     moe_batch_bf16 bb;      /* cfg.batch_bf16 (MOE_BF16_EXACT, the default, is 0) */
     int prepack;            /* 1: run_case runs the layer on moe_prepack's tiles (and checks them
                                bit for bit against the layer without) */
+    int amx;                /* cfg.batch_amx */
 } spec;
 
 static spec spec_default(void)
@@ -887,6 +888,7 @@ static void model_build(model *m, const spec *sp)
     m->cfg.n_threads = s->n_threads;
     m->cfg.batch_quant = s->bq;
     m->cfg.batch_bf16 = s->bb;
+    m->cfg.batch_amx = s->amx;
 
     m->worst_int = m->worst_ib = -1;    /* the worst int class any expert of the layer may take */
     {
@@ -1300,6 +1302,7 @@ static void check_vs_scalar(const model *m, const float *x, int T, int capacity,
     double mx = 0.0, d = 0.0, rel;
     moe_config cs = m->cfg;
     moe_status st;
+    cs.batch_amx = 0;                   /* the scalar path has no tiles (AMX gives the same bits) */
     /* Integer batches quantise the hidden rows too: a hidden value that the two paths compute a few
        ulp apart (vector activation functions, FMA) rounds to neighbouring 8-bit codes when it lies
        at a rounding boundary, and moves y by one code step of that block. With Q8_0/Q4_0 layers
@@ -5113,6 +5116,149 @@ static void test_prepack(void)
     group_end();
 }
 
+/* AMX tiles (cfg.batch_amx = 1; see AMX in moe.h). Every build: batch_amx out of range is
+   MOE_ERR_CONFIG; where moe_amx_enable() says no (no MOE_AMX, or a CPU / OS without AMX),
+   batch_amx = 1 is MOE_ERR_UNSUPPORTED naming the field, and the kernel checks below do not run
+   (the line says so; tests/run.sh skips its hardware configuration by name on such CPUs). Where
+   it says yes (the CPU's tiles, or MOE_AMX_EMULATE's model of them), the ibatch group's layers
+   (every integer-batch type, the mixes, shared experts, fused gate_up, GELU on 3 threads,
+   MXFP4's external scales), repacked and pre-packed, against the float64 reference and bit for
+   bit against the same layer without AMX (the same int32 sums and float steps); the bf16dot
+   group's layers against the reference and against the vdpbf16ps layer (within the class's
+   bound, and not its bits: the tiles ran); a NaN token. */
+static void amx_pair(const spec *sp, int T, const char *label)
+{
+    model *m = (model *)xmalloc(sizeof(model));
+    moe_layer L;
+    size_t n = (size_t)T * (size_t)sp->dm;
+    float *x = (float *)xmalloc(n * sizeof(float)), *ya = (float *)xmalloc(n * sizeof(float)), *yp = (float *)xmalloc(n * sizeof(float));
+    rc_out keep;
+    int bf = sp->bb == MOE_BF16_DOT;
+    model_build(m, sp);
+    keep.x = x; keep.y = ya; keep.ids = NULL; keep.w = NULL;
+    if (run_case(m, T, 0, sp->seed * 31u + (unsigned long long)T, label, &keep) >= 0) {
+        moe_config c = m->cfg;
+        c.batch_amx = 0;
+        if (require(moe_layer_init(&L, &c, &m->w) == MOE_OK, "%s: the layer without AMX", label)) {
+            size_t ws = moe_workspace_size(&L, T);
+            void *work = xmalloc(ws);
+            if (check(moe_forward(&L, x, T, yp, work, ws) == MOE_OK, "%s: forward without AMX", label)) {
+                if (!bf) check(memcmp(ya, yp, n * sizeof(float)) == 0, "%s: AMX output differs from the vpdpbusd kernel's", label);
+                else {
+                    double d = 0.0, mx = 0.0;
+                    size_t i;
+                    for (i = 0; i < n; i++) {
+                        double e = fabs((double)ya[i] - (double)yp[i]);
+                        if (e > d) d = e;
+                        if (fabs((double)yp[i]) > mx) mx = fabs((double)yp[i]);
+                    }
+                    check(memcmp(ya, yp, n * sizeof(float)) != 0 && d <= 1e-2 * mx,
+                          "%s: tdpbf16ps vs vdpbf16ps: max diff %.3g of max |y| %.3g (same bits: the tiles did not run; bound 1e-2)", label, d, mx);
+                    note("%s: tdpbf16ps vs vdpbf16ps rel %.3g", label, mx > 0 ? d / mx : d);
+                }
+            }
+            free(work);
+        }
+    }
+    free(x); free(ya); free(yp);
+    model_free(m);
+    free(m);
+}
+static void test_amx(void)
+{
+    int usable, ti, var, pp;
+    if (!group_begin("amx")) return;
+    usable = moe_amx_enable();
+#if defined(MOE_AMX) && defined(MOE_AMX_EMULATE)
+    check(usable == 1, "amx: the emulated tiles: moe_amx_enable() = %d", usable);
+#elif !defined(MOE_AMX)
+    check(usable == 0, "amx: a build without MOE_AMX: moe_amx_enable() = %d", usable);
+#endif
+    {
+        spec s = spec_default();
+        model *m = (model *)xmalloc(sizeof(model));
+        moe_layer L;
+        moe_status st;
+        s.dff = 64; s.t_gate = s.t_up = s.t_down = MOE_TYPE_Q4_0;
+        model_build(m, &s);
+        if (require(m->ok, "amx: model")) {
+            m->cfg.batch_amx = 2;
+            st = moe_layer_init(&L, &m->cfg, &m->w);
+            check(st == MOE_ERR_CONFIG && strstr(moe_layer_error(&L), "cfg.batch_amx") != NULL,
+                  "amx: batch_amx 2 -> %s \"%s\"", moe_status_string(st), moe_layer_error(&L));
+            m->cfg.batch_amx = 1;
+            st = moe_layer_init(&L, &m->cfg, &m->w);
+            if (usable) check(st == MOE_OK, "amx: batch_amx 1 -> %s \"%s\"", moe_status_string(st), moe_layer_error(&L));
+            else check(st == MOE_ERR_UNSUPPORTED && strstr(moe_layer_error(&L), "cfg.batch_amx") != NULL,
+                       "amx: batch_amx 1 without usable tiles -> %s \"%s\"", moe_status_string(st), moe_layer_error(&L));
+        }
+        model_free(m); free(m);
+    }
+    if (!usable) {
+        printf("amx: tiles not usable here (moe_amx_enable() = 0: %s): the kernel checks did not run, the refusal did\n",
+#ifdef MOE_AMX
+               "the CPU or OS lacks AMX"
+#else
+               "built without MOE_AMX"
+#endif
+        );
+        group_end();
+        return;
+    }
+    for (ti = 0; ti < IB_NT; ti++)
+        for (var = 0; var < 5; var++)
+            for (pp = 0; pp < 2; pp++) {
+                spec s;
+                char label[160];
+                if (g_quick && var != 1 && var != 3 && var != 4) continue;
+                if (!ib_spec(ti, var, &s)) continue;
+                s.amx = 1; s.prepack = pp;
+                s.seed = 17 + (unsigned long long)(var * 32 + ti * 2 + pp);
+                snprintf(label, sizeof label, "amx %s var %d%s", ib_type_name(ti), var, pp ? " pre-packed" : "");
+                amx_pair(&s, 64, label);
+            }
+    for (var = 0; var < 4; var++) {
+        spec s = spec_default();
+        char label[96];
+        s.dm = 128; s.dff = var == 2 ? 224 : 160; s.E = 4; s.k = 2;
+        s.t_gate = s.t_up = s.t_down = s.t_gate_up = MOE_TYPE_BF16;
+        s.bb = MOE_BF16_DOT; s.amx = 1;
+        if (var == 1) { s.n_shared = 1; s.dff_sh = 96; s.t_sgate = s.t_sup = s.t_sdown = MOE_TYPE_BF16; s.has_sgw = 1; }
+        if (var == 2) { s.fused = 1; s.has_db = 1; s.has_gb = 1; }
+        if (var == 3) { s.act = MOE_ACT_GELU; s.per_expert = 1; s.n_threads = 3; s.t_down = MOE_TYPE_Q8_0; }
+        s.seed = 191 + (unsigned long long)var;
+        snprintf(label, sizeof label, "amx bf16 dot var %d", var);
+        amx_pair(&s, 64, label);
+    }
+    {   /* a NaN token: its row NaN, the others finite */
+        spec s = spec_default();
+        model *m = (model *)xmalloc(sizeof(model));
+        moe_layer L;
+        int T = 48, i, t, bad = 0;
+        s.dm = 128; s.dff = 160; s.E = 4; s.k = 2; s.amx = 1;
+        s.t_gate = s.t_up = MOE_TYPE_Q8_0; s.t_down = MOE_TYPE_Q4_0;
+        model_build(m, &s);
+        if (require(m->ok && moe_layer_init(&L, &m->cfg, &m->w) == MOE_OK, "amx nan: layer")) {
+            size_t ws = moe_workspace_size(&L, T), n = (size_t)T * (size_t)s.dm;
+            float *x = (float *)xmalloc(n * sizeof(float)), *y = (float *)xmalloc(n * sizeof(float));
+            void *work = xmalloc(ws);
+            rng_t r = {0x78ull};
+            for (i = 0; i < (int)n; i++) x[i] = rng_sym(&r);
+            x[7 * s.dm + 3] = (float)NAN;
+            check(moe_forward(&L, x, T, y, work, ws) == MOE_OK, "amx nan: forward");
+            for (t = 0; t < T; t++)
+                for (i = 0; i < s.dm; i++) {
+                    float v = y[(size_t)t * s.dm + i];
+                    if (t == 7 ? v == v : !(v == v && fabsf(v) < 1e30f)) bad = 1;
+                }
+            check(!bad, "amx nan: token 7's row NaN, the others finite");
+            free(x); free(y); free(work);
+        }
+        model_free(m); free(m);
+    }
+    group_end();
+}
+
 /* BF16 batches on vdpbf16ps (cfg.batch_bf16 = MOE_BF16_DOT). Layers (shared experts, fused
    gate_up, GELU, biases, a mix with Q8_0/Q4_0/Q4_K matrices in one expert, 3 threads, dims that
    are not multiples of 32: EXACT there) against the float64 reference within EC_BF16_DOT where
@@ -5311,6 +5457,7 @@ int main(int argc, char **argv)
     test_ibatch();
     test_prepack();
     test_bf16dot();
+    test_amx();
 #if !defined(MOE_TEST_EXTERN_IMPL) && !defined(MOE_DISPATCH)
     test_kernels();
 #endif
