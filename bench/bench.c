@@ -137,6 +137,7 @@ int main(int argc, char **argv)
     selftest_kernels();
     g_m.nthreads = g_opt.nthreads;
     g_m.lib_path = moe_simd_name();
+    g_m.amx = moe_amx_enable();
 
     cpu_name(cpu, sizeof cpu);
     printf("moe.h %d.%d.%d benchmark%s\n", MOE_VERSION_MAJOR, MOE_VERSION_MINOR, MOE_VERSION_PATCH,
@@ -144,6 +145,14 @@ int main(int argc, char **argv)
     printf("machine: %s, %d OpenMP threads available, bench uses %d\n", cpu, max_threads(), g_opt.nthreads);
     printf("library: native path \"%s\" (this binary, -march=native), scalar path \"%s\" (bench/moe_scalar.c, no -march)\n",
            g_m.lib_path, g_opt.no_scalar ? "(off)" : bench_scalar_simd_name());
+    if (g_m.amx) printf("AMX: tiles usable (cfg.batch_amx rows \"moe.h-amx\"; their ceiling, the tile peak, is not measured)\n");
+    else printf("AMX: rows \"moe.h-amx\" skipped: moe_amx_enable() = 0 (%s)\n",
+#ifdef MOE_AMX
+                "this CPU or OS lacks AMX"
+#else
+                "built without MOE_AMX: bench.mk adds it where /proc/cpuinfo lists amx_tile, amx_int8 and amx_bf16"
+#endif
+        );
 #ifdef BENCH_HAVE_OPENBLAS
     printf("OpenBLAS: %s\n", openblas_get_config());
     openblas_set_num_threads(g_opt.nthreads);
@@ -284,6 +293,24 @@ int main(int argc, char **argv)
             printf("  %-8s bf16  T=%-4d f32 %6.1f   exact %6.1f (%.2fx)   dot %6.1f (%.2fx)\n", specs[i].name, T,
                    f->flops / f->t.sec * 1e-9, e->flops / e->t.sec * 1e-9, f->t.sec / e->t.sec,
                    d->flops / d->t.sec * 1e-9, f->t.sec / d->t.sec);
+        }
+    }
+    if (g_m.amx) {
+        printf("\nAMX tiles (cfg.batch_amx = 1) vs the vpdpbusd / vdpbf16ps kernels, GFLOP/s (time ratio to f32 at the same T):\n");
+        for (i = 0; i < nl; i++) {
+            static const int Tq[2] = { 64, 512 };
+            int a, q;
+            for (q = 0; q < MOE_TYPE_COUNT; q++)
+                for (a = 0; a < 2; a++) {
+                    int T = g_opt.quick && Tq[a] == 512 ? 256 : Tq[a];
+                    const result *f = find_result(specs[i].name, MOE_TYPE_F32, T, "moe.h", g_opt.nthreads);
+                    const result *n = find_result(specs[i].name, (moe_type)q, T, q == MOE_TYPE_BF16 ? "moe.h-bf16dot" : "moe.h", g_opt.nthreads);
+                    const result *x = find_result(specs[i].name, (moe_type)q, T, "moe.h-amx", g_opt.nthreads);
+                    if (!f || !n || !x) continue;
+                    printf("  %-8s %-6s T=%-4d f32 %6.1f   vector %6.1f (%.2fx)   amx %6.1f (%.2fx)\n", specs[i].name,
+                           type_label((moe_type)q), T, f->flops / f->t.sec * 1e-9, n->flops / n->t.sec * 1e-9,
+                           f->t.sec / n->t.sec, x->flops / x->t.sec * 1e-9, f->t.sec / x->t.sec);
+                }
         }
     }
     printf("\nthread scaling, f32, T=%d (%d threads vs 1):", g_opt.quick ? 256 : 512, g_opt.nthreads);

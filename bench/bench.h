@@ -88,6 +88,7 @@ struct bench_machine {
     int nthreads, reps, bw_samples;
     double bw_min_local;
     const char *lib_path;
+    int amx;                           /* moe_amx_enable(): the "moe.h-amx" rows run */
 };
 extern struct bench_machine g_m;
 

@@ -20,7 +20,11 @@ BENCH_DEPS   := moe.h bench/bench.h bench/moe_scalar.h bench/bench.mk
 BENCH_OMP  = $(eval BENCH_OMP := $(shell printf 'int main(void){return 0;}\n' | $(CC) -fopenmp -x c - -o /dev/null >/dev/null 2>&1 && echo -fopenmp))$(BENCH_OMP)
 BENCH_BLAS = $(eval BENCH_BLAS := $(shell printf '#include <cblas.h>\nint main(void){float a=1,b=1,c=0;cblas_sgemm(CblasRowMajor,CblasNoTrans,CblasNoTrans,1,1,1,1.0f,&a,1,&b,1,0.0f,&c,1);openblas_set_num_threads(1);return (int)c-1;}\n' | $(CC) -x c - -o /dev/null -lopenblas >/dev/null 2>&1 && echo 1))$(BENCH_BLAS)
 
-BENCH_CFLAGS  = $(OPT) $(WARN) $(BENCH_OMP)
+# AMX rows (cfg.batch_amx): MOE_AMX and the -mamx flags where this CPU lists amx_tile, amx_int8 and
+# amx_bf16 and the compiler takes the flags; elsewhere the bench says the rows are skipped
+BENCH_AMX  = $(eval BENCH_AMX := $(shell grep -qw amx_tile /proc/cpuinfo 2>/dev/null && grep -qw amx_int8 /proc/cpuinfo && grep -qw amx_bf16 /proc/cpuinfo && printf 'int main(void){return 0;}\n' | $(CC) -mamx-tile -mamx-int8 -mamx-bf16 -x c - -o /dev/null >/dev/null 2>&1 && echo -DMOE_AMX -mamx-tile -mamx-int8 -mamx-bf16))$(BENCH_AMX)
+
+BENCH_CFLAGS  = $(OPT) $(WARN) $(BENCH_OMP) $(BENCH_AMX)
 BENCH_LIBS    = $(BENCH_OMP) -lm $(if $(BENCH_BLAS),-lopenblas)
 
 .PHONY: bench bench-build

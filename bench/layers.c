@@ -439,6 +439,14 @@ void run_layer(const layer_spec *sp)
             if (moe_workspace_size(&lib_bd, Tmax) > ws_n) ws_n = moe_workspace_size(&lib_bd, Tmax);
             have_bd = 1;
         }
+        if (g_m.amx) {                  /* the AMX layer's workspace (its panels keep a few bytes more) */
+            moe_config ca = cfg;
+            moe_layer lam;
+            ca.batch_amx = 1;
+            if (type == MOE_TYPE_BF16) ca.batch_bf16 = MOE_BF16_DOT;
+            if (moe_layer_init(&lam, &ca, &w) != MOE_OK) die("amx layer");
+            if (moe_workspace_size(&lam, Tmax) > ws_n) ws_n = moe_workspace_size(&lam, Tmax);
+        }
         /* moe_prepack's copy (integer-batch types only), made before the first batch row */
         lib_pk = lib;
         pk_size = moe_prepack_size(&lib_pk);
@@ -557,6 +565,27 @@ void run_layer(const layer_spec *sp)
                 lc.layer = &lib_bd; lc.scalar = 0;
                 tm = measure(run_lib, &lc, xs, nx, xstride, T, y);
                 print_row(stderr, add_result(sp->name, type, T, "moe.h-bf16dot", NT, tm, flops, bytes));
+                lc.layer = &lib;
+            }
+            if (T > 1 && g_m.amx && (type == MOE_TYPE_BF16 || type == MOE_TYPE_Q8_0 || type == MOE_TYPE_Q4_0 || type == MOE_TYPE_Q4_K ||
+                                     type == MOE_TYPE_Q5_K || type == MOE_TYPE_Q2_K || type == MOE_TYPE_MXFP4)) {
+                /* cfg.batch_amx = 1 (BF16: with MOE_BF16_DOT): the integer types' output is the
+                   vpdpbusd layer's bit for bit, BF16's within 1e-4 of the vdpbf16ps layer's */
+                moe_config ca = layer_config(&L, NT);
+                moe_weights wa = layer_weights(&L);
+                moe_layer lam;
+                const moe_layer *ref = type == MOE_TYPE_BF16 ? &lib_bd : &lib;
+                float *y2 = (float *)big_alloc(sizeof(float) * (size_t)T * D);
+                ca.batch_amx = 1;
+                if (type == MOE_TYPE_BF16) ca.batch_bf16 = MOE_BF16_DOT;
+                if (moe_layer_init(&lam, &ca, &wa) != MOE_OK || moe_workspace_size(&lam, T) > ws) die("amx layer");
+                if (moe_forward(ref, xs, T, y, work, ws) != MOE_OK || moe_forward(&lam, xs, T, y2, work, ws) != MOE_OK) die("moe_forward (amx)");
+                if (type != MOE_TYPE_BF16 ? memcmp(y, y2, sizeof(float) * (size_t)T * D) != 0 : rel_err(y2, y, NULL, T, D) > 1e-4)
+                    die("the AMX layer's output differs from the vector kernels'");
+                free(y2);
+                lc.layer = &lam; lc.scalar = 0;
+                tm = measure(run_lib, &lc, xs, nx, xstride, T, y);
+                print_row(stderr, add_result(sp->name, type, T, "moe.h-amx", NT, tm, flops, bytes));
                 lc.layer = &lib;
             }
             if (T == big_T && type == MOE_TYPE_F32 && NT > 1) {

@@ -3,6 +3,7 @@
    this file without -march=native, so the compiler cannot turn it into a SIMD path either. */
 #define MOE_STATIC
 #define MOE_SIMD_SCALAR
+#undef MOE_AMX             /* (bench.mk adds it on AMX hosts: AMX needs the AVX-512 path) */
 #define MOE_IMPLEMENTATION
 #include "../moe.h"
 #include "moe_scalar.h"

@@ -64,11 +64,12 @@ static void fmt_ratio(char *buf, size_t n, double r)
    MOE_BF16_DOT; with MOE_BATCH_INT, vpdpbusd for the 8-bit codes (Q4_0, Q4_K, Q5_K, Q2_K, MXFP4)
    and vpdpwssd for the 16-bit ones (Q8_0's 256 q1 + q2, Q6_K, Q3_K; the few-token Q8_0 kernels
    run vpdpbusd twice, the same ceiling; "moe.h-prepack" rows too); else the FMA peak of the library's path. 0: not
-   measured on this CPU (no VNNI / AVX512-BF16), or not a moe.h row. */
+   measured on this CPU (no VNNI / AVX512-BF16; AMX rows: the tile peak is never measured), or not a moe.h row. */
 static double row_ceiling(const result *r)
 {
     int i = r->threads < 2 ? 1 : 2;
     if (strcmp(r->impl, "moe.h-bf16dot") == 0) return g_m.peak_dpbf16[i];
+    if (strcmp(r->impl, "moe.h-amx") == 0) return 0;      /* the tiles' peak is not measured */
     if (strcmp(r->impl, "moe.h") == 0 || strcmp(r->impl, "moe.h-prepack") == 0)
         switch (r->type) {
         case MOE_TYPE_Q4_0: case MOE_TYPE_Q4_K: case MOE_TYPE_Q5_K: case MOE_TYPE_Q2_K: case MOE_TYPE_MXFP4:
