@@ -252,7 +252,12 @@ typedef enum moe_batch_quant {
                          matrices are Q8_0, Q4_0, Q2_K..Q6_K or MXFP4 and the kernel path has an
                          integer GEMM for them (AVX-512 with BW and scalar: all of them; AVX2: not
                          Q6_K/Q3_K; NEON: not Q6_K/Q3_K either); else EXACT (and FP8 always) */
-    MOE_BATCH_EXACT   /* weights decoded to f32, f32 activations: exact to the dequantised weights */
+    MOE_BATCH_EXACT,  /* weights decoded to f32, f32 activations: exact to the dequantised weights */
+    MOE_BATCH_INT8    /* MOE_BATCH_INT, but Q8_0 batches drop the residual byte: Q8_0 on the
+                         8-bit q1 alone, as ggml does and as Q4_0 always is (vpdpbusd on its
+                         codes + 128: twice vpdpwssd's rate; the error of Q4_0's INT class, ~1 %
+                         of the output, instead of ~4e-5). On paths with VNNI (AVX-512 VNNI,
+                         AVX-VNNI); elsewhere as MOE_BATCH_INT. Other types: as MOE_BATCH_INT */
 } moe_batch_quant;
 
 /* How an expert with 2 tokens or more runs its BF16 matrices (see BF16 BATCHES). */
@@ -1780,6 +1785,7 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #define moe__ib_tile MOE__PN(moe__ib_tile)
 #define moe__ib_tilebytes MOE__PN(moe__ib_tilebytes)
 #define moe__ib_tokbytes MOE__PN(moe__ib_tokbytes)
+#define moe__ibt MOE__PN(moe__ibt)
 #define moe__in_shard MOE__PN(moe__in_shard)
 #define moe__inplace MOE__PN(moe__inplace)
 #define moe__k3_sc MOE__PN(moe__k3_sc)
@@ -1983,6 +1989,7 @@ enum { MOE__PH_ROUTER, MOE__PH_SCORE, MOE__PH_PACK, MOE__PH_GATEUP, MOE__PH_DOWN
 #undef moe__ib_tile
 #undef moe__ib_tilebytes
 #undef moe__ib_tokbytes
+#undef moe__ibt
 #undef moe__in_shard
 #undef moe__inplace
 #undef moe__k3_sc
@@ -4443,6 +4450,16 @@ static void moe__qgemm(moe_type t, int K, const unsigned char *qx, int mt, const
 #if (defined(MOE_SIMD_AVX512) && MOE__X_AVX512BW) || defined(MOE_SIMD_AVX2) || defined(MOE_SIMD_SCALAR) || defined(MOE_SIMD_NEON)
 #define MOE__IB 1
 #endif
+/* cfg.batch_quant = MOE_BATCH_INT8: Q8_0 tiles as u8 codes w + 128 (byte tiles, as Q4_0's) on
+   vpdpbusd against the q1 plane from -128 sum(q1) = 16 c8 (|sum| <= 32*255*127 + 32*128*127).
+   VNNI only: vpmaddubsw's pairs (2*255*127) would saturate. The pseudo-type MOE__Q8B stands for
+   such a Q8_0 matrix in the integer-batch code (moe__ibt). */
+#if defined(MOE__IB) && ((defined(MOE_SIMD_AVX512) && MOE__X_VNNI512BW) || (defined(MOE_SIMD_AVX2) && (MOE__X_VNNI512 || MOE__X_AVXVNNI)))
+#define MOE__IBQ8B 1
+#else
+#define MOE__IBQ8B 0
+#endif
+#define MOE__Q8B ((moe_type)(MOE_TYPE_COUNT + 1))
 #if defined(MOE_AMX) && !defined(MOE__DISPATCHING)
 #if !defined(MOE__IB) || !defined(MOE_SIMD_AVX512)
 #error "moe.h: MOE_AMX needs the AVX-512 path with BW (-mavx512f -mavx512bw -mavx512vl, or -march=sapphirerapids)"
@@ -4507,7 +4524,17 @@ static size_t moe__ib_tilebytes(moe_type t, size_t K) { return K / MOE__QK * (8 
 static void moe__ib_pack4(moe_type t, const unsigned char *const *src, unsigned char *qd)
 {
     const size_t st = 4 * MOE__IR;                    /* bytes between steps */
-    if (t == MOE_TYPE_Q8_0) {
+    if (t == MOE__Q8B) {                              /* values 16h..16h+15 + 128: steps 4h..4h+3 */
+        const __m128i x80 = _mm_set1_epi8((char)0x80);
+        int h;
+        for (h = 0; h < 2; h++) {
+            __m128i a = MOE__LDU128(src[0] + 2 + 16 * h), b = MOE__LDU128(src[1] + 2 + 16 * h);
+            __m128i c = MOE__LDU128(src[2] + 2 + 16 * h), d = MOE__LDU128(src[3] + 2 + 16 * h);
+            MOE__IT4(a, b, c, d)
+            MOE__IST(qd + (size_t)(4 * h) * st, _mm_xor_si128(a, x80)); MOE__IST(qd + (size_t)(4 * h + 1) * st, _mm_xor_si128(b, x80));
+            MOE__IST(qd + (size_t)(4 * h + 2) * st, _mm_xor_si128(c, x80)); MOE__IST(qd + (size_t)(4 * h + 3) * st, _mm_xor_si128(d, x80));
+        }
+    } else if (t == MOE_TYPE_Q8_0) {
         int h;
         for (h = 0; h < 4; h++) {                     /* values 8h..8h+7: steps 4h..4h+3 */
             __m128i a = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)(src[0] + 2 + 8 * h)));
@@ -4567,7 +4594,8 @@ static void moe__ib_pack0(moe_type t, const unsigned char *w, size_t stride, int
 #else
     const int nb = K / MOE__QK, q8 = t == MOE_TYPE_Q8_0, bsz = 8 + (q8 ? 64 : 32);
 #endif
-    const size_t bytes = q8 ? MOE__Q8_BYTES : MOE__Q4_BYTES;
+    const int q8b = t == MOE__Q8B;                     /* (MOE_BATCH_INT8: byte codes w + 128) */
+    const size_t bytes = q8 || q8b ? MOE__Q8_BYTES : MOE__Q4_BYTES;
     int r0, r, b, i, rq;
     for (r0 = 0; r0 < nr; r0 += MOE__IR, dst += moe__ib_tilebytes(t, (size_t)K))
         for (rq = 0; rq < MOE__IR; rq += 4) {
@@ -4594,7 +4622,10 @@ static void moe__ib_pack0(moe_type t, const unsigned char *w, size_t stride, int
                     unsigned char *blk = dst + (size_t)b * (size_t)bsz * MOE__IR, *qd = blk + 8 * MOE__IR;
                     float dw = live ? moe__h2f(moe__rd16(src)) : 0.0f;
                     memcpy(blk + 4 * r, &dw, 4);
-                    if (q8) {
+                    if (q8b)
+                        for (i = 0; i < MOE__QK; i++)    /* value i: step i/4, byte i%4 */
+                            qd[((size_t)(i / 4) * MOE__IR + (size_t)r) * 4 + (size_t)(i % 4)] = (unsigned char)((live ? src[2 + i] : 0) ^ 0x80);
+                    else if (q8) {
 #ifdef MOE__IB8
                         for (i = 0; i < MOE__QK; i++)    /* value i: step i/4, byte i%4 */
                             qd[((size_t)(i / 4) * MOE__IR + (size_t)r) * 4 + (size_t)(i % 4)] = live ? src[2 + i] : 0;
@@ -4632,6 +4663,7 @@ static void moe__ib_pack0(moe_type t, const unsigned char *w, size_t stride, int
 #define MOE__IFMAF(a, b, acc) _mm512_fmadd_ps(a, b, acc)
 #define MOE__ICVT(i) _mm512_cvtepi32_ps(i)
 #define MOE__IC12(v) _mm512_add_epi32(v, _mm512_srai_epi32(v, 1))
+#define MOE__IC16(v) _mm512_slli_epi32(v, 4)
 #define MOE__IONES() _mm512_set1_epi8(1)
 #define MOE__ISUM(c8v, s) _mm512_sub_epi32(_mm512_sub_epi32(_mm512_setzero_si512(), _mm512_srai_epi32(c8v, 3)), s)
 #if MOE__X_VNNI512BW
@@ -4656,6 +4688,7 @@ static void moe__ib_pack0(moe_type t, const unsigned char *w, size_t stride, int
 #define MOE__IFMAF(a, b, acc) MOE__FMA256(a, b, acc)
 #define MOE__ICVT(i) _mm256_cvtepi32_ps(i)
 #define MOE__IC12(v) _mm256_add_epi32(v, _mm256_srai_epi32(v, 1))
+#define MOE__IC16(v) _mm256_slli_epi32(v, 4)
 #define MOE__IONES() _mm256_set1_epi8(1)
 #define MOE__ISUM(c8v, s) _mm256_sub_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), _mm256_srai_epi32(c8v, 3)), s)
 #if MOE__X_VNNI512
@@ -4736,6 +4769,11 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
     size_t b;
     int r;
     for (r = 0; r < MOE__IR * MOE__IG; r++) c[r] = 0.0f;
+    if (t == MOE__Q8B) {                                /* codes w + 128 from -128 sum(q1) = 16 c8 */
+        for (b = 0, xq = a8; b < nb; b++)
+            MOE__IBLOCK(MOE__IS8, MOE__ISTEP4, MOE__IC16(MOE__ILD(c8 + b * G * 4)), MOE__IC16(MOE__ILD(c8 + b * G * 4 + 4 * MOE__IVL)), MOE__ITAIL)
+        return;
+    }
     switch (t) {
     case MOE_TYPE_Q8_0:
         for (b = 0, xq = a16; b < nb; b++) MOE__IBLOCK(MOE__IS16, MOE__ISTEP8, MOE__IZERO(), MOE__IZERO(), MOE__ITAIL)
@@ -4773,7 +4811,7 @@ static void moe__ib_tile(moe_type t, int K, const unsigned char *wt, const unsig
    The float step is the vpdpbusd kernel's (MOE__ITAIL*), so the output is its bits.
    Tiles: 0, 1 C (tokens 0-15, 16-31), 2, 3 the high C (Q8_0), 4 A, 5, 6 B. */
 #define MOE__AMXPAD 64                 /* bytes the panels reserve past their end (Q8_0's one-byte shift) */
-#define MOE__AMXT(t) (MOE__IBQ(t) && (t) != MOE_TYPE_Q6_K && (t) != MOE_TYPE_Q3_K)   /* the types on tiles */
+#define MOE__AMXT(t) ((MOE__IBQ(t) && (t) != MOE_TYPE_Q6_K && (t) != MOE_TYPE_Q3_K) || (t) == MOE__Q8B)   /* the types on tiles */
 #ifdef MOE_AMX_EMULATE
 /* the model: 8 tiles of up to 16 rows x 64 bytes, each row's bytes past colsb zero (as loads and
    tilezero leave them); the dot products in the order of the instructions' pseudo-code, int32
@@ -4931,6 +4969,12 @@ static void moe__amx_tile(moe_type t, int K, const unsigned char *wt, const unsi
     MOE__ACFG(cfg);
     xq = q8 ? a8 + ((pl & 1) ? (size_t)K * G : 0) : a8;
     for (r = 0; r < MOE__IR * MOE__IG; r++) c[r] = 0.0f;
+    if (t == MOE__Q8B) {
+        for (b = 0; b < nb; b++)
+            MOE__ABLOCK(MOE__IC16(MOE__ILD(c8 + b * G * 4)), MOE__IC16(MOE__ILD(c8 + b * G * 4 + 4 * MOE__IVL)), MOE__ITAIL)
+        MOE__AREL();
+        return;
+    }
     switch (t) {
     case MOE_TYPE_Q8_0:
         for (b = 0; b < nb; b++) MOE__ABLOCK(MOE__IZERO(), MOE__IZERO(), MOE__ITAIL)
@@ -5667,13 +5711,13 @@ static void moe__ib_packk4(moe_type t, const unsigned char *const *src, const un
 }
 #endif
 /* Repack rows n0..n0+nr-1 of matrix M of expert e into ceil(nr/IR) tiles at dst (rows past nr zero) */
-static void moe__ib_pack(const moe__matrix *M, int e, int n0, int nr, unsigned char *dst)
+static void moe__ib_pack(const moe__matrix *M, moe_type it, int e, int n0, int nr, unsigned char *dst)
 {
     const unsigned char *base = moe__base(M, e) + (size_t)n0 * M->row_stride;
     size_t tb = moe__ib_tilebytes(M->type, (size_t)M->cols);
     const int xs = M->type == MOE_TYPE_MXFP4 && M->scale_kind == MOE__XS_E8M0_32;
     int r;
-    if (M->type == MOE_TYPE_Q8_0 || M->type == MOE_TYPE_Q4_0) { moe__ib_pack0(M->type, base, M->row_stride, nr, M->cols, dst); return; }
+    if (M->type == MOE_TYPE_Q8_0 || M->type == MOE_TYPE_Q4_0) { moe__ib_pack0(it, base, M->row_stride, nr, M->cols, dst); return; }
     if (nr % MOE__IR) memset(dst + (size_t)(nr / MOE__IR) * tb, 0, tb);
     for (r = 0; r < nr; r++) {
 #if defined(MOE__IB) && (defined(MOE_SIMD_AVX512) || defined(MOE_SIMD_AVX2))
@@ -6361,7 +6405,7 @@ static moe_status moe__config_check(moe_layer *L, moe_config *c)
     if (c->top_k < 1 || c->top_k > E) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.top_k", "must be in [1, n_experts]; got", c->top_k);
     if (!moe__enum_ok((int)c->act, MOE_ACT_SWIGLU_OAI)) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.act", "unknown moe_act", (int)c->act);
     if (!moe__enum_ok((int)c->score, MOE_SCORE_SOFTMAX_TOPK)) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.score", "unknown moe_score", (int)c->score);
-    if (!moe__enum_ok((int)c->batch_quant, MOE_BATCH_EXACT)) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.batch_quant", "unknown moe_batch_quant", (int)c->batch_quant);
+    if (!moe__enum_ok((int)c->batch_quant, MOE_BATCH_INT8)) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.batch_quant", "unknown moe_batch_quant", (int)c->batch_quant);
     if (!moe__enum_ok((int)c->batch_bf16, MOE_BF16_DOT)) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.batch_bf16", "unknown moe_batch_bf16", (int)c->batch_bf16);
     if (c->batch_amx != 0 && c->batch_amx != 1) return MOE__FAILN(MOE_ERR_CONFIG, "cfg.batch_amx", "must be 0 or 1; got", c->batch_amx);
     if (!moe__finite(c->routed_scale)) return MOE__FAIL(MOE_ERR_CONFIG, "cfg.routed_scale", "is NaN or Inf");
@@ -6526,6 +6570,12 @@ typedef struct moe__plan {
 /* the routed (sh = 0) or shared experts run batches as integer GEMMs (moe__ib_tile): the mode
    asks for it, this path has the kernel, and all of their matrices are integer-batch types
    (MOE__IBQP: MOE__IBQ less Q6_K and Q3_K on AVX2). *pl gets the activation planes their types read (MOE__IBPL) or'ed in. */
+/* the integer-batch form of a matrix of type t in L: Q8_0 under MOE_BATCH_INT8 (VNNI paths) is
+   MOE__Q8B, byte tiles against the q1 plane */
+static moe_type moe__ibt(const moe_layer *L, moe_type t)
+{
+    return t == MOE_TYPE_Q8_0 && MOE__IBQ8B && L->cfg.batch_quant == MOE_BATCH_INT8 ? MOE__Q8B : t;
+}
 static int moe__ib_kind(const moe_layer *L, int sh, int *pl)
 {
     const moe__matrix *m[3];
@@ -6540,8 +6590,8 @@ static int moe__ib_kind(const moe_layer *L, int sh, int *pl)
 #ifdef MOE__BFDOT               /* BF16 rows on vdpbf16ps: whole blocks of 32 (the panels' unit) */
         if (t == MOE_TYPE_BF16 && L->cfg.batch_bf16 == MOE_BF16_DOT && m[i]->cols % MOE__QK == 0) { p |= 8; continue; }
 #endif
-        ok = L->cfg.batch_quant == MOE_BATCH_INT && MOE__IBQP(t);
-        p |= MOE__IBPL(t);
+        ok = (L->cfg.batch_quant == MOE_BATCH_INT || L->cfg.batch_quant == MOE_BATCH_INT8) && MOE__IBQP(t);
+        p |= moe__ibt(L, t) == MOE__Q8B ? 1 : MOE__IBPL(t);
     }
     if (ok && pl) *pl |= p;
     return ok;
@@ -6689,7 +6739,7 @@ static int moe__pk_plan(const moe_layer *L, size_t *off, size_t *es, size_t *tot
 #ifdef MOE__IB
         if ((j % 3 == 0 && !g) || !moe__ib_kind(L, j >= 3, NULL) || M->type == MOE_TYPE_BF16) continue;
         tiles = ((size_t)M->rows + MOE__IR - 1) / MOE__IR;
-        if (!moe__mul(tiles, moe__ib_tilebytes(M->type, (size_t)M->cols), &b) || !moe__add(b, MOE__ALIGN - 1, &b)) return 0;
+        if (!moe__mul(tiles, moe__ib_tilebytes(moe__ibt(L, M->type), (size_t)M->cols), &b) || !moe__add(b, MOE__ALIGN - 1, &b)) return 0;
         es[j] = b - b % MOE__ALIGN;
         off[j] = t;
         if (!moe__mul(n, es[j], &b) || !moe__add(t, b, &t)) return 0;
@@ -6744,9 +6794,10 @@ MOE__API moe_status moe_prepack(moe_layer *L, void *buf, size_t size)
                 const moe__matrix *M = moe__pk_mat(L, j);
                 if (es[j]) {
                     unsigned char *d = base + off[j] + (size_t)ee * es[j];
-                    moe__ib_pack(M, ee, 0, M->rows, d);
+                    moe__ib_pack(M, moe__ibt(L, M->type), ee, 0, M->rows, d);
 #ifdef MOE__AMX
-                    if (L->amx && MOE__AMXT(M->type)) moe__amx_rows(M->type, M->cols, (size_t)(M->rows + MOE__IR - 1) / MOE__IR, d);
+                    if (L->amx && MOE__AMXT(moe__ibt(L, M->type)))
+                        moe__amx_rows(moe__ibt(L, M->type), M->cols, (size_t)(M->rows + MOE__IR - 1) / MOE__IR, d);
 #endif
                 }
 #else
@@ -7114,22 +7165,22 @@ static void moe__tile_rows(const float *const *rows, int nr, const float **p)
 }
 
 /* a unit's rows repacked for moe__ib_tile (BF16: read in place, nothing to do) */
-static void moe__ib_mpack(const moe__matrix *M, int e, int n0, int nr, unsigned char *dst, int amx)
+static void moe__ib_mpack(const moe__matrix *M, moe_type it, int e, int n0, int nr, unsigned char *dst, int amx)
 {
-    if (M->type != MOE_TYPE_BF16) moe__ib_pack(M, e, n0, nr, dst);
+    if (M->type != MOE_TYPE_BF16) moe__ib_pack(M, it, e, n0, nr, dst);
 #ifdef MOE__AMX
-    if (amx && MOE__AMXT(M->type)) moe__amx_rows(M->type, M->cols, (size_t)(nr + MOE__IR - 1) / MOE__IR, dst);
+    if (amx && MOE__AMXT(it)) moe__amx_rows(it, M->cols, (size_t)(nr + MOE__IR - 1) / MOE__IR, dst);
 #else
     (void)amx;
 #endif
 }
 /* one tile of IR rows (nr of them live, from row n0) against a group's panel g: the repacked
    tile pk, or BF16 rows in place */
-static void moe__ib_mtile(const moe__matrix *M, int e, int n0, int nr, int K, const unsigned char *pk, const unsigned char *g, int pl, float *c,
-                          int amx)
+static void moe__ib_mtile(const moe__matrix *M, moe_type it, int e, int n0, int nr, int K, const unsigned char *pk, const unsigned char *g, int pl,
+                          float *c, int amx)
 {
 #ifdef MOE__AMX
-    if (amx && MOE__AMXT(M->type)) { moe__amx_tile(M->type, K, pk, g, pl, c); return; }
+    if (amx && MOE__AMXT(it)) { moe__amx_tile(it, K, pk, g, pl, c); return; }
 #ifdef MOE__BFDOT
     if (amx && M->type == MOE_TYPE_BF16 && nr == MOE__IR) {     /* (units of NI rows: always whole tiles) */
         moe__amx_bftile(K, moe__base(M, e) + (size_t)n0 * M->row_stride, M->row_stride, g, pl, c);
@@ -7148,9 +7199,9 @@ static void moe__ib_mtile(const moe__matrix *M, int e, int n0, int nr, int K, co
         return;
     }
 #else
-    (void)e; (void)n0; (void)nr;
+    (void)M; (void)e; (void)n0; (void)nr;
 #endif
-    moe__ib_tile(M->type, K, pk, g, pl, c);
+    moe__ib_tile(it, K, pk, g, pl, c);
 }
 /* Integer batch, gate/up: the unit's NI rows of gate and up repacked into the panel, then per
    group of G tokens and tile of IR rows the integer kernel and the activation; the group's hidden
@@ -7160,19 +7211,20 @@ static void moe__ib_gateup(moe__ctx *c, const moe__unit *u, float *scr, const mo
 {
     const moe_config *cf = &c->L->cfg;
     int D = cf->d_model, gated = moe__gated(cf->act), t0, r, i;
-    size_t tok = c->xoff[u->e] / (size_t)D, tbg = moe__ib_tilebytes(G->type, (size_t)D), tbu = moe__ib_tilebytes(U->type, (size_t)D);
+    const moe_type tg_ = moe__ibt(c->L, G->type), tu_ = moe__ibt(c->L, U->type);
+    size_t tok = c->xoff[u->e] / (size_t)D, tbg = moe__ib_tilebytes(tg_, (size_t)D), tbu = moe__ib_tilebytes(tu_, (size_t)D);
     const unsigned char *pg = moe__pk_tiles(c->L, 3 * u->sh, u->ee, u->n0, tbg), *pu = moe__pk_tiles(c->L, 3 * u->sh + 1, u->ee, u->n0, tbu);
     float *tg = scr + c->panel_floats, *tu = tg + c->tmp_floats, *H = c->H + c->hoff[u->e];
-    if (gated && !pg) { moe__ib_mpack(G, u->ee, u->n0, u->nb, (unsigned char *)scr, c->L->amx); pg = (const unsigned char *)scr; }
-    if (!pu) { moe__ib_mpack(U, u->ee, u->n0, u->nb, (unsigned char *)(scr + c->panel_floats / 2), c->L->amx); pu = (const unsigned char *)(scr + c->panel_floats / 2); }
+    if (gated && !pg) { moe__ib_mpack(G, tg_, u->ee, u->n0, u->nb, (unsigned char *)scr, c->L->amx); pg = (const unsigned char *)scr; }
+    if (!pu) { moe__ib_mpack(U, tu_, u->ee, u->n0, u->nb, (unsigned char *)(scr + c->panel_floats / 2), c->L->amx); pu = (const unsigned char *)(scr + c->panel_floats / 2); }
     for (t0 = 0; t0 < u->m; t0 += MOE__G) {
         const unsigned char *xq = c->QX + (tok + (size_t)t0) * c->qxb;
         unsigned char *hq = c->QH + (tok + (size_t)t0) * c->qhb;
         float *hp = H + (size_t)t0 * (size_t)u->ff;
         for (r = 0; r < u->nb; r += MOE__IR) {
             int nr = u->nb - r < MOE__IR ? u->nb - r : MOE__IR;
-            if (gated) moe__ib_mtile(G, u->ee, u->n0 + r, nr, D, pg + (size_t)(r / MOE__IR) * tbg, xq, c->ibp, tg, c->L->amx);
-            moe__ib_mtile(U, u->ee, u->n0 + r, nr, D, pu + (size_t)(r / MOE__IR) * tbu, xq, c->ibp, tu, c->L->amx);
+            if (gated) moe__ib_mtile(G, tg_, u->ee, u->n0 + r, nr, D, pg + (size_t)(r / MOE__IR) * tbg, xq, c->ibp, tg, c->L->amx);
+            moe__ib_mtile(U, tu_, u->ee, u->n0 + r, nr, D, pu + (size_t)(r / MOE__IR) * tbu, xq, c->ibp, tu, c->L->amx);
             for (i = 0; i < nr; i++) {
                 int row = u->n0 + r + i;
                 float gb = bg ? MOE__LDF(bg + (size_t)row * bgs) : 0.0f, ub = bu ? MOE__LDF(bu + (size_t)row * bus) : 0.0f;
@@ -7186,16 +7238,17 @@ static void moe__ib_gateup(moe__ctx *c, const moe__unit *u, float *scr, const mo
 static void moe__ib_down(moe__ctx *c, const moe__unit *u, float *scr, const moe__matrix *M, const float *bd)
 {
     int D = c->L->cfg.d_model, t0, r, i, n;
-    size_t tok = c->xoff[u->e] / (size_t)D, tb = moe__ib_tilebytes(M->type, (size_t)u->ff);
+    const moe_type it = moe__ibt(c->L, M->type);
+    size_t tok = c->xoff[u->e] / (size_t)D, tb = moe__ib_tilebytes(it, (size_t)u->ff);
     const unsigned char *pk = moe__pk_tiles(c->L, 3 * u->sh + 2, u->ee, u->n0, tb);
     float *tc = scr + c->panel_floats;
-    if (!pk) { moe__ib_mpack(M, u->ee, u->n0, u->nb, (unsigned char *)scr, c->L->amx); pk = (const unsigned char *)scr; }
+    if (!pk) { moe__ib_mpack(M, it, u->ee, u->n0, u->nb, (unsigned char *)scr, c->L->amx); pk = (const unsigned char *)scr; }
     for (t0 = 0; t0 < u->m; t0 += MOE__G) {
         const unsigned char *hq = c->QH + (tok + (size_t)t0) * c->qhb;
         int gt = u->m - t0 < MOE__G ? u->m - t0 : MOE__G;
         for (r = 0; r < u->nb; r += MOE__IR) {
             int nr = u->nb - r < MOE__IR ? u->nb - r : MOE__IR;
-            moe__ib_mtile(M, u->ee, u->n0 + r, nr, u->ff, pk + (size_t)(r / MOE__IR) * tb, hq, c->ibp, tc, c->L->amx);
+            moe__ib_mtile(M, it, u->ee, u->n0 + r, nr, u->ff, pk + (size_t)(r / MOE__IR) * tb, hq, c->ibp, tc, c->L->amx);
             for (n = 0; n < gt; n++) {
                 float *o = c->XY + (size_t)u->lst[t0 + n] * (size_t)D + (size_t)(u->n0 + r);
                 for (i = 0; i < nr; i++) o[i] = tc[i * MOE__G + n] + (bd ? MOE__LDF(bd + u->n0 + r + i) : 0.0f);
@@ -7728,6 +7781,8 @@ MOE__API moe_status moe_route(const moe_layer *layer, const float *x, int n_toke
 #undef MOE__HSUM_S32
 #undef MOE__LDX
 #undef MOE__IB
+#undef MOE__IBQ8B
+#undef MOE__Q8B
 #undef MOE__AMX
 #undef MOE__IB8
 #undef MOE__IG
@@ -7754,6 +7809,7 @@ MOE__API moe_status moe_route(const moe_layer *layer, const float *x, int n_toke
 #undef MOE__IFMAF
 #undef MOE__ICVT
 #undef MOE__IC12
+#undef MOE__IC16
 #undef MOE__IONES
 #undef MOE__ISUM
 #undef MOE__IDPB

@@ -902,7 +902,8 @@ static void model_build(model *m, const spec *sp)
             int c = q[i] == MOE_TYPE_Q4_0 ? EC_Q4_0_INT : q[i] == MOE_TYPE_Q8_0 ? EC_Q8_0_INT
                   : is_q8k_family(q[i]) ? EC_Q8K_INT : -1;
             if (c >= 0) m->worst_int = m->worst_int < 0 ? c : class_worse(m->worst_int, c);
-            c = is_q8k_family(q[i]) ? EC_KB_INT : q[i] == MOE_TYPE_BF16 && s->bb == MOE_BF16_DOT ? EC_BF16_DOT : c;
+            c = is_q8k_family(q[i]) ? EC_KB_INT : q[i] == MOE_TYPE_BF16 && s->bb == MOE_BF16_DOT ? EC_BF16_DOT
+              : q[i] == MOE_TYPE_Q8_0 && s->bq == MOE_BATCH_INT8 ? EC_Q4_0_INT : c;   /* INT8: batches on q1 alone */
             if (c >= 0) m->worst_ib = m->worst_ib < 0 ? c : class_worse(m->worst_ib, c);
         }
     }
@@ -1233,12 +1234,33 @@ static int ib_kind_of(const model *m, int sh, int all)
     for (i = g ? 0 : 1; i < 3; i++) {
         int K = i < 2 ? s->dm : sh ? s->dff_sh : s->dff;
         if (ts[i] == MOE_TYPE_BF16 && !all && s->bb == MOE_BF16_DOT && path_has_bfdot() && K % 32 == 0) continue;
-        if (s->bq != MOE_BATCH_INT || !is_ibq(ts[i]) ||
+        if ((s->bq != MOE_BATCH_INT && s->bq != MOE_BATCH_INT8) || !is_ibq(ts[i]) ||
             (!all && (path_is_avx2() || path_is_neon()) && (ts[i] == MOE_TYPE_Q6_K || ts[i] == MOE_TYPE_Q3_K))) return 0;
     }
     return 1;
 }
 static int ib_kind(const model *m, int sh) { return path_has_ib() && ib_kind_of(m, sh, 0); }
+/* MOE_BATCH_INT8's Q8_0 kernel (moe.h's MOE__IBQ8B): the VNNI paths; 1 yes, 0 no, -1 unknown
+   (the implementation in another translation unit) */
+static int path_has_q8b(void)
+{
+    if (g_force_path >= 0) return g_force_path == MOE_PATH_AVX512_VNNI || g_force_path == MOE_PATH_AVX2_VNNI;
+#if defined(MOE_TEST_EXTERN_IMPL) || defined(MOE_DISPATCH)
+    return -1;
+#else
+    return MOE__IBQ8B;
+#endif
+}
+#ifdef MOE_TEST_VS_SCALAR
+/* a layer whose Q8_0 batches run on q1 alone (MOE_BATCH_INT8 on a path with the kernel, or maybe) */
+static int q8b_active(const model *m)
+{
+    const spec *s = &m->s;
+    int q8 = s->t_gate == MOE_TYPE_Q8_0 || s->t_up == MOE_TYPE_Q8_0 || s->t_down == MOE_TYPE_Q8_0 || (s->fused && s->t_gate_up == MOE_TYPE_Q8_0) ||
+             (s->n_shared > 0 && (s->t_sgate == MOE_TYPE_Q8_0 || s->t_sup == MOE_TYPE_Q8_0 || s->t_sdown == MOE_TYPE_Q8_0));
+    return s->bq == MOE_BATCH_INT8 && q8 && path_has_q8b() != 0;
+}
+#endif
 /* MOE_BF16_DOT on a path with vdpbf16ps: every expert with a BF16 matrix and 2 tokens or more
    rounds its activations to bf16 (2..16 tokens by rows, more by the batched tiles; one token
    stays exact, which the bound covers too) */
@@ -1314,6 +1336,7 @@ static void check_vs_scalar(const model *m, const float *x, int T, int capacity,
        batches here and whose shared ones do not (or the other way), while the scalar path runs
        both as integers, cannot be matched: it is left to the float64 reference check. */
     if (bf16_dot_active(m)) { free(ys); return; }     /* the scalar path has no vdpbf16ps: float64 only */
+    if (q8b_active(m)) { free(ys); return; }          /* nor MOE_BATCH_INT8's Q8_0 kernel */
     if (ib_kind(m, 0) != ib_kind_of(m, 0, 1) || ib_kind(m, 1) != ib_kind_of(m, 1, 1)) {
         if (ib_kind(m, 0) || ib_kind(m, 1)) { free(ys); return; }
         cs.batch_quant = MOE_BATCH_EXACT;
@@ -3120,7 +3143,7 @@ static void test_errors(void)
     c = m->cfg; SET_INT_FIELD(c.act, -1); expect_init(&c, &w, MOE_ERR_CONFIG, "act -1");
     c = m->cfg; SET_INT_FIELD(c.score, 3); expect_init(&c, &w, MOE_ERR_CONFIG, "score 3");
     c = m->cfg; SET_INT_FIELD(c.score, 1000); expect_init(&c, &w, MOE_ERR_CONFIG, "score 1000");
-    c = m->cfg; SET_INT_FIELD(c.batch_quant, 2); expect_init(&c, &w, MOE_ERR_CONFIG, "batch_quant 2");
+    c = m->cfg; SET_INT_FIELD(c.batch_quant, 3); expect_init(&c, &w, MOE_ERR_CONFIG, "batch_quant 3");
     c = m->cfg; SET_INT_FIELD(c.batch_bf16, 2); expect_init(&c, &w, MOE_ERR_CONFIG, "batch_bf16 2");
     c = m->cfg; SET_INT_FIELD(c.batch_bf16, -1); expect_init(&c, &w, MOE_ERR_CONFIG, "batch_bf16 -1");
     c = m->cfg; c.n_group = 2; c.topk_group = 1; SET_INT_FIELD(c.group_score, 7); expect_init(&c, &w, MOE_ERR_CONFIG, "group_score 7");
@@ -4684,7 +4707,7 @@ static void test_ib_kernels(void)
             M.type = t; M.cols = K; M.rows = nr; M.data = split ? wsp : w; M.row_stride = split ? nb32 * 16 : rb;
             if (split) { M.scale_kind = MOE__XS_E8M0_32; M.scale = esp; M.scale_rows = 1; M.scale_cols = 32;
                          M.scale_row_stride = nb32; M.row_mul = 1; }
-            moe__ib_pack(&M, 0, 0, nr, pk);
+            moe__ib_pack(&M, M.type, 0, 0, nr, pk);
             for (b = 0; b < (int)ntile; b++) moe__ib_tile(t, K, pk + (size_t)b * moe__ib_tilebytes(t, (size_t)K), g, pl, c + (size_t)b * MOE__IR * (size_t)G);
             for (row = 0; row < (int)ntile * MOE__IR; row++) {
                 if (row < nr && !require(moe_dequantize(t, w + (size_t)row * rb, wd, 1, (size_t)K) == MOE_OK, "ib kernels: dequantize")) break;
@@ -4770,7 +4793,7 @@ static void test_ib_pack_ref(void)
                 size_t nt = (size_t)(nr + MOE__IR - 1) / MOE__IR, at;
                 memset(pk, 0xa5, tb * ntmax);
                 memset(ref, 0, tb * nt);
-                moe__ib_pack(&M, 0, 0, nr, pk);
+                moe__ib_pack(&M, M.type, 0, 0, nr, pk);
                 for (row = 0; row < nr; row++)
                     moe__ib_packk(t, w + (size_t)row * rs, split ? es + (size_t)row * nb32 : NULL, K, row % MOE__IR, ref + (size_t)(row / MOE__IR) * tb);
                 for (at = 0; at < tb * nt && pk[at] == ref[at]; at++) {}
@@ -4942,20 +4965,21 @@ static int ib_spec(int ti, int var, spec *s)
 static void test_ibatch(void)
 {
     const moe_type *ts = ib_types;
-    double mx[IB_NT][2];
+    double mx[IB_NT][3];
     int ti, mode, var;
     if (!group_begin("ibatch")) return;
     memset(mx, 0, sizeof mx);
     for (ti = 0; ti < IB_NT; ti++)
-        for (mode = 0; mode < 2; mode++)
+        for (mode = 0; mode < 3; mode++)
             for (var = 0; var < (g_quick ? 2 : 5); var++) {
                 spec s;
                 char label[160];
                 double rel;
                 if (!ib_spec(ti, var, &s)) continue;
-                s.bq = mode ? MOE_BATCH_EXACT : MOE_BATCH_INT;
+                if (mode == 2 && ib_types[ti] != MOE_TYPE_Q8_0 && !(ib_types[ti] == MOE_TYPE_COUNT && var == 3)) continue;   /* INT8: Q8_0 layers */
+                s.bq = mode == 1 ? MOE_BATCH_EXACT : mode == 2 ? MOE_BATCH_INT8 : MOE_BATCH_INT;
                 s.seed = 7 + (unsigned long long)(var * 32 + ti * 2 + mode);
-                snprintf(label, sizeof label, "ibatch %s %s var %d", ib_type_name(ti), mode ? "exact" : "int", var);
+                snprintf(label, sizeof label, "ibatch %s %s var %d", ib_type_name(ti), mode == 1 ? "exact" : mode == 2 ? "int8" : "int", var);
                 rel = run_spec(&s, 64, 0, label);
                 if (rel > mx[ti][mode]) mx[ti][mode] = rel;
             }
@@ -4973,6 +4997,39 @@ static void test_ibatch(void)
         s.seed = 91 + (unsigned long long)var;
         snprintf(label, sizeof label, "ibatch %s routed, shared expert 36 wide, seed %d", var & 1 ? "bf16 (DOT)" : "q4_0", var / 2);
         run_spec(&s, 41, 0, label);       /* 5..15 tokens an expert: few-token experts take their count of slots, unpadded */
+    }
+    {   /* MOE_BATCH_INT8 ran where the path has its kernel (VNNI) and is MOE_BATCH_INT's bits
+           elsewhere; 1 and 3 threads give the same bits */
+        spec s;
+        model *m = (model *)xmalloc(sizeof(model));
+        moe_layer L8, Li;
+        int T = 64, i;
+        ib_spec(0, 0, &s);
+        s.bq = MOE_BATCH_INT8; s.n_threads = 3; s.seed = 77;
+        model_build(m, &s);
+        if (require(m->ok && moe_layer_init(&L8, &m->cfg, &m->w) == MOE_OK, "ibatch int8: layer")) {
+            moe_config ci = m->cfg;
+            size_t ws, n = (size_t)T * (size_t)s.dm;
+            float *x = (float *)xmalloc(n * sizeof(float)), *y8 = (float *)xmalloc(n * sizeof(float)), *y1 = (float *)xmalloc(n * sizeof(float)), *yi = (float *)xmalloc(n * sizeof(float));
+            void *work;
+            moe_run_opts o;
+            rng_t r = {0x88ull};
+            ci.batch_quant = MOE_BATCH_INT;
+            if (!require(moe_layer_init(&Li, &ci, &m->w) == MOE_OK, "ibatch int8: int layer")) { free(x); free(y8); free(y1); free(yi); model_free(m); free(m); group_end(); return; }
+            ws = moe_workspace_size(&L8, T) > moe_workspace_size(&Li, T) ? moe_workspace_size(&L8, T) : moe_workspace_size(&Li, T);
+            work = xmalloc(ws);
+            for (i = 0; i < (int)n; i++) x[i] = rng_sym(&r);
+            memset(&o, 0, sizeof o);
+            o.n_threads = 1;
+            if (check(moe_forward(&L8, x, T, y8, work, ws) == MOE_OK && moe_forward_ex(&L8, x, T, y1, work, ws, &o) == MOE_OK &&
+                      moe_forward(&Li, x, T, yi, work, ws) == MOE_OK, "ibatch int8: forward")) {
+                check(memcmp(y8, y1, n * sizeof(float)) == 0, "ibatch int8: 1 and 3 threads differ");
+                if (path_has_q8b() == 1) check(memcmp(y8, yi, n * sizeof(float)) != 0, "ibatch int8 (%s): MOE_BATCH_INT8 gave MOE_BATCH_INT's bits: its kernel did not run", moe_simd_name());
+                else if (path_has_q8b() == 0) check(memcmp(y8, yi, n * sizeof(float)) == 0, "ibatch int8 (%s, no VNNI): MOE_BATCH_INT8 differs from MOE_BATCH_INT", moe_simd_name());
+            }
+            free(x); free(y8); free(y1); free(yi); free(work);
+        }
+        model_free(m); free(m);
     }
     /* a NaN token, bitwise the same on 1 and 3 threads */
     for (ti = 0; ti < IB_NT - 1; ti++) {
@@ -5007,8 +5064,8 @@ static void test_ibatch(void)
         model_free(m); free(m);
     }
     if (g_verbose) {
-        printf("ibatch: max rel error vs float64 (int / exact):");
-        for (ti = 0; ti < IB_NT; ti++) printf(" %s %.3g / %.3g", ib_type_name(ti), mx[ti][0], mx[ti][1]);
+        printf("ibatch: max rel error vs float64 (int / exact / int8):");
+        for (ti = 0; ti < IB_NT; ti++) printf(" %s %.3g / %.3g / %.3g", ib_type_name(ti), mx[ti][0], mx[ti][1], mx[ti][2]);
         printf("\n");
     }
     group_end();
@@ -5036,6 +5093,11 @@ static void test_prepack(void)
             s.seed = 7 + (unsigned long long)(var * 32 + ti * 2);
             snprintf(label, sizeof label, "prepack %s var %d", ib_type_name(ti), var);
             run_spec(&s, 64, 0, label);
+            if (ib_types[ti] == MOE_TYPE_Q8_0 || (ib_types[ti] == MOE_TYPE_COUNT && var == 3)) {   /* MOE_BATCH_INT8's byte tiles */
+                s.bq = MOE_BATCH_INT8;
+                snprintf(label, sizeof label, "prepack %s int8 var %d", ib_type_name(ti), var);
+                run_spec(&s, 64, 0, label);
+            }
         }
     /* a 36-wide f32 shared expert beside Q4_0 routed experts: only the routed ones are packed */
     {
@@ -5216,6 +5278,11 @@ static void test_amx(void)
                 s.seed = 17 + (unsigned long long)(var * 32 + ti * 2 + pp);
                 snprintf(label, sizeof label, "amx %s var %d%s", ib_type_name(ti), var, pp ? " pre-packed" : "");
                 amx_pair(&s, 64, label);
+                if (ib_types[ti] == MOE_TYPE_Q8_0 || (ib_types[ti] == MOE_TYPE_COUNT && var == 3)) {
+                    s.bq = MOE_BATCH_INT8;
+                    snprintf(label, sizeof label, "amx %s int8 var %d%s", ib_type_name(ti), var, pp ? " pre-packed" : "");
+                    amx_pair(&s, 64, label);
+                }
             }
     for (var = 0; var < 4; var++) {
         spec s = spec_default();

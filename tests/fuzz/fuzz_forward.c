@@ -802,7 +802,7 @@ static void fz_odd_config(const fz_model *m, int clean_ok)
         case 2: if (c.n_group < 2) return;
                 c.group_score = (moe_group_score)v; if (v >= 0 && v <= 1) return; break;
         case 3: w.gate_up_layout = (moe_gate_up_layout)v; if (v >= 0 && v <= 1) return; break;
-        case 4: c.batch_quant = (moe_batch_quant)v; if (v >= 0 && v <= 1) return; break;
+        case 4: c.batch_quant = (moe_batch_quant)v; if (v >= 0 && v <= 2) return; break;
         case 5: c.batch_bf16 = (moe_batch_bf16)v; if (v >= 0 && v <= 1) return; break;
         default: w.router.type = (moe_type)v; if (v >= 0 && v < (int)MOE_TYPE_COUNT) return;
             fz_expect_fail(&c, &w, MOE_ERR_WEIGHTS, exact, "router type out of range"); return;
