@@ -280,6 +280,27 @@ int main(int argc, char **argv)
                        p->flops / p->t.sec * 1e-9, f->t.sec / p->t.sec, n->t.sec / p->t.sec, p->pk_ratio);
             }
     }
+    printf("\nQ8_0 batches by cfg.batch_quant, GFLOP/s (time ratio to moe.h's f32 at the same T): INT (16-bit activations,\n"
+           "vpdpwssd), INT8 (8-bit, vpdpbusd; INT where the path lacks VNNI), each repacked and on moe_prepack's tiles:\n");
+    for (i = 0; i < nl; i++) {
+        static const int Tq[2] = { 64, 512 };
+        int a;
+        for (a = 0; a < 2; a++) {
+            int T = g_opt.quick && Tq[a] == 512 ? 256 : Tq[a];
+            const result *f = find_result(specs[i].name, MOE_TYPE_F32, T, "moe.h", g_opt.nthreads);
+            const result *n = find_result(specs[i].name, MOE_TYPE_Q8_0, T, "moe.h", g_opt.nthreads);
+            const result *p = find_result(specs[i].name, MOE_TYPE_Q8_0, T, "moe.h-prepack", g_opt.nthreads);
+            const result *e = find_result(specs[i].name, MOE_TYPE_Q8_0, T, "moe.h-int8", g_opt.nthreads);
+            const result *ep = find_result(specs[i].name, MOE_TYPE_Q8_0, T, "moe.h-int8pk", g_opt.nthreads);
+            if (!f || !n || !e) continue;
+            printf("  %-8s q8_0  T=%-4d f32 %6.1f   int %6.1f (%.2fx)", specs[i].name, T, f->flops / f->t.sec * 1e-9,
+                   n->flops / n->t.sec * 1e-9, f->t.sec / n->t.sec);
+            if (p) printf(" pk %6.1f (%.2fx)", p->flops / p->t.sec * 1e-9, f->t.sec / p->t.sec);
+            printf("   int8 %6.1f (%.2fx)", e->flops / e->t.sec * 1e-9, f->t.sec / e->t.sec);
+            if (ep) printf(" pk %6.1f (%.2fx)", ep->flops / ep->t.sec * 1e-9, f->t.sec / ep->t.sec);
+            printf("\n");
+        }
+    }
     printf("\nBF16 batches by cfg.batch_bf16, GFLOP/s (time ratio to moe.h's f32 at the same T, same run; DOT is EXACT where the path lacks vdpbf16ps):\n");
     for (i = 0; i < nl; i++) {
         static const int Tq[2] = { 64, 512 };

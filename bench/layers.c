@@ -540,6 +540,37 @@ void run_layer(const layer_spec *sp)
                 add_result(sp->name, type, T, "moe.h-exact", NT, tm, flops, bytes);
                 lc.layer = &lib;
             }
+            if (T > 1 && type == MOE_TYPE_Q8_0) {
+                /* cfg.batch_quant = MOE_BATCH_INT8: Q8_0 batches on the 8-bit q1 alone (vpdpbusd); its
+                   output within 3e-2 (its class bound in the tests) of the default's */
+                moe_config c8 = layer_config(&L, NT);
+                moe_weights w8 = layer_weights(&L);
+                moe_layer l8;
+                float *y2 = (float *)big_alloc(sizeof(float) * (size_t)T * D);
+                double e8;
+                c8.batch_quant = MOE_BATCH_INT8;
+                if (moe_layer_init(&l8, &c8, &w8) != MOE_OK || moe_workspace_size(&l8, T) > ws) die("int8-mode layer");
+                if (moe_forward(&lib, xs, T, y, work, ws) != MOE_OK || moe_forward(&l8, xs, T, y2, work, ws) != MOE_OK) die("moe_forward (int8)");
+                e8 = rel_err(y2, y, NULL, T, D);
+                free(y2);
+                if (e8 > 3e-2) die("MOE_BATCH_INT8 is further than 3e-2 from MOE_BATCH_INT");
+                lc.layer = &l8; lc.scalar = 0;
+                tm = measure(run_lib, &lc, xs, nx, xstride, T, y);
+                print_row(stderr, add_result(sp->name, type, T, "moe.h-int8", NT, tm, flops, bytes));
+                {   /* and on moe_prepack's tiles (bit for bit the same) */
+                    size_t n8 = moe_prepack_size(&l8);
+                    void *b8 = n8 ? big_alloc(n8) : NULL;
+                    float *y3 = (float *)big_alloc(sizeof(float) * (size_t)T * D);
+                    if (n8 && moe_prepack(&l8, b8, n8) == MOE_OK) {
+                        if (moe_forward(&l8, xs, T, y3, work, ws) != MOE_OK) die("moe_forward (int8, pre-packed)");
+                        tm = measure(run_lib, &lc, xs, nx, xstride, T, y);
+                        if (memcmp(y, y3, sizeof(float) * (size_t)T * D) != 0) die("moe_prepack changed the int8 output");
+                        print_row(stderr, add_result(sp->name, type, T, "moe.h-int8pk", NT, tm, flops, bytes));
+                    }
+                    free(y3); free(b8);
+                }
+                lc.layer = &lib;
+            }
             if (T > 1 && pk_size > 0) {
                 /* the same layer with its integer-batch tiles made once by moe_prepack */
                 if (!pk_buf) {

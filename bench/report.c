@@ -70,6 +70,7 @@ static double row_ceiling(const result *r)
     int i = r->threads < 2 ? 1 : 2;
     if (strcmp(r->impl, "moe.h-bf16dot") == 0) return g_m.peak_dpbf16[i];
     if (strcmp(r->impl, "moe.h-amx") == 0) return 0;      /* the tiles' peak is not measured */
+    if (strcmp(r->impl, "moe.h-int8") == 0 || strcmp(r->impl, "moe.h-int8pk") == 0) return g_m.peak_dpbusd[i];   /* Q8_0 on q1 alone (MOE_BATCH_INT8) */
     if (strcmp(r->impl, "moe.h") == 0 || strcmp(r->impl, "moe.h-prepack") == 0)
         switch (r->type) {
         case MOE_TYPE_Q4_0: case MOE_TYPE_Q4_K: case MOE_TYPE_Q5_K: case MOE_TYPE_Q2_K: case MOE_TYPE_MXFP4:

@@ -41,7 +41,7 @@ void write_svg(const char *path, const char *const *layer_names, int n_layers)
         const result *r = &g_res[i];
         double ai = r->flops / r->bytes, gf = r->flops / r->t.sec * 1e-9;
         if ((strcmp(r->impl, "moe.h") != 0 && strcmp(r->impl, "moe.h-exact") != 0 && strcmp(r->impl, "moe.h-bf16dot") != 0 &&
-             strcmp(r->impl, "moe.h-prepack") != 0) ||
+             strcmp(r->impl, "moe.h-prepack") != 0 && strcmp(r->impl, "moe.h-int8") != 0 && strcmp(r->impl, "moe.h-int8pk") != 0) ||
             r->threads != g_m.nthreads)
             continue;
         if (ai < xmin) xmin = ai;
@@ -124,9 +124,9 @@ void write_svg(const char *path, const char *const *layer_names, int n_layers)
         const result *r = &g_res[i];
         double ai = r->flops / r->bytes, gf = r->flops / r->t.sec * 1e-9, px = SX(ai), py = SY(gf);
         int li, lidx = 0, exact = strcmp(r->impl, "moe.h-exact") == 0, bdot = strcmp(r->impl, "moe.h-bf16dot") == 0;
-        int pk = strcmp(r->impl, "moe.h-prepack") == 0;
+        int pk = strcmp(r->impl, "moe.h-prepack") == 0, i8 = strcmp(r->impl, "moe.h-int8") == 0 || strcmp(r->impl, "moe.h-int8pk") == 0;
         char paint[96];
-        if ((strcmp(r->impl, "moe.h") != 0 && !exact && !bdot && !pk) || r->threads != g_m.nthreads) continue;
+        if ((strcmp(r->impl, "moe.h") != 0 && !exact && !bdot && !pk && !i8) || r->threads != g_m.nthreads) continue;
         for (li = 0; li < n_layers; li++) if (strcmp(layer_names[li], r->layer) == 0) lidx = li;
         /* hollow: measured while other processes competed for the CPUs */
         snprintf(paint, sizeof paint, r->t.other > g_time.busy_cores ? "fill=\"white\" stroke=\"%s\" stroke-width=\"2\""
@@ -138,7 +138,7 @@ void write_svg(const char *path, const char *const *layer_names, int n_layers)
         /* the mode of Q8_0/Q4_0 rows: cfg.batch_quant = MOE_BATCH_INT (the default; one token and
            experts with up to 8 tokens always quantise) or MOE_BATCH_EXACT */
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" fill=\"%s\">T=%d%s</text>\n", px + 7,
-                py + (lidx == 0 ? -3 : 10), type_color(r->type), r->T, exact ? " exact" : bdot ? " dot" : pk ? " pk" : is_q8act(r->type) ? " int" : "");
+                py + (lidx == 0 ? -3 : 10), type_color(r->type), r->T, exact ? " exact" : bdot ? " dot" : pk ? " pk" : i8 ? " int8" : is_q8act(r->type) ? " int" : "");
     }
     /* legend */
     {
