@@ -94,7 +94,9 @@ QUANTISED WEIGHTS (Q8_0, Q4_0, Q2_K..Q6_K, MXFP4)
    Q2_K 1.1e-2, Q6_K/MXFP4 1.3e-2; bounds 3e-2, 5e-4, 3e-2), on AVX-512 (VNNI vpdpbusd/vpdpwssd,
    or BW), AVX2 (AVX-VNNI where enabled; not Q6_K/Q3_K, EXACT there, faster), NEON (not
    Q6_K/Q3_K either: byte tiles, sdot by lane with dotprod, smmla with i8mm, else widening
-   multiplies; Q8_0 as 256 (w . q1) + w . q2, the same int32 sums) and the scalar path. With
+   multiplies; Q8_0 as 256 (w . q1) + w . q2, the same int32 sums) and the scalar path.
+   MOE_BATCH_INT8 runs Q8_0 batches on the 8-bit q1 alone (as ggml does: the error of Q4_0's
+   class, ~1e-2, for twice the rate) where the path has VNNI; elsewhere it is MOE_BATCH_INT. With
    MOE_BATCH_EXACT, or FP8 (or Q6_K/Q3_K on AVX2 and NEON), they decode the weights to f32 and stay exact to the
    dequantised weights (5e-7). The same rule and quantiser run on every kernel path. VNNI (-mavx512vnni with
    -mavx512bw -mavx512vl, or -mavxvnni) and the AArch64 dotprod extension are used when the
