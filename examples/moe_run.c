@@ -14,7 +14,10 @@
    Options: -l LAYER (default: the first MoE layer)  -t TOKENS (1)  -x FILE (TOKENS x d_model
    float32 little-endian; default: random)  -n ITERS (10)  -j THREADS (0: all)  --list
    --transpose (allow transposed copies of experts stored [in][out]: Llama 4, gpt-oss bf16)
-   --prepack (batches read moe_prepack's tiles, made once, instead of repacking per call) */
+   --prepack (batches read moe_prepack's tiles, made once, instead of repacking per call)
+   --int8 (cfg.batch_quant = MOE_BATCH_INT8: Q8_0 batches on 8-bit activations)
+   --amx (cfg.batch_amx = 1 after moe_amx_enable(): AMX tiles; a build with -DMOE_AMX and the
+   -mamx flags on a CPU with AMX, else it says why not) */
 #define _POSIX_C_SOURCE 200809L
 #define MOE_IMPLEMENTATION
 #include "../moe.h"
@@ -218,7 +221,7 @@ int main(int argc, char **argv)
     const char *config = NULL, *xfile = NULL;
     int n_in = 0, L = -1, T = 1, iters = 10, threads = 0, list = 0, i, first = -1, n_moe = 0, n_dense = 0;
     unsigned flags = 0;
-    int prepack = 0;
+    int prepack = 0, int8 = 0, amx = 0;
     void *pk = NULL;
     model m;
     moe_config c;
@@ -241,10 +244,12 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--list")) list = 1;
         else if (!strcmp(argv[i], "--transpose")) flags = MOE_LOAD_TRANSPOSE;
         else if (!strcmp(argv[i], "--prepack")) prepack = 1;
-        else if (argv[i][0] == '-') { fprintf(stderr, "usage: moe_run MODEL... [-c config.json] [-l LAYER] [-t TOKENS] [-x FILE] [-n ITERS] [-j THREADS] [--list] [--transpose] [--prepack]\n"); return 2; }
+        else if (!strcmp(argv[i], "--int8")) int8 = 1;
+        else if (!strcmp(argv[i], "--amx")) amx = 1;
+        else if (argv[i][0] == '-') { fprintf(stderr, "usage: moe_run MODEL... [-c config.json] [-l LAYER] [-t TOKENS] [-x FILE] [-n ITERS] [-j THREADS] [--list] [--transpose] [--prepack] [--int8] [--amx]\n"); return 2; }
         else if (n_in < MAX_FILES) inputs[n_in++] = argv[i];
     }
-    if (n_in == 0 || T < 1 || iters < 1) { fprintf(stderr, "usage: moe_run MODEL... [-c config.json] [-l LAYER] [-t TOKENS] [-x FILE] [-n ITERS] [-j THREADS] [--list] [--transpose] [--prepack]\n"); return 2; }
+    if (n_in == 0 || T < 1 || iters < 1) { fprintf(stderr, "usage: moe_run MODEL... [-c config.json] [-l LAYER] [-t TOKENS] [-x FILE] [-n ITERS] [-j THREADS] [--list] [--transpose] [--prepack] [--int8] [--amx]\n"); return 2; }
     open_model(&m, inputs, n_in, config);
     m.flags = flags;
 
@@ -272,6 +277,11 @@ int main(int argc, char **argv)
     /* run it */
     if ((s = load_layer(&m, L, &c, &w, &mem)) != MOE_OK) die(moe_status_string(s), m.err);
     c.n_threads = threads;
+    if (int8) c.batch_quant = MOE_BATCH_INT8;
+    if (amx) {
+        if (!moe_amx_enable()) die("--amx", "AMX tiles are not usable: this build lacks MOE_AMX (-DMOE_AMX -mamx-tile -mamx-int8 -mamx-bf16), or the CPU or OS lacks AMX");
+        c.batch_amx = 1;
+    }
     if ((s = moe_layer_init(&layer, &c, &w)) != MOE_OK) die("moe_layer_init", moe_layer_error(&layer));
     wsz = moe_workspace_size(&layer, T);
     if (prepack) {                      /* the integer-batch experts' tiles, made once */

@@ -2,7 +2,8 @@
 # cli_smoke.sh DIR - examples/moe_run.c on the GGUF files that tests/test_files.c writes: every
 # file with a MoE layer must list it and run it (routing histogram, time per token); a file
 # whose layers the reader refuses must say why and exit non-zero; 40 tokens with --prepack give
-# the same y (hash) as without. Ends "N passed, N failed".
+# the same y (hash) as without; --int8 runs; --amx (this build has no MOE_AMX) is refused with
+# a reason. Ends "N passed, N failed".
 set -u
 [ -f tests/test_files.c ] || cd "$(dirname "$0")/.." || exit 2   # from the repository root
 D=${1:-build/tests/cli}
@@ -33,6 +34,15 @@ for f in "$D"/seeds/fuzz_gguf/*; do
             printf '%s\n' "$outp" | grep -q '^pre-packed ' && packed=$((packed + 1))
         else
             fail=$((fail + 1)); echo "FAIL $f: moe_run -t 40 --prepack: y hash '$b', without '$a'"; printf '%s\n' "$outp" | tail -n 3
+        fi
+        # --int8 (MOE_BATCH_INT8) runs; --amx, in this build without MOE_AMX, exits non-zero and says why
+        outi=$("$D/moe_run" "$f" -t 40 -n 1 --int8 2>&1); rc=$?
+        if [ $rc -eq 0 ] && printf '%s\n' "$outi" | grep -q 'y hash'; then pass=$((pass + 1))
+        else fail=$((fail + 1)); echo "FAIL $f: moe_run -t 40 --int8 exited $rc"; printf '%s\n' "$outi" | tail -n 3; fi
+        if [ -z "${amx_done:-}" ]; then
+            amx_done=1; outa=$("$D/moe_run" "$f" -t 40 -n 1 --amx 2>&1); rc=$?
+            if [ $rc -ne 0 ] && printf '%s\n' "$outa" | grep -q 'AMX tiles are not usable'; then pass=$((pass + 1))
+            else fail=$((fail + 1)); echo "FAIL $f: moe_run --amx without MOE_AMX: rc $rc"; printf '%s\n' "$outa" | tail -n 3; fi
         fi
     elif [ $rc -ne 0 ] && printf '%s\n' "$out" | grep -q '^moe_run: moe_layer_init: [a-z_.]*: '; then
         pass=$((pass + 1))                     # a layer moe.h refuses, named (e.g. groups of 1 expert)
