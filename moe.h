@@ -120,7 +120,8 @@ AMX
    -mamx-bf16 (or -march=sapphirerapids and later) has a second batch kernel on AMX tiles, used by
    layers with cfg.batch_amx = 1: the integer batches of Q4_0, Q4_K, Q5_K, Q2_K and MXFP4 (tdpbusd:
    u8 codes x the activations' q1 bytes) and Q8_0 (tdpbsud on the low bytes and tdpbssd on the
-   high bytes of its 16-bit activations: the same 256 q1 + q2), one block of 32 at a time into
+   high bytes of its 16-bit activations: the same 256 q1 + q2; MOE_BATCH_INT8's Q8_0 byte tiles:
+   tdpbusd), one block of 32 at a time into
    int32 tiles, scaled as the vpdpbusd kernel does: the same int32 sums and the same float steps,
    so the output equals the non-AMX layer's bit for bit (and moe_prepack's tiles are laid out for
    it). MOE_BF16_DOT batches run tdpbf16ps on the bf16 rows in place (another summation order than
