@@ -97,6 +97,12 @@ static char *loadavg(char *buf, size_t n)
     return buf;
 }
 
+/* the batch sizes of the summaries after the table: 64 and 512 (--quick: 256, its largest) */
+static int summary_T(int a) { return a == 0 ? 64 : g_opt.quick ? 256 : 512; }
+/* moe.h's f32 row at T on the bench's thread count: the summaries' reference */
+static const result *f32_row(const char *layer, int T) { return find_result(layer, MOE_TYPE_F32, T, "moe.h", g_opt.nthreads); }
+static double gflops(const result *r) { return r->flops / r->t.sec * 1e-9; }
+
 int main(int argc, char **argv)
 {
     layer_spec specs[2];
@@ -235,19 +241,18 @@ int main(int argc, char **argv)
     }
     printf("\nQ8_0/Q4_0 batches by cfg.batch_quant, GFLOP/s (time ratio to moe.h's f32 at the same T, same run):\n");
     for (i = 0; i < nl; i++) {
-        static const int Tq[2] = { 64, 512 };
         int a, q;
         for (a = 0; a < 2; a++)
             for (q = 0; q < 2; q++) {
-                int T = g_opt.quick && Tq[a] == 512 ? 256 : Tq[a];
+                int T = summary_T(a);
                 moe_type t = q ? MOE_TYPE_Q4_0 : MOE_TYPE_Q8_0;
-                const result *f = find_result(specs[i].name, MOE_TYPE_F32, T, "moe.h", g_opt.nthreads);
+                const result *f = f32_row(specs[i].name, T);
                 const result *n = find_result(specs[i].name, t, T, "moe.h", g_opt.nthreads);
                 const result *e = find_result(specs[i].name, t, T, "moe.h-exact", g_opt.nthreads);
                 if (!f || !n || !e) continue;
                 printf("  %-8s %-5s T=%-4d f32 %6.1f   int %6.1f (%.2fx)   exact %6.1f (%.2fx)\n", specs[i].name, type_label(t), T,
-                       f->flops / f->t.sec * 1e-9, n->flops / n->t.sec * 1e-9, f->t.sec / n->t.sec,
-                       e->flops / e->t.sec * 1e-9, f->t.sec / e->t.sec);
+                       gflops(f), gflops(n), f->t.sec / n->t.sec,
+                       gflops(e), f->t.sec / e->t.sec);
             }
     }
     printf("\nOne token: fresh tokens (new experts each call, weights from DRAM) vs the same token every call (the same\n"
@@ -266,78 +271,74 @@ int main(int argc, char **argv)
     printf("\nInteger batches with moe_prepack's tiles (made once) vs repacked a unit at a time, GFLOP/s\n"
            "(time ratios; the copy's size over the weights' in brackets):\n");
     for (i = 0; i < nl; i++) {
-        static const int Tq[2] = { 64, 512 };
         int a, q;
         for (q = 0; q < MOE_TYPE_COUNT; q++)
             for (a = 0; a < 2; a++) {
-                int T = g_opt.quick && Tq[a] == 512 ? 256 : Tq[a];
-                const result *f = find_result(specs[i].name, MOE_TYPE_F32, T, "moe.h", g_opt.nthreads);
+                int T = summary_T(a);
+                const result *f = f32_row(specs[i].name, T);
                 const result *n = find_result(specs[i].name, (moe_type)q, T, "moe.h", g_opt.nthreads);
                 const result *p = find_result(specs[i].name, (moe_type)q, T, "moe.h-prepack", g_opt.nthreads);
                 if (!f || !n || !p) continue;
                 printf("  %-8s %-7s T=%-4d repacked %6.1f (%.2fx f32)   pre-packed %6.1f (%.2fx f32, %.2fx repacked) [%.1fx]\n",
-                       specs[i].name, type_label((moe_type)q), T, n->flops / n->t.sec * 1e-9, f->t.sec / n->t.sec,
-                       p->flops / p->t.sec * 1e-9, f->t.sec / p->t.sec, n->t.sec / p->t.sec, p->pk_ratio);
+                       specs[i].name, type_label((moe_type)q), T, gflops(n), f->t.sec / n->t.sec,
+                       gflops(p), f->t.sec / p->t.sec, n->t.sec / p->t.sec, p->pk_ratio);
             }
     }
     printf("\nQ8_0 batches by cfg.batch_quant, GFLOP/s (time ratio to moe.h's f32 at the same T): INT (16-bit activations,\n"
            "vpdpwssd), INT8 (8-bit, vpdpbusd; INT where the path lacks VNNI), each repacked and on moe_prepack's tiles:\n");
     for (i = 0; i < nl; i++) {
-        static const int Tq[2] = { 64, 512 };
         int a;
         for (a = 0; a < 2; a++) {
-            int T = g_opt.quick && Tq[a] == 512 ? 256 : Tq[a];
-            const result *f = find_result(specs[i].name, MOE_TYPE_F32, T, "moe.h", g_opt.nthreads);
+            int T = summary_T(a);
+            const result *f = f32_row(specs[i].name, T);
             const result *n = find_result(specs[i].name, MOE_TYPE_Q8_0, T, "moe.h", g_opt.nthreads);
             const result *p = find_result(specs[i].name, MOE_TYPE_Q8_0, T, "moe.h-prepack", g_opt.nthreads);
             const result *e = find_result(specs[i].name, MOE_TYPE_Q8_0, T, "moe.h-int8", g_opt.nthreads);
             const result *ep = find_result(specs[i].name, MOE_TYPE_Q8_0, T, "moe.h-int8pk", g_opt.nthreads);
             if (!f || !n || !e) continue;
-            printf("  %-8s q8_0  T=%-4d f32 %6.1f   int %6.1f (%.2fx)", specs[i].name, T, f->flops / f->t.sec * 1e-9,
-                   n->flops / n->t.sec * 1e-9, f->t.sec / n->t.sec);
-            if (p) printf(" pk %6.1f (%.2fx)", p->flops / p->t.sec * 1e-9, f->t.sec / p->t.sec);
-            printf("   int8 %6.1f (%.2fx)", e->flops / e->t.sec * 1e-9, f->t.sec / e->t.sec);
-            if (ep) printf(" pk %6.1f (%.2fx)", ep->flops / ep->t.sec * 1e-9, f->t.sec / ep->t.sec);
+            printf("  %-8s q8_0  T=%-4d f32 %6.1f   int %6.1f (%.2fx)", specs[i].name, T, gflops(f),
+                   gflops(n), f->t.sec / n->t.sec);
+            if (p) printf(" pk %6.1f (%.2fx)", gflops(p), f->t.sec / p->t.sec);
+            printf("   int8 %6.1f (%.2fx)", gflops(e), f->t.sec / e->t.sec);
+            if (ep) printf(" pk %6.1f (%.2fx)", gflops(ep), f->t.sec / ep->t.sec);
             printf("\n");
         }
     }
     printf("\nBF16 batches by cfg.batch_bf16, GFLOP/s (time ratio to moe.h's f32 at the same T, same run; DOT is EXACT where the path lacks vdpbf16ps):\n");
     for (i = 0; i < nl; i++) {
-        static const int Tq[2] = { 64, 512 };
         int a;
         for (a = 0; a < 2; a++) {
-            int T = g_opt.quick && Tq[a] == 512 ? 256 : Tq[a];
-            const result *f = find_result(specs[i].name, MOE_TYPE_F32, T, "moe.h", g_opt.nthreads);
+            int T = summary_T(a);
+            const result *f = f32_row(specs[i].name, T);
             const result *e = find_result(specs[i].name, MOE_TYPE_BF16, T, "moe.h", g_opt.nthreads);
             const result *d = find_result(specs[i].name, MOE_TYPE_BF16, T, "moe.h-bf16dot", g_opt.nthreads);
             if (!f || !e || !d) continue;
             printf("  %-8s bf16  T=%-4d f32 %6.1f   exact %6.1f (%.2fx)   dot %6.1f (%.2fx)\n", specs[i].name, T,
-                   f->flops / f->t.sec * 1e-9, e->flops / e->t.sec * 1e-9, f->t.sec / e->t.sec,
-                   d->flops / d->t.sec * 1e-9, f->t.sec / d->t.sec);
+                   gflops(f), gflops(e), f->t.sec / e->t.sec,
+                   gflops(d), f->t.sec / d->t.sec);
         }
     }
     if (g_m.amx) {
         printf("\nAMX tiles (cfg.batch_amx = 1) vs the vpdpbusd / vdpbf16ps kernels, GFLOP/s (time ratio to f32 at the same T):\n");
         for (i = 0; i < nl; i++) {
-            static const int Tq[2] = { 64, 512 };
-            int a, q;
+                int a, q;
             for (q = 0; q < MOE_TYPE_COUNT; q++)
                 for (a = 0; a < 2; a++) {
-                    int T = g_opt.quick && Tq[a] == 512 ? 256 : Tq[a];
-                    const result *f = find_result(specs[i].name, MOE_TYPE_F32, T, "moe.h", g_opt.nthreads);
+                    int T = summary_T(a);
+                    const result *f = f32_row(specs[i].name, T);
                     const result *n = find_result(specs[i].name, (moe_type)q, T, q == MOE_TYPE_BF16 ? "moe.h-bf16dot" : "moe.h", g_opt.nthreads);
                     const result *x = find_result(specs[i].name, (moe_type)q, T, "moe.h-amx", g_opt.nthreads);
                     if (!f || !n || !x) continue;
                     printf("  %-8s %-6s T=%-4d f32 %6.1f   vector %6.1f (%.2fx)   amx %6.1f (%.2fx)\n", specs[i].name,
-                           type_label((moe_type)q), T, f->flops / f->t.sec * 1e-9, n->flops / n->t.sec * 1e-9,
-                           f->t.sec / n->t.sec, x->flops / x->t.sec * 1e-9, f->t.sec / x->t.sec);
+                           type_label((moe_type)q), T, gflops(f), gflops(n),
+                           f->t.sec / n->t.sec, gflops(x), f->t.sec / x->t.sec);
                 }
         }
     }
     printf("\nthread scaling, f32, T=%d (%d threads vs 1):", g_opt.quick ? 256 : 512, g_opt.nthreads);
     for (i = 0; i < nl; i++) {
         int T = g_opt.quick ? 256 : 512;
-        const result *a = find_result(specs[i].name, MOE_TYPE_F32, T, "moe.h", g_opt.nthreads);
+        const result *a = f32_row(specs[i].name, T);
         const result *b = find_result(specs[i].name, MOE_TYPE_F32, T, "moe.h", 1);
         if (a && b && g_opt.nthreads > 1) printf("  %s %.2fx", specs[i].name, b->t.sec / a->t.sec);
     }
