@@ -5493,6 +5493,7 @@ static void moe__ib_panel(int K, int b0, int b1, const float *x, unsigned char *
 }
 
 static const unsigned char *moe__base(const moe__matrix *m, int e);
+static void moe__ib_mpack(const moe__matrix *M, moe_type it, int e, int n0, int nr, unsigned char *dst, int amx);
 /* the external scales of row n of matrix m of expert e (its scale row) */
 static const unsigned char *moe__row_scale(const moe__matrix *m, int e, int n)
 {
@@ -6795,14 +6796,7 @@ MOE__API moe_status moe_prepack(moe_layer *L, void *buf, size_t size)
             for (j = sh ? 3 : 0; j < (sh ? 6 : 3); j++) {
 #ifdef MOE__IB
                 const moe__matrix *M = moe__pk_mat(L, j);
-                if (es[j]) {
-                    unsigned char *d = base + off[j] + (size_t)ee * es[j];
-                    moe__ib_pack(M, moe__ibt(L, M->type), ee, 0, M->rows, d);
-#ifdef MOE__AMX
-                    if (L->amx && MOE__AMXT(moe__ibt(L, M->type)))
-                        moe__amx_rows(moe__ibt(L, M->type), M->cols, (size_t)(M->rows + MOE__IR - 1) / MOE__IR, d);
-#endif
-                }
+                if (es[j]) moe__ib_mpack(M, moe__ibt(L, M->type), ee, 0, M->rows, base + off[j] + (size_t)ee * es[j], L->amx);
 #else
                 (void)ee;               /* (never reached: nothing to pack without the kernels) */
 #endif
